@@ -1,0 +1,58 @@
+"""Command line: ``python -m tutorial_lib run --out DIR [--data DIR] [--profile ci|cpu|gpu] [--codec ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .codec import CODEC_NAMES
+from .profiles import PROFILES, default_cache_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tutorial_lib", description="Latent diffusion for guitar notes.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="the whole pipeline: data, latents, training, sampling, decoding")
+    run.add_argument("--out", required=True, help="folder for samples/, checkpoint.pt and report.json")
+    run.add_argument("--data", help="a folder of NSynth-style notes (default: generate the synthetic set)")
+    run.add_argument("--profile", choices=sorted(PROFILES), default="ci")
+    run.add_argument("--codec", choices=CODEC_NAMES, help="default: the profile's (auto = M2L if available, else mel)")
+    run.add_argument("--m2l-weights", help="path to music2latent.pt")
+    run.add_argument("--cache", help=f"cache folder (default {default_cache_dir()})")
+    run.add_argument("--steps", type=int, help="override the profile's training steps")
+
+    synth = commands.add_parser("synth", help="write the synthetic NSynth-style guitar set")
+    synth.add_argument("--out", required=True)
+    synth.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
+
+    download = commands.add_parser("download", help="download the NSynth guitar MP3 subset (needs internet)")
+    download.add_argument("--out", required=True)
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            from .pipeline import run_pipeline
+
+            report = run_pipeline(args.out, args.data, args.profile, args.codec, args.m2l_weights, args.cache, args.steps)
+            print(json.dumps({k: report[k] for k in ("data", "codec", "training", "seconds")}, indent=2))
+        elif args.command == "synth":
+            from .data import write_synthetic_nsynth
+
+            prof = PROFILES[args.profile]
+            if prof.real_data:
+                parser.error(f"profile {args.profile} uses the real NSynth data; pick ci or cpu")
+            print(write_synthetic_nsynth(args.out, prof.instruments_per_source, prof.pitches, prof.velocities))
+        else:
+            from .data import download_nsynth_guitar
+
+            print(download_nsynth_guitar(args.out))
+    except (FileNotFoundError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

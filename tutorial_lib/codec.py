@@ -1,0 +1,257 @@
+"""Audio codecs: waveform <-> 64-channel latents (chapter 1, "The Music2Latent codec").
+
+Two codecs share one small interface, so every later chapter works with either:
+
+* :class:`Music2LatentCodec`: the real thing, the ``music2latent`` package's pretrained consistency
+  autoencoder (44.1 kHz audio, 64 channels at 44100 / 4096 = 10.77 frames per second).
+* :class:`MelCodec`: the offline stand-in that needs no download: a 64-band log-mel spectrogram at
+  10.67 frames per second, decoded by librosa's Griffin-Lim.
+
+:func:`load_codec` picks one: ``"auto"`` takes Music2Latent when its weights are on this machine or can
+be downloaded, else the mel codec, and says which.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+import torch
+
+M2L_REPO_ID = "SonyCSLParis/music2latent"
+M2L_FILENAME = "music2latent.pt"
+M2L_WEIGHTS_ENV = "M2L_WEIGHTS"
+M2L_HOW_TO_GET = (
+    f"Get the Music2Latent weights ({M2L_FILENAME}, about 400 MB, licence CC BY-NC 4.0) on a machine "
+    f"with internet, e.g. `huggingface-cli download {M2L_REPO_ID} {M2L_FILENAME}` or "
+    f"https://huggingface.co/{M2L_REPO_ID}, then pass its path (checkpoint=... or --m2l-weights) or set "
+    f"{M2L_WEIGHTS_ENV}=/path/to/{M2L_FILENAME}. Or use the offline codec: load_codec('mel')."
+)
+
+
+class Codec(ABC):
+    """What every codec offers (shapes: ``latents [channels, frames]``, ``waveform [samples]``)."""
+
+    name: str
+    sample_rate: int
+    frame_rate: float
+    channels: int = 64
+
+    @property
+    @abstractmethod
+    def cache_id(self) -> str:
+        """A string that changes whenever the codec or its settings change (keys the latent cache)."""
+
+    @abstractmethod
+    def encode(self, waveform: np.ndarray, sample_rate: int) -> torch.Tensor:
+        """``[samples]`` mono audio at ``sample_rate`` -> ``[channels, frames]`` float32 latents."""
+
+    @abstractmethod
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        """``[channels, frames]`` -> ``[samples]`` float32 audio at ``self.sample_rate``."""
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.channels} channels at {self.frame_rate:.2f} frames/s, {self.sample_rate} Hz audio)"
+
+    def _as_mono_at_rate(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+        waveform = np.asarray(waveform, dtype=np.float32)
+        if waveform.ndim != 1:
+            raise ValueError(f"{self.name}.encode expects mono audio [samples], got shape {waveform.shape}; "
+                             "average the channels first (tutorial_lib.data.load_note does).")
+        if sample_rate != self.sample_rate:
+            import librosa
+
+            waveform = librosa.resample(waveform, orig_sr=sample_rate, target_sr=self.sample_rate)
+        return waveform
+
+
+class MelCodec(Codec):
+    """The offline codec: ``log(mel + eps)`` with 64 mel bands, inverted by NNLS + Griffin-Lim.
+
+    With 16 kHz audio, a 4096-point FFT and a hop of 1500 samples it gives 10.67 frames per second,
+    close to Music2Latent's 10.77, so 32 frames hold 3 s of sound in both. Bands span 30-4000 Hz:
+    narrow bands where guitar fundamentals live keep the pitch (see ``tests/test_codec.py`` and the
+    codec benchmark for the measured pitch accuracy).
+    """
+
+    name = "mel"
+
+    def __init__(self, sample_rate: int = 16_000, n_fft: int = 4096, hop_length: int = 1500,
+                 fmin: float = 30.0, fmax: float = 4000.0, griffin_lim_iters: int = 32, eps: float = 1e-5):
+        if n_fft > 8192:
+            raise ValueError("n_fft above 8192 makes librosa's mel inversion allocate tens of GB; use <= 8192.")
+        self.sample_rate, self.n_fft, self.hop_length = sample_rate, n_fft, hop_length
+        self.fmin, self.fmax, self.griffin_lim_iters, self.eps = fmin, fmax, griffin_lim_iters, eps
+        self.frame_rate = sample_rate / hop_length
+
+    @property
+    def cache_id(self) -> str:
+        return (f"mel-sr{self.sample_rate}-fft{self.n_fft}-hop{self.hop_length}-"
+                f"f{self.fmin:g}-{self.fmax:g}-n{self.channels}")
+
+    def encode(self, waveform: np.ndarray, sample_rate: int) -> torch.Tensor:
+        import librosa
+
+        waveform = self._as_mono_at_rate(waveform, sample_rate)
+        mel = librosa.feature.melspectrogram(
+            y=waveform, sr=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
+            n_mels=self.channels, fmin=self.fmin, fmax=self.fmax, power=1.0,
+        )
+        return torch.from_numpy(np.log(mel + self.eps).astype(np.float32))
+
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        import librosa
+
+        mel = np.maximum(np.exp(torch.as_tensor(latents).detach().cpu().double().numpy()) - self.eps, 0.0)
+        stft_magnitude = librosa.feature.inverse.mel_to_stft(
+            mel, sr=self.sample_rate, n_fft=self.n_fft, power=1.0, fmin=self.fmin, fmax=self.fmax,
+        )
+        audio = librosa.griffinlim(
+            stft_magnitude, n_iter=self.griffin_lim_iters, hop_length=self.hop_length, n_fft=self.n_fft,
+            random_state=0,
+        )
+        return audio.astype(np.float32)
+
+
+def find_m2l_weights(checkpoint: str | os.PathLike | None = None) -> Path | None:
+    """Where Music2Latent's weights are on this machine, without any network access (None if nowhere).
+
+    Looks at ``checkpoint``, then ``$M2L_WEIGHTS``, then where the ``music2latent`` package keeps its
+    download, then the Hugging Face cache.
+    """
+    if checkpoint is not None:
+        return Path(checkpoint) if Path(checkpoint).is_file() else None
+    if os.environ.get(M2L_WEIGHTS_ENV):
+        path = Path(os.environ[M2L_WEIGHTS_ENV])
+        return path if path.is_file() else None
+    try:
+        from music2latent.hparams_inference import load_path_inference_default
+
+        if Path(load_path_inference_default).is_file():
+            return Path(load_path_inference_default)
+    except ImportError:
+        pass
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(M2L_REPO_ID, M2L_FILENAME)
+    return Path(cached) if isinstance(cached, str) else None
+
+
+def hub_reachable(timeout: float = 1.0, host: str = "huggingface.co") -> bool:
+    """True when the Hugging Face hub answers within ``timeout`` seconds (DNS included)."""
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    import socket
+
+    result = []
+
+    def probe():
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result)
+
+
+def download_m2l_weights() -> Path:
+    """Downloads the weights where the ``music2latent`` package looks for them; fails fast offline."""
+    if not hub_reachable():
+        raise FileNotFoundError(f"Music2Latent weights not found and huggingface.co is not reachable. {M2L_HOW_TO_GET}")
+    from huggingface_hub import hf_hub_download
+    from music2latent.hparams_inference import load_path_inference_default
+
+    models_dir = Path(load_path_inference_default).parent
+    models_dir.mkdir(parents=True, exist_ok=True)
+    return Path(hf_hub_download(repo_id=M2L_REPO_ID, filename=M2L_FILENAME, local_dir=models_dir))
+
+
+class Music2LatentCodec(Codec):
+    """Music2Latent with its pretrained weights, through the package's own inference functions.
+
+    Args:
+        checkpoint: path to ``music2latent.pt``; by default found locally or downloaded.
+        device: ``"cuda"``, ``"cpu"``...; by default CUDA when available.
+        denoising_steps: consistency-decoder steps (1 is the package's default).
+    """
+
+    name = "music2latent"
+    sample_rate = 44_100
+    frame_rate = 44_100 / 4096
+
+    def __init__(self, checkpoint: str | os.PathLike | None = None, device: str | None = None,
+                 denoising_steps: int = 1):
+        path = find_m2l_weights(checkpoint)
+        if path is None and checkpoint is not None:
+            raise FileNotFoundError(f"No Music2Latent checkpoint at {checkpoint}. {M2L_HOW_TO_GET}")
+        if path is None:
+            path = download_m2l_weights()
+        from music2latent.models import UNet
+
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.denoising_steps = denoising_steps
+        self.checkpoint = path
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(state, dict) or "gen_state_dict" not in state:
+            raise ValueError(f"{path} is not a Music2Latent checkpoint (no 'gen_state_dict'). {M2L_HOW_TO_GET}")
+        self.gen = UNet()
+        missing, _unexpected = self.gen.load_state_dict(state["gen_state_dict"], strict=False)
+        if missing:
+            raise ValueError(f"{path} lacks {len(missing)} of the model's weights (e.g. {missing[0]}): "
+                             f"a different model or a damaged file. {M2L_HOW_TO_GET}")
+        self.gen.to(self.device).eval()
+
+    @property
+    def cache_id(self) -> str:
+        stat = Path(self.checkpoint).stat()
+        return f"m2l-{stat.st_size}-{int(stat.st_mtime)}"
+
+    def encode(self, waveform: np.ndarray, sample_rate: int) -> torch.Tensor:
+        from music2latent.inference import encode_audio_inference
+
+        audio = torch.from_numpy(self._as_mono_at_rate(waveform, sample_rate))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*CUDA is not available.*")
+            latents = encode_audio_inference(audio, self, 44_100 * 60, 1, device=self.device)
+        return latents[0].float().cpu()  # [1, 64, frames] -> [64, frames]
+
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        from music2latent.inference import decode_latent_inference
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*CUDA is not available.*")
+            audio = decode_latent_inference(torch.as_tensor(latents).float(), self, 44_100 * 60, 1,
+                                            diffusion_steps=self.denoising_steps, device=self.device)
+        return torch.as_tensor(audio).float().cpu().numpy().reshape(-1)
+
+
+CODEC_NAMES = ("auto", "m2l", "mel")
+
+
+def load_codec(name: str = "auto", checkpoint: str | os.PathLike | None = None, device: str | None = None,
+               verbose: bool = True) -> Codec:
+    """``"m2l"``, ``"mel"`` or ``"auto"`` (Music2Latent when its weights are available, else mel)."""
+    if name not in CODEC_NAMES:
+        raise ValueError(f"Unknown codec {name!r}: choose one of {', '.join(CODEC_NAMES)}.")
+    if name == "mel":
+        codec: Codec = MelCodec()
+    elif name == "m2l":
+        codec = Music2LatentCodec(checkpoint, device)
+    elif find_m2l_weights(checkpoint) is not None or (checkpoint is None and hub_reachable()):
+        codec = Music2LatentCodec(checkpoint, device)
+    else:
+        codec = MelCodec()
+        if verbose:
+            print("Music2Latent weights are not on this machine and the hub is out of reach: "
+                  "using the offline mel codec.")
+    if verbose:
+        print(f"Codec: {codec.describe()}")
+    return codec

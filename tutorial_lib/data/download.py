@@ -1,0 +1,96 @@
+"""Download of the real NSynth guitar subset the seed uses (chapter 2; needs internet, e.g. in Colab).
+
+The seed fetches ``NSYNTH_GUITAR_MP3`` from the ``SonyCSLParis/test-lfs`` repository: a text file lists
+the archive's parts, each served from GitHub's LFS media host. We do the same in Python: resumable
+(HTTP ``Range``), size-checked, unpacked, and marked done so that a second call returns at once.
+Dataset licence: CC BY 4.0 (NSynth, Engel et al. 2017).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import urllib.request
+import zipfile
+from pathlib import Path
+
+DATASET = "NSYNTH_GUITAR_MP3"
+RAW_URL = "https://raw.githubusercontent.com/SonyCSLParis/test-lfs/refs/heads/master"
+MEDIA_URL = "https://media.githubusercontent.com/media/SonyCSLParis/test-lfs/refs/heads/master"
+DONE_MARKER = ".download-complete"
+
+
+def _remote_size(url: str, timeout: float) -> int | None:
+    request = urllib.request.Request(url, method="HEAD")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+        return int(length) if length is not None else None
+
+
+def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = True) -> Path:
+    """Downloads ``url`` to ``dest``, resuming a partial ``dest.part``; checks the size against the server's."""
+    from tqdm.auto import tqdm
+
+    expected = _remote_size(url, timeout)
+    partial = dest.with_name(dest.name + ".part")
+    if dest.is_file() and (expected is None or dest.stat().st_size == expected):
+        return dest
+    have = partial.stat().st_size if partial.is_file() else 0
+    if expected is not None and have > expected:
+        partial.unlink()
+        have = 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        if have and response.status != 206:  # the server ignored Range: start again
+            have = 0
+        with open(partial, "ab" if have else "wb") as out, tqdm(
+            total=expected, initial=have, unit="B", unit_scale=True, desc=dest.name, disable=not progress
+        ) as bar:
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                bar.update(len(chunk))
+    size = partial.stat().st_size
+    if expected is not None and size != expected:
+        raise OSError(f"{dest.name}: downloaded {size} of {expected} bytes. Run the download again: it resumes.")
+    partial.replace(dest)
+    return dest
+
+
+def download_nsynth_guitar(dest: str | Path, raw_url: str = RAW_URL, media_url: str = MEDIA_URL,
+                           dataset: str = DATASET, progress: bool = True) -> Path:
+    """Downloads and unpacks the NSynth guitar MP3 subset into ``dest``; returns ``dest/NSYNTH_GUITAR_MP3``.
+
+    Afterwards ``dest/NSYNTH_GUITAR_MP3/nsynth-guitar-{train,valid,test}/`` hold the notes.
+    """
+    dest = Path(dest)
+    target = dest / dataset
+    if (target / DONE_MARKER).is_file():
+        return target
+    dest.mkdir(parents=True, exist_ok=True)
+    with urllib.request.urlopen(f"{raw_url}/{dataset}.txt", timeout=60) as response:
+        parts = [line.strip() for line in response.read().decode().splitlines() if line.strip()]
+    if not parts:
+        raise OSError(f"{raw_url}/{dataset}.txt lists no archive parts.")
+    files = [download_file(f"{media_url}/{part}", dest / part, progress=progress) for part in parts]
+
+    archive = dest / f"{dataset}.zip"
+    if len(files) > 1:  # a split archive (.z01, .z02, ..., .zip): `zip -F` joins it, as the seed's script does
+        if shutil.which("zip") is None:
+            raise OSError(f"{dataset} comes in {len(files)} parts; joining them needs the `zip` tool "
+                          "(apt install zip), then run the download again.")
+        joined = dest / f"{dataset}-joined.zip"
+        subprocess.run(["zip", "-q", "-F", str(archive), "--out", str(joined)], check=True)
+        archive = joined
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(dest)
+    except zipfile.BadZipFile as error:
+        for f in files:
+            f.unlink()
+        raise OSError(f"{archive} is not a valid zip ({error}); it was deleted. Run the download again.") from error
+    if not target.is_dir():
+        raise OSError(f"The archive did not contain a {dataset}/ folder; look inside {dest}.")
+    for f in set(files) | {archive}:
+        f.unlink(missing_ok=True)
+    (target / DONE_MARKER).write_text("ok\n")
+    return target

@@ -1,0 +1,192 @@
+"""The training loop, its checkpoints and their reloading (chapter 4, "Training").
+
+Every random choice of step ``s`` (which examples form the batch, their noise and times) comes from
+generators seeded with ``(seed, s)``, so a run resumed from a checkpoint continues exactly as if it had
+never stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .flow import RectifiedFlow
+from .unet import build_model
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters (the seed: Adam, lr 1e-4, batch 500)."""
+
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 1e-4
+    ema_decay: float = 0.999
+    eval_every: int = 100
+    checkpoint_every: int = 500
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass
+class TrainResult:
+    """The trained model, its EMA copy (use it to sample) and the loss history."""
+
+    model: nn.Module
+    ema_model: nn.Module
+    history: dict = field(default_factory=dict)  # train_steps, train_loss, valid_steps, valid_loss
+    checkpoint_path: Path | None = None
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite."""
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``"auto"`` -> CUDA, else Apple's MPS, else the CPU."""
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _step_generator(seed: int, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def batch_indices(num_examples: int, batch_size: int, step: int, seed: int) -> torch.Tensor:
+    """The examples of step ``step``: epochs are fixed shuffles of the data, batches consecutive slices."""
+    batch_size = min(batch_size, num_examples)
+    per_epoch = num_examples // batch_size
+    epoch, position = divmod(step, per_epoch)
+    order = torch.randperm(num_examples, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
+    return order[position * batch_size: (position + 1) * batch_size]
+
+
+@torch.no_grad()
+def update_ema(ema_model: nn.Module, model: nn.Module, decay: float) -> None:
+    """``ema <- decay * ema + (1 - decay) * weights``."""
+    for ema_p, p in zip(ema_model.parameters(), model.parameters()):
+        ema_p.lerp_(p, 1.0 - decay)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, flow: RectifiedFlow, latents: torch.Tensor, batch_size: int = 256,
+             seed: int = 12345) -> float:
+    """Mean flow loss over ``latents [N, 64, frames]`` with fixed noise and times (comparable across calls)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    total = 0.0
+    for start in range(0, len(latents), batch_size):
+        x = latents[start: start + batch_size].to(device)
+        total += flow.loss(model, x, generator=generator, reduction="none").sum().item()
+    model.train(was_training)
+    return total / len(latents)
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer,
+                    step: int, history: dict, config: TrainConfig, flow: RectifiedFlow) -> None:
+    """Writes everything needed to resume or to sample, atomically (a crash never leaves half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "model_name": "seed" if type(model).__name__ == "SeedUNet" else "unet",
+        "model_config": model.config,
+        "model": model.state_dict(),
+        "ema": ema_model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "history": history,
+        "train_config": asdict(config),
+        "flow": asdict(flow),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[nn.Module, nn.Module, dict]:
+    """``(model, ema_model, checkpoint dict)`` from a file written by :func:`train`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}; train first (tutorial_lib.training.train).")
+    state = torch.load(path, map_location=device, weights_only=False)
+    model = build_model(state["model_name"], **state["model_config"])
+    model.load_state_dict(state["model"])
+    ema_model = copy.deepcopy(model)
+    ema_model.load_state_dict(state["ema"])
+    return model.to(device), ema_model.to(device), state
+
+
+def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
+          valid_latents: torch.Tensor | None = None, config: TrainConfig | None = None,
+          checkpoint_path: str | Path | None = None, progress: bool = True) -> TrainResult:
+    """Trains ``model`` on ``train_latents [N, 64, frames]`` with the flow loss.
+
+    If ``checkpoint_path`` exists, training resumes from it (weights, EMA, optimizer, history, step).
+    The validation loss is measured every ``eval_every`` steps and at the end.
+    Raises :class:`TrainingDiverged` if the loss becomes NaN; the last checkpoint is left intact.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or TrainConfig()
+    device = pick_device(config.device)
+    model.to(device).train()
+    ema_model = copy.deepcopy(model).eval()
+    for p in ema_model.parameters():
+        p.requires_grad_(False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    history = {"train_steps": [], "train_loss": [], "valid_steps": [], "valid_loss": []}
+    start = 0
+    if checkpoint_path is not None and Path(checkpoint_path).is_file():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema_model.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, start = state["history"], state["step"]
+
+    def save(step):
+        if checkpoint_path is not None:
+            save_checkpoint(checkpoint_path, model, ema_model, optimizer, step, history, config, flow)
+
+    bar = tqdm(range(start, config.steps), desc=f"Training {type(model).__name__}", disable=not progress,
+               initial=start, total=config.steps)
+    for step in bar:
+        x = train_latents[batch_indices(len(train_latents), config.batch_size, step, config.seed)].to(device)
+        loss = flow.loss(model, x, generator=_step_generator(config.seed, step))
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"The loss became {loss.item()} at step {step}. Lower the learning rate (now {config.lr}) "
+                "and check that the latents are standardised; "
+                + (f"the checkpoint {checkpoint_path} still holds the last good state." if checkpoint_path else
+                   "pass checkpoint_path to keep the last good state.")
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        # Warm-up: early on, the average follows the weights closely.
+        update_ema(ema_model, model, min(config.ema_decay, (1 + step) / (10 + step)))
+        history["train_steps"].append(step + 1)
+        history["train_loss"].append(loss.item())
+        done = step + 1
+        if valid_latents is not None and (done % config.eval_every == 0 or done == config.steps):
+            history["valid_steps"].append(done)
+            history["valid_loss"].append(evaluate(model, flow, valid_latents))
+            bar.set_postfix(loss=f"{loss.item():.3f}", valid=f"{history['valid_loss'][-1]:.3f}")
+        elif done % 10 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        if done % config.checkpoint_every == 0 or done == config.steps:
+            save(done)
+    bar.close()
+    return TrainResult(model=model, ema_model=ema_model, history=history,
+                       checkpoint_path=Path(checkpoint_path) if checkpoint_path else None)

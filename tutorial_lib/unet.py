@@ -1,0 +1,153 @@
+"""1-D U-Nets that predict the rectified-flow velocity (chapter 3, "The U-Net").
+
+Both map ``x [batch, 64, frames]`` and ``t [batch]`` to a tensor of the shape of ``x``.
+
+* :class:`SeedUNet`: the seed's design at the seed's sizes: five stride-2 ``Conv1d`` levels
+  (kernel 4, channels 128 -> 2048), additive skips, no normalisation, and a time MLP
+  (``Linear(1, 128) - ReLU - Linear - ReLU``) added only at the bottleneck. About 35 M parameters.
+  ``frames`` must be a multiple of 32.
+* :class:`UNet`: ours: a sinusoidal time embedding added in every residual block, GroupNorm,
+  concatenated skips, any ``frames`` (padded inside, cropped back), and an optional class embedding.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SeedUNet(nn.Module):
+    """The seed's U-Net. ``channels`` are the five levels' widths."""
+
+    def __init__(self, in_channels: int = 64, channels: tuple[int, ...] = (128, 256, 512, 1024, 2048)):
+        super().__init__()
+        self.config = {"in_channels": in_channels, "channels": tuple(channels)}
+        widths = [in_channels, *channels]
+        self.downs = nn.ModuleList(nn.Conv1d(a, b, 4, stride=2, padding=1) for a, b in zip(widths[:-1], widths[1:]))
+        self.bottleneck = nn.Conv1d(channels[-1], channels[-1], 3, padding=1)
+        self.time_mlp = nn.Sequential(nn.Linear(1, 128), nn.ReLU(), nn.Linear(128, channels[-1]), nn.ReLU())
+        self.ups = nn.ModuleList(
+            nn.ConvTranspose1d(b, a, 4, stride=2, padding=1) for a, b in reversed(list(zip(widths[:-1], widths[1:])))
+        )
+        self.factor = 2 ** len(channels)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] % self.factor:
+            raise ValueError(f"SeedUNet needs a number of frames divisible by {self.factor}, got {x.shape[-1]}; "
+                             "cut the latents (num_frames=32) or use UNet, which takes any length.")
+        skips = []
+        h = x
+        for down in self.downs:
+            h = F.relu(down(h))
+            skips.append(h)
+        h = F.relu(self.bottleneck(h))
+        h = h + self.time_mlp(t.reshape(-1, 1).to(h))[..., None]  # [B, C] -> [B, C, 1], broadcast over frames
+        for i, (up, skip) in enumerate(zip(self.ups, reversed(skips))):
+            h = up(h + skip)
+            if i < len(self.ups) - 1:
+                h = F.relu(h)
+        return h
+
+
+def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """``t [B]`` in [0, 1] -> ``[B, dim]`` sines and cosines of ``1000 t`` at geometric frequencies."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    angles = 1000.0 * t.float()[:, None] * freqs[None]
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+class ResBlock(nn.Module):
+    """GroupNorm - SiLU - Conv, plus the time embedding, twice, with a residual connection."""
+
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int = 8):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(groups, c_in)
+        self.conv1 = nn.Conv1d(c_in, c_out, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, c_out)
+        self.norm2 = nn.GroupNorm(groups, c_out)
+        self.conv2 = nn.Conv1d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.emb(emb)[..., None]
+        h = self.conv2(F.silu(self.norm2(h)))
+        return h + self.skip(x)
+
+
+class UNet(nn.Module):
+    """Our U-Net: time enters every block; any number of frames.
+
+    Args:
+        in_channels: latent channels (64).
+        channels: width of each level; each level after the first halves the frames.
+        emb_dim: size of the time (and class) embedding.
+        num_classes: if set, ``forward(x, t, class_labels)`` adds a learned embedding of the labels
+            (``[B]`` ints) to the time embedding: the hook for class conditioning.
+    """
+
+    def __init__(self, in_channels: int = 64, channels: tuple[int, ...] = (128, 256, 256), emb_dim: int = 256,
+                 num_classes: int | None = None, groups: int = 8):
+        super().__init__()
+        self.config = {"in_channels": in_channels, "channels": tuple(channels), "emb_dim": emb_dim,
+                       "num_classes": num_classes, "groups": groups}
+        self.emb_dim = emb_dim
+        self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.class_emb = nn.Embedding(num_classes, emb_dim) if num_classes else None
+        self.conv_in = nn.Conv1d(in_channels, channels[0], 3, padding=1)
+        self.down_blocks = nn.ModuleList()
+        self.downsamples = nn.ModuleList()
+        c_prev = channels[0]
+        for i, c in enumerate(channels):
+            self.down_blocks.append(ResBlock(c_prev, c, emb_dim, groups))
+            last = i == len(channels) - 1
+            self.downsamples.append(nn.Identity() if last else nn.Conv1d(c, c, 4, stride=2, padding=1))
+            c_prev = c
+        self.mid = ResBlock(c_prev, c_prev, emb_dim, groups)
+        self.up_blocks = nn.ModuleList()
+        self.upsamples = nn.ModuleList()
+        for i, c in reversed(list(enumerate(channels))):
+            self.up_blocks.append(ResBlock(c_prev + c, c, emb_dim, groups))
+            self.upsamples.append(nn.Identity() if i == 0 else nn.ConvTranspose1d(c, channels[i - 1], 4, stride=2, padding=1))
+            c_prev = channels[i - 1] if i > 0 else c
+        self.norm_out = nn.GroupNorm(groups, channels[0])
+        self.conv_out = nn.Conv1d(channels[0], in_channels, 3, padding=1)
+        self.factor = 2 ** (len(channels) - 1)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
+        frames = x.shape[-1]
+        pad = (-frames) % self.factor
+        h = F.pad(x, (0, pad)) if pad else x
+        emb = self.time_mlp(sinusoidal_embedding(t.reshape(-1).expand(x.shape[0]), self.emb_dim).to(x))
+        if class_labels is not None:
+            if self.class_emb is None:
+                raise ValueError("This UNet was built without num_classes; it cannot take class_labels.")
+            emb = emb + self.class_emb(class_labels)
+        h = self.conv_in(h)
+        skips = []
+        for block, down in zip(self.down_blocks, self.downsamples):
+            h = block(h, emb)
+            skips.append(h)
+            h = down(h)
+        h = self.mid(h, emb)
+        for block, up in zip(self.up_blocks, self.upsamples):
+            h = up(block(torch.cat([h, skips.pop()], dim=1), emb))
+        return self.conv_out(F.silu(self.norm_out(h)))[..., :frames]
+
+
+MODELS = {"seed": SeedUNet, "unet": UNet}
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """``"seed"`` -> :class:`SeedUNet`, ``"unet"`` -> :class:`UNet`, with the given sizes."""
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}: choose one of {', '.join(MODELS)}.")
+    return MODELS[name](**kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
