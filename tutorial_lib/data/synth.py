@@ -158,6 +158,7 @@ def pluck(
     brightness = np.clip(guitar.brightness * (0.85 + 0.15 * strength), 0.0, 1.0)
     b, a = string_filter(f0, sample_rate, brightness, t60)
     note = signal.lfilter(b, a, excitation)
+    note = signal.lfilter([1.0, -1.0], [1.0, -0.995], note)  # DC blocker: the loop keeps any offset forever
 
     if guitar.pickup_position > 0:
         lag = max(1, int(round(guitar.pickup_position * period)))
@@ -174,7 +175,6 @@ def pluck(
     # Key-off: the player's hand damps the string.
     t = np.arange(n) / sample_rate
     note = note * np.where(t < held, 1.0, np.exp(-(t - held) / guitar.release))
-    note = note - note.mean()
     peak = np.abs(note).max()
     if peak > 0:
         note = note / peak * 0.9 * strength ** 0.7

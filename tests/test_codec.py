@@ -1,0 +1,92 @@
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from tutorial_lib.codec import M2L_WEIGHTS_ENV, MelCodec, Music2LatentCodec, find_m2l_weights, load_codec
+from tutorial_lib.data.synth import SOURCES, pluck, random_guitar
+from tutorial_lib.metrics import estimate_pitch
+
+
+def test_mel_codec_shapes_rates_and_resampling():
+    codec = MelCodec()
+    assert abs(codec.frame_rate - 10.67) < 0.01 and 10.77 / 2 < codec.frame_rate < 10.77 * 2
+    note = pluck(random_guitar("g", "acoustic", np.random.default_rng(0)), 60, 100, np.random.default_rng(0))
+    z = codec.encode(note, 16000)
+    assert z.shape == (64, 43) and z.dtype == torch.float32
+    z44 = codec.encode(np.interp(np.arange(176400) / 44100, np.arange(64000) / 16000, note), 44100)
+    assert z44.shape == z.shape and torch.corrcoef(torch.stack([z.flatten(), z44.flatten()]))[0, 1] > 0.95
+    audio = codec.decode(z[:, :32])
+    assert audio.dtype == np.float32 and abs(len(audio) - 32 * 1500) <= 1500 and np.isfinite(audio).all()
+    assert np.array_equal(audio, codec.decode(z[:, :32]))  # Griffin-Lim is seeded
+    with pytest.raises(ValueError, match="mono"):
+        codec.encode(np.zeros((2, 16000)), 16000)
+
+
+def test_mel_codec_keeps_the_pitch_of_at_least_90_percent_of_notes():
+    """Encode, decode, and ask pYIN: within 50 cents of the written pitch (MIDI 40-88, all sources).
+
+    The codec benchmark measures the same on more notes; here 13 notes spread over the range."""
+    rng = np.random.default_rng(3)
+    guitars = [random_guitar(f"g{s}", s, rng) for s in SOURCES]
+    codec = MelCodec()
+    hits = []
+    for i, pitch in enumerate(range(40, 89, 4)):
+        note = pluck(guitars[i % 3], pitch, 100, rng)
+        decoded = codec.decode(codec.encode(note, 16000))
+        hits.append(abs(estimate_pitch(decoded, 16000) - pitch) <= 0.5)
+    assert np.mean(hits) >= 0.9, hits
+
+
+def test_unknown_codec_name_is_refused():
+    with pytest.raises(ValueError, match="Unknown codec 'mp3'.*auto, m2l, mel"):
+        load_codec("mp3")
+
+
+def test_auto_falls_back_to_mel_offline_and_says_so(monkeypatch, capsys):
+    monkeypatch.setattr("tutorial_lib.codec.find_m2l_weights", lambda checkpoint=None: None)
+    codec = load_codec("auto")
+    assert isinstance(codec, MelCodec)
+    assert "offline mel codec" in capsys.readouterr().out
+
+
+def test_m2l_without_weights_offline_fails_fast_and_says_how_to_get_them(monkeypatch):
+    monkeypatch.setattr("tutorial_lib.codec.find_m2l_weights", lambda checkpoint=None: None)
+    start = time.perf_counter()
+    with pytest.raises(FileNotFoundError, match="huggingface-cli download SonyCSLParis/music2latent"):
+        Music2LatentCodec()
+    assert time.perf_counter() - start < 1.5
+    with pytest.raises(FileNotFoundError, match="No Music2Latent checkpoint at /nowhere.pt"):
+        Music2LatentCodec(checkpoint="/nowhere.pt")
+
+
+@pytest.fixture(scope="module")
+def m2l_checkpoint(tmp_path_factory):
+    """A checkpoint in Music2Latent's format holding a randomly initialised model (no download)."""
+    from music2latent.models import UNet
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("m2l") / "music2latent.pt"
+    torch.save({"gen_state_dict": UNet().state_dict()}, path)
+    return path
+
+
+def test_m2l_loads_a_local_checkpoint_and_encodes_decodes_with_the_right_shapes(m2l_checkpoint, monkeypatch):
+    codec = Music2LatentCodec(checkpoint=m2l_checkpoint, device="cpu")
+    assert codec.sample_rate == 44100 and abs(codec.frame_rate - 10.77) < 0.01
+    one_second = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    z = codec.encode(one_second, 16000)  # resampled to 44.1 kHz inside
+    assert z.shape == (64, ((44100 - 1536) // 4096))  # the package crops to whole latent frames
+    audio = codec.decode(z)
+    assert audio.ndim == 1 and len(audio) == z.shape[-1] * 4096 + 1536 and np.isfinite(audio).all()
+    monkeypatch.setenv(M2L_WEIGHTS_ENV, str(m2l_checkpoint))
+    assert find_m2l_weights() == m2l_checkpoint
+    assert isinstance(load_codec("auto", verbose=False), Music2LatentCodec)
+
+
+def test_m2l_rejects_a_file_that_is_not_its_checkpoint(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"model": {}}, path)
+    with pytest.raises(ValueError, match="not a Music2Latent checkpoint"):
+        Music2LatentCodec(checkpoint=path)

@@ -1,0 +1,86 @@
+import http.server
+import threading
+import zipfile
+
+import pytest
+
+from tutorial_lib.data import download_nsynth_guitar, list_notes
+from tutorial_lib.data.download import DONE_MARKER
+
+from .test_nsynth import write_note
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """A static server that honours `Range: bytes=N-` (as GitHub's media host does) and counts requests."""
+
+    requests = []
+
+    def log_message(self, *args):
+        pass
+
+    def send_head(self):
+        RangeHandler.requests.append((self.command, self.path, self.headers.get("Range")))
+        range_header = self.headers.get("Range")
+        path = self.translate_path(self.path)
+        if not range_header:
+            return super().send_head()
+        data = open(path, "rb").read()
+        start = int(range_header.split("=")[1].split("-")[0])
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        import io
+
+        return io.BytesIO(data[start:])
+
+
+@pytest.fixture
+def server(tmp_path):
+    served = tmp_path / "served"
+    dataset = tmp_path / "build" / "NSYNTH_GUITAR_MP3"
+    for split in ("train", "valid"):
+        for i in range(2):
+            write_note(dataset / f"nsynth-guitar-{split}" / f"guitar_acoustic_{i + (5 if split == 'valid' else 0):03d}-060-075.mp3",
+                       seconds=1.0, fmt="MP3")
+    served.mkdir()
+    with zipfile.ZipFile(served / "NSYNTH_GUITAR_MP3.zip", "w") as zf:
+        for f in dataset.rglob("*.mp3"):
+            zf.write(f, f.relative_to(dataset.parent))
+    (served / "NSYNTH_GUITAR_MP3.txt").write_text("NSYNTH_GUITAR_MP3.zip\n")
+    handler = lambda *a, **k: RangeHandler(*a, directory=str(served), **k)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    RangeHandler.requests = []
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", served
+    httpd.shutdown()
+
+
+def test_download_unpacks_marks_done_and_reads_as_nsynth(server, tmp_path):
+    url, _ = server
+    target = download_nsynth_guitar(tmp_path / "data", raw_url=url, media_url=url, progress=False)
+    assert (target / DONE_MARKER).is_file()
+    assert len(list_notes(target, "train").notes) == 2 and len(list_notes(target, "valid").notes) == 2
+    assert not list((tmp_path / "data").glob("*.zip"))  # the archive is removed once unpacked
+    count = len(RangeHandler.requests)
+    download_nsynth_guitar(tmp_path / "data", raw_url=url, media_url=url, progress=False)
+    assert len(RangeHandler.requests) == count  # done: nothing fetched again
+
+
+def test_interrupted_download_resumes_with_range(server, tmp_path):
+    url, served = server
+    dest = tmp_path / "data"
+    dest.mkdir()
+    whole = (served / "NSYNTH_GUITAR_MP3.zip").read_bytes()
+    (dest / "NSYNTH_GUITAR_MP3.zip.part").write_bytes(whole[:1000])
+    download_nsynth_guitar(dest, raw_url=url, media_url=url, progress=False)
+    assert ("GET", "/NSYNTH_GUITAR_MP3.zip", "bytes=1000-") in RangeHandler.requests
+    assert len(list_notes(dest / "NSYNTH_GUITAR_MP3", "train").notes) == 2
+
+
+def test_damaged_archive_is_deleted_with_a_clear_error(server, tmp_path):
+    url, served = server
+    (served / "NSYNTH_GUITAR_MP3.zip").write_bytes(b"this is not a zip" * 100)
+    with pytest.raises(OSError, match="not a valid zip.*Run the download again"):
+        download_nsynth_guitar(tmp_path / "data", raw_url=url, media_url=url, progress=False)
+    assert not (tmp_path / "data" / "NSYNTH_GUITAR_MP3.zip").exists()

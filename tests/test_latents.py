@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+import torch
+
+from tutorial_lib.codec import MelCodec
+from tutorial_lib.data import LatentDataset, encode_notes, list_notes, prepare_latents
+
+
+class CountingCodec(MelCodec):
+    """The mel codec, counting how often it encodes."""
+
+    calls = 0
+
+    def encode(self, waveform, sample_rate):
+        CountingCodec.calls += 1
+        return super().encode(waveform, sample_rate)
+
+
+def test_second_run_comes_from_the_cache(tiny_nsynth, tmp_path):
+    notes = list_notes(tiny_nsynth, "train").notes
+    codec = CountingCodec()
+    CountingCodec.calls = 0
+    first, kept, report = encode_notes(notes, codec, tmp_path, progress=False)
+    assert CountingCodec.calls == len(notes) == report.encoded and report.cached == 0
+    assert first.shape == (len(notes), 64, 43)  # 4 s at 16 kHz, hop 1500
+    second, _, report = encode_notes(notes, codec, tmp_path, progress=False)
+    assert CountingCodec.calls == len(notes) and report.cached == len(notes)
+    assert torch.equal(first, second)
+
+
+def test_changed_file_or_codec_settings_are_encoded_again(tiny_nsynth, tmp_path):
+    notes = list_notes(tiny_nsynth, "train").notes[:3]
+    encode_notes(notes, CountingCodec(), tmp_path, progress=False)
+    notes[0].path.touch()  # a new modification time: the file may have changed
+    _, _, report = encode_notes(notes, CountingCodec(), tmp_path, progress=False)
+    assert (report.encoded, report.cached) == (1, 2)
+    _, _, report = encode_notes(notes, CountingCodec(fmax=3000.0), tmp_path, progress=False)
+    assert report.encoded == 3
+
+
+def test_bad_files_are_skipped_and_reported_not_fatal(tiny_nsynth, tmp_path):
+    notes = list_notes(tiny_nsynth, "valid").notes[:2]
+    bad_folder = tmp_path / "bad"
+    bad_folder.mkdir()
+    corrupt = bad_folder / "guitar_acoustic_999-060-075.wav"
+    corrupt.write_bytes(b"garbage")
+    from tutorial_lib.data import Note
+
+    bad = Note(corrupt, corrupt.stem, "guitar_acoustic_999", "acoustic", 60, 75, "valid")
+    latents, kept, report = encode_notes(notes + [bad], MelCodec(), tmp_path / "cache", progress=False)
+    assert len(kept) == 2 and latents.shape[0] == 2
+    assert report.skipped[0][0] == str(corrupt) and "cannot be read" in report.skipped[0][1]
+    assert "1 skipped" in report.summary()
+    with pytest.raises(ValueError, match="No usable notes"):
+        encode_notes([bad], MelCodec(), tmp_path / "cache", progress=False)
+
+
+def test_interrupted_encoding_keeps_what_was_saved(tiny_nsynth, tmp_path):
+    notes = list_notes(tiny_nsynth, "train").notes[:5]
+
+    class Failing(CountingCodec):
+        def encode(self, waveform, sample_rate):
+            if CountingCodec.calls == 3:
+                raise KeyboardInterrupt
+            return super().encode(waveform, sample_rate)
+
+    CountingCodec.calls = 0
+    with pytest.raises(KeyboardInterrupt):
+        encode_notes(notes, Failing(), tmp_path, save_every=2, progress=False)
+    _, _, report = encode_notes(notes, CountingCodec(), tmp_path, progress=False)
+    assert report.cached == 2 and report.encoded == 3
+
+
+def test_standardisation_uses_training_statistics_and_undoes_exactly():
+    raw = torch.randn(10, 64, 40) * 3 + torch.linspace(-5, 5, 64)[None, :, None]
+    notes = [None] * 10
+    train = LatentDataset(raw, notes, num_frames=32)
+    assert train.latents.shape == (10, 64, 32)
+    assert torch.allclose(train.latents.mean(dim=(0, 2)), torch.zeros(64), atol=1e-5)
+    assert torch.allclose(train.latents.std(dim=(0, 2)), torch.ones(64), atol=1e-4)
+    assert torch.allclose(train.destandardise(train.latents), raw[..., :32], atol=1e-4)
+    other = LatentDataset(raw + 1, notes, 32, mean=train.mean, std=train.std)
+    assert torch.allclose(other.latents, train.latents + 1 / train.std[:, None], atol=1e-4)
+    with pytest.raises(ValueError, match="lower num_frames"):
+        LatentDataset(raw, notes, num_frames=64)
+
+
+def test_prepare_latents_gives_datasets_with_labels(tiny_nsynth, tmp_path):
+    data = prepare_latents(tiny_nsynth, MelCodec(), tmp_path, num_frames=32, progress=False)
+    x, labels = data.train[0]
+    assert x.shape == (64, 32)
+    assert set(labels) == {"pitch", "velocity", "source", "instrument"} and 40 <= labels["pitch"] <= 88
+    assert torch.equal(data.valid.mean, data.train.mean)
+    stats = torch.load(data.stats_path)
+    assert torch.equal(stats["mean"], data.train.mean) and stats["num_frames"] == 32
+    batch, batch_labels = next(iter(torch.utils.data.DataLoader(data.train, batch_size=4)))
+    assert batch.shape == (4, 64, 32) and batch_labels["pitch"].shape == (4,)
