@@ -81,12 +81,17 @@ class MelCodec(Codec):
     name = "mel"
 
     def __init__(self, sample_rate: int = 16_000, n_fft: int = 4096, hop_length: int = 1500,
-                 fmin: float = 30.0, fmax: float = 4000.0, griffin_lim_iters: int = 32, eps: float = 1e-5):
-        if n_fft > 8192:
-            raise ValueError("n_fft above 8192 makes librosa's mel inversion allocate tens of GB; use <= 8192.")
+                 fmin: float = 30.0, fmax: float = 4000.0, griffin_lim_iters: int = 32, nnls_iters: int = 50,
+                 eps: float = 1e-5):
         self.sample_rate, self.n_fft, self.hop_length = sample_rate, n_fft, hop_length
-        self.fmin, self.fmax, self.griffin_lim_iters, self.eps = fmin, fmax, griffin_lim_iters, eps
+        self.fmin, self.fmax, self.eps = fmin, fmax, eps
+        self.griffin_lim_iters, self.nnls_iters = griffin_lim_iters, nnls_iters
         self.frame_rate = sample_rate / hop_length
+        import librosa
+
+        self.basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=self.channels, fmin=fmin,
+                                         fmax=fmax).astype(np.float64)  # [64, n_fft/2 + 1]
+        self.basis_pinv = np.linalg.pinv(self.basis)
 
     @property
     def cache_id(self) -> str:
@@ -103,13 +108,25 @@ class MelCodec(Codec):
         )
         return torch.from_numpy(np.log(mel + self.eps).astype(np.float32))
 
+    def mel_to_magnitude(self, mel: np.ndarray) -> np.ndarray:
+        """``[64, frames]`` mel magnitudes -> ``[n_fft/2 + 1, frames]`` non-negative STFT magnitudes.
+
+        Solves ``basis @ S ~ mel`` for ``S >= 0`` with Lee & Seung's multiplicative updates, started from
+        the clipped pseudo-inverse. librosa's ``mel_to_stft`` solves the same problem with L-BFGS-B, which
+        takes 2-10 s per note here; 50 updates take 0.05 s and keep the pitch as well (codec benchmark).
+        """
+        basis = self.basis
+        magnitude = np.maximum(self.basis_pinv @ mel, 0.0) + 1e-10
+        numerator = basis.T @ mel
+        for _ in range(self.nnls_iters):
+            magnitude *= numerator / (basis.T @ (basis @ magnitude) + 1e-12)
+        return magnitude
+
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         import librosa
 
         mel = np.maximum(np.exp(torch.as_tensor(latents).detach().cpu().double().numpy()) - self.eps, 0.0)
-        stft_magnitude = librosa.feature.inverse.mel_to_stft(
-            mel, sr=self.sample_rate, n_fft=self.n_fft, power=1.0, fmin=self.fmin, fmax=self.fmax,
-        )
+        stft_magnitude = self.mel_to_magnitude(mel)
         audio = librosa.griffinlim(
             stft_magnitude, n_iter=self.griffin_lim_iters, hop_length=self.hop_length, n_fft=self.n_fft,
             random_state=0,

@@ -36,7 +36,7 @@ PROFILES = {
     "ci": Profile(
         name="ci", instruments_per_source={"train": 2, "valid": 1}, pitches=range(40, 89, 3),
         velocities=(25, 75, 127), real_data=False, model="unet", model_kwargs={"channels": (64, 128, 128)},
-        train=TrainConfig(steps=300, batch_size=32, lr=1e-3, ema_decay=0.99, eval_every=50, checkpoint_every=100),
+        train=TrainConfig(steps=600, batch_size=32, lr=1e-3, ema_decay=0.99, eval_every=50, checkpoint_every=200),
         sample_steps=32, num_samples=4,
     ),
     "cpu": Profile(

@@ -167,6 +167,8 @@ def load_note(path: str | Path, sample_rate: int, num_samples: int) -> tuple[np.
     import soundfile as sf
 
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes). Re-download or delete it.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
