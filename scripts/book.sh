@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job: execute every chapter offline and build the book into _build/html.
+# Fails on any warning or cell error. Unchanged chapters are not re-run (execution cache).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+jupyter-book build -W -n --keep-going .
+echo "Book built: open _build/html/index.html"
