@@ -5,20 +5,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .codec import load_codec
-from .data import download_nsynth_guitar, prepare_latents, write_synthetic_nsynth
+from .codec import Codec, load_codec
+from .data import LatentData, download_nsynth_guitar, prepare_latents, write_synthetic_nsynth
 from .flow import RectifiedFlow
-from .profiles import default_cache_dir, get_profile
+from .profiles import Profile, default_cache_dir, get_profile
 from .sampling import generate
-from .training import train
+from .training import TrainResult, train
 from .unet import build_model, count_parameters
 
 
@@ -46,15 +48,70 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> float:
     return scale
 
 
+@dataclass
+class Prepared:
+    """Everything before training: the profile, where the data came from, the codec and the latents."""
+
+    profile: Profile
+    data_folder: Path
+    data_source: str
+    codec: Codec
+    data: LatentData
+    cache_dir: Path
+
+
+def prepare(profile: str | Profile = "cpu", data: str | Path | None = None, codec: str | None = None,
+            m2l_weights: str | None = None, cache_dir: str | Path | None = None, progress: bool = True,
+            timings: dict | None = None) -> Prepared:
+    """Data folder (given, generated or downloaded), codec, and cached standardised latents.
+
+    The first cell of chapters 2-5 calls this; ``timings`` (if given) receives seconds per stage.
+    """
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    timings = {} if timings is None else timings
+    clock = time.perf_counter()
+    folder, source = resolve_data(prof, data, cache_dir, progress)
+    timings["data"] = round(time.perf_counter() - clock, 2)
+    clock = time.perf_counter()
+    the_codec = load_codec(codec or prof.codec, checkpoint=m2l_weights)
+    timings["codec"] = round(time.perf_counter() - clock, 2)
+    clock = time.perf_counter()
+    latents = prepare_latents(folder, the_codec, cache_dir / "latents", prof.num_frames, progress=progress)
+    timings["latents"] = round(time.perf_counter() - clock, 2)
+    return Prepared(prof, folder, source, the_codec, latents, cache_dir)
+
+
+def train_model(prepared: Prepared, model: str | None = None, model_kwargs: dict | None = None,
+                checkpoint_path: str | Path | None = None, progress: bool = True, **train_overrides) -> TrainResult:
+    """Trains (or, when its checkpoint is complete, reloads) a model on ``prepared``'s latents.
+
+    By default the checkpoint lives in the cache, named after the profile, model, codec and steps, so the
+    training chapter and the sampling chapter share one run, and running again costs nothing.
+    """
+    prof = prepared.profile
+    name = model or prof.model
+    kwargs = prof.model_kwargs if model_kwargs is None and name == prof.model else (model_kwargs or {})
+    config = replace(prof.train, **train_overrides)
+    if checkpoint_path is None:
+        tag = hashlib.sha1(json.dumps([name, kwargs, asdict(config), prepared.codec.cache_id,
+                                       str(prepared.data_folder.resolve())], sort_keys=True, default=str).encode())
+        checkpoint_path = prepared.cache_dir / "runs" / f"{prof.name}-{name}-{tag.hexdigest()[:10]}.pt"
+    torch.manual_seed(config.seed)
+    net = build_model(name, **kwargs)
+    return train(net, RectifiedFlow(), prepared.data.train.latents, prepared.data.valid.latents, config,
+                 checkpoint_path=checkpoint_path, progress=progress)
+
+
 def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str = "ci", codec: str | None = None,
                  m2l_weights: str | None = None, cache_dir: str | Path | None = None, steps: int | None = None,
                  progress: bool = True) -> dict:
     """Runs every stage and writes ``out/samples/*.wav``, ``out/checkpoint.pt`` and ``out/report.json``."""
     out = Path(out)
     (out / "samples").mkdir(parents=True, exist_ok=True)
-    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     prof = get_profile(profile, **({"steps": steps} if steps else {}))
     timings = {}
+    prepared = prepare(prof, data, codec, m2l_weights, cache_dir, progress, timings)
     clock = time.perf_counter()
 
     def lap(stage):
@@ -63,29 +120,18 @@ def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str =
         timings[stage] = round(now - clock, 2)
         clock = now
 
-    folder, source = resolve_data(prof, data, cache_dir, progress)
-    lap("data")
-    the_codec = load_codec(codec or prof.codec, checkpoint=m2l_weights)
-    lap("codec")
-    prepared = prepare_latents(folder, the_codec, cache_dir / "latents", prof.num_frames, progress=progress)
-    lap("latents")
-
-    torch.manual_seed(prof.train.seed)
-    model = build_model(prof.model, **prof.model_kwargs)
-    flow = RectifiedFlow()
-    result = train(model, flow, prepared.train.latents, prepared.valid.latents, prof.train,
-                   checkpoint_path=out / "checkpoint.pt", progress=progress)
+    result = train_model(prepared, checkpoint_path=out / "checkpoint.pt", progress=progress)
+    model, flow = result.model, RectifiedFlow()
     lap("training")
-
     samples = generate(result.ema_model, prof.num_samples, prof.num_frames, seed=0, num_steps=prof.sample_steps,
                        sigma_data=flow.sigma_data).samples
     lap("sampling")
-    latents = prepared.train.destandardise(samples.cpu())
+    latents = prepared.data.train.destandardise(samples.cpu())
     sample_stats = []
     for i, z in enumerate(latents):
-        audio = the_codec.decode(z)
-        scale = write_wav(out / "samples" / f"sample_{i:02d}.wav", audio, the_codec.sample_rate)
-        sample_stats.append({"file": f"samples/sample_{i:02d}.wav", "seconds": round(len(audio) / the_codec.sample_rate, 2),
+        audio = prepared.codec.decode(z)
+        scale = write_wav(out / "samples" / f"sample_{i:02d}.wav", audio, prepared.codec.sample_rate)
+        sample_stats.append({"file": f"samples/sample_{i:02d}.wav", "seconds": round(len(audio) / prepared.codec.sample_rate, 2),
                              "rms": float(np.sqrt(np.mean(audio ** 2))), "finite": bool(np.isfinite(audio).all()),
                              "scaled_by": round(scale, 4)})
     lap("decoding")
@@ -93,11 +139,11 @@ def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str =
     history = result.history
     report = {
         "profile": prof.name,
-        "data": {"source": source, "folder": str(folder),
-                 "notes": {s: len(getattr(prepared, s)) for s in ("train", "valid")},
-                 "encoding": {s: r.summary() for s, r in prepared.reports.items()},
-                 "skipped": {s: [{"file": f, "reason": why} for f, why in r.skipped] for s, r in prepared.reports.items()}},
-        "codec": the_codec.describe(),
+        "data": {"source": prepared.data_source, "folder": str(prepared.data_folder),
+                 "notes": {s: len(getattr(prepared.data, s)) for s in ("train", "valid")},
+                 "encoding": {s: r.summary() for s, r in prepared.data.reports.items()},
+                 "skipped": {s: [{"file": f, "reason": why} for f, why in r.skipped] for s, r in prepared.data.reports.items()}},
+        "codec": prepared.codec.describe(),
         "model": {"name": prof.model, "parameters": count_parameters(model), "config": {k: list(v) if isinstance(v, tuple) else v for k, v in model.config.items()}},
         "training": {"steps": prof.train.steps, "batch_size": prof.train.batch_size, "lr": prof.train.lr,
                      "final_train_loss": float(np.mean(history["train_loss"][-20:])),

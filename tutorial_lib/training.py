@@ -137,7 +137,7 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
     The validation loss is measured every ``eval_every`` steps and at the end.
     Raises :class:`TrainingDiverged` if the loss becomes NaN; the last checkpoint is left intact.
     """
-    from tqdm.auto import tqdm
+    from .progress import progress_bar as tqdm
 
     config = config or TrainConfig()
     device = pick_device(config.device)

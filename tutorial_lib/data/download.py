@@ -29,7 +29,7 @@ def _remote_size(url: str, timeout: float) -> int | None:
 
 def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = True) -> Path:
     """Downloads ``url`` to ``dest``, resuming a partial ``dest.part``; checks the size against the server's."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar as tqdm
 
     expected = _remote_size(url, timeout)
     partial = dest.with_name(dest.name + ".part")

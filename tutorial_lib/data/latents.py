@@ -62,7 +62,7 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
 
     Notes that cannot be read are skipped and listed in the report, never fatal.
     """
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar as tqdm
 
     num_samples = int(round(duration * codec.sample_rate))
     folder = Path(cache_dir) / f"{codec.cache_id}-{num_samples}"

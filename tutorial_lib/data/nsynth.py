@@ -215,7 +215,7 @@ def write_synthetic_nsynth(
     a second call with the same arguments finds the finished set and returns at once.
     """
     import soundfile as sf
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar as tqdm
 
     instruments_per_source = instruments_per_source or {"train": 4, "valid": 1, "test": 1}
     root = Path(root)

@@ -1,0 +1,56 @@
+"""Figures for the chapters. Every figure has a title and labelled axes. A leaf module."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _axes(ax, figsize=(7, 3)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def spectrogram(waveform, sample_rate: int, title: str, ax=None, fmax: float = 8000.0):
+    """Log-magnitude spectrogram (dB) of ``[samples]`` audio."""
+    import librosa
+
+    ax = _axes(ax)
+    stft = np.abs(librosa.stft(np.asarray(waveform, dtype=np.float32), n_fft=2048, hop_length=256))
+    db = librosa.amplitude_to_db(stft, ref=np.max(stft) if stft.max() > 0 else 1.0)
+    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=2048)
+    times = np.arange(db.shape[1]) * 256 / sample_rate
+    keep = freqs <= fmax
+    image = ax.pcolormesh(times, freqs[keep], db[keep], shading="auto", vmin=-80, vmax=0, cmap="magma")
+    ax.set(title=title, xlabel="time (s)", ylabel="frequency (Hz)")
+    ax.figure.colorbar(image, ax=ax, label="dB")
+    return ax
+
+
+def latents_image(latents, frame_rate: float, title: str, ax=None, label: str = "value"):
+    """``[64, frames]`` latents as an image: channels against time."""
+    ax = _axes(ax)
+    latents = np.asarray(latents)
+    extent = (0, latents.shape[-1] / frame_rate, latents.shape[0] - 0.5, -0.5)
+    image = ax.imshow(latents, aspect="auto", extent=extent, cmap="viridis", interpolation="nearest")
+    ax.set(title=title, xlabel="time (s)", ylabel="latent channel")
+    ax.figure.colorbar(image, ax=ax, label=label)
+    return ax
+
+
+def loss_curves(histories: dict, title: str = "Rectified-flow loss", ax=None, smooth: int = 20):
+    """Train (smoothed) and valid loss against steps for ``{label: history}`` from ``training.train``."""
+    ax = _axes(ax, (7, 3.5))
+    for i, (label, h) in enumerate(histories.items()):
+        color = f"C{i}"
+        loss = np.asarray(h["train_loss"])
+        k = max(1, min(smooth, len(loss) // 5))
+        smoothed = np.convolve(loss, np.ones(k) / k, mode="valid")
+        ax.plot(np.asarray(h["train_steps"])[k - 1:], smoothed, color=color, label=f"{label}: train (mean of {k})")
+        if h["valid_loss"]:
+            ax.plot(h["valid_steps"], h["valid_loss"], "o--", color=color, label=f"{label}: valid")
+    ax.set(title=title, xlabel="optimizer step", ylabel="MSE(v, f(x_t, t))")
+    ax.legend(fontsize=8)
+    return ax

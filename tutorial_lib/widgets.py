@@ -1,0 +1,43 @@
+"""Generate-and-listen widget for the sampling chapter. A leaf module.
+
+The widget only collects choices; :func:`generate_audio` does the work and is tested on its own. A static
+web page has no kernel to run the callback, so the chapter also shows the same results as plain players.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .codec import Codec
+from .data import LatentDataset
+from .sampling import SOLVERS, generate
+
+
+def generate_audio(model: torch.nn.Module, codec: Codec, dataset: LatentDataset, seed: int = 0,
+                   num_steps: int = 50, solver: str = "euler", num_frames: int = 32) -> np.ndarray:
+    """One note from seeded noise: sample, undo the standardisation, decode. Returns ``[samples]``."""
+    latents = generate(model, 1, num_frames, seed=seed, num_steps=num_steps, solver=solver).samples
+    return codec.decode(dataset.destandardise(latents.cpu())[0])
+
+
+def generator_widget(model: torch.nn.Module, codec: Codec, dataset: LatentDataset, num_frames: int = 32):
+    """Seed, steps and solver controls, a button, and the resulting player."""
+    import ipywidgets as widgets
+    from IPython.display import Audio, display
+
+    seed = widgets.IntSlider(value=0, min=0, max=99, description="seed")
+    steps = widgets.Dropdown(options=[1, 2, 4, 8, 16, 32, 64], value=16, description="steps")
+    solver = widgets.Dropdown(options=list(SOLVERS), value="euler", description="solver")
+    button = widgets.Button(description="Generate", button_style="primary")
+    output = widgets.Output()
+
+    def on_click(_):
+        output.clear_output(wait=True)
+        with output:
+            audio = generate_audio(model, codec, dataset, seed.value, steps.value, solver.value, num_frames)
+            print(f"seed {seed.value}, {steps.value} {solver.value} steps")
+            display(Audio(audio, rate=codec.sample_rate, normalize=True))
+
+    button.on_click(on_click)
+    return widgets.VBox([widgets.HBox([seed, steps, solver, button]), output])
