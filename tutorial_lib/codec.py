@@ -213,21 +213,40 @@ class Music2LatentCodec(Codec):
             path = download_m2l_weights()
         from music2latent.models import UNet
 
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.denoising_steps = denoising_steps
-        self.checkpoint = path
         state = torch.load(path, map_location="cpu", weights_only=False)
         if not isinstance(state, dict) or "gen_state_dict" not in state:
             raise ValueError(f"{path} is not a Music2Latent checkpoint (no 'gen_state_dict'). {M2L_HOW_TO_GET}")
-        self.gen = UNet()
-        missing, _unexpected = self.gen.load_state_dict(state["gen_state_dict"], strict=False)
+        gen = UNet()
+        missing, _unexpected = gen.load_state_dict(state["gen_state_dict"], strict=False)
         if missing:
             raise ValueError(f"{path} lacks {len(missing)} of the model's weights (e.g. {missing[0]}): "
                              f"a different model or a damaged file. {M2L_HOW_TO_GET}")
-        self.gen.to(self.device).eval()
+        self._use(gen, device, denoising_steps, path)
+
+    def _use(self, gen: torch.nn.Module, device: str | None, denoising_steps: int, checkpoint: Path | None):
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.denoising_steps = denoising_steps
+        self.checkpoint = checkpoint
+        self.gen = gen.to(self.device).eval()
+
+    @classmethod
+    def with_random_weights(cls, device: str | None = "cpu", seed: int = 0) -> "Music2LatentCodec":
+        """The package's real architecture, randomly initialised (no download).
+
+        Good for shapes and parameter counts only: it decodes to near-silence whatever the latents.
+        """
+        from music2latent.models import UNet
+
+        torch.manual_seed(seed)
+        codec = cls.__new__(cls)
+        codec.name = "music2latent (random weights, cannot make sound)"
+        codec._use(UNet(), device, 1, None)
+        return codec
 
     @property
     def cache_id(self) -> str:
+        if self.checkpoint is None:
+            return "m2l-random-weights"
         stat = Path(self.checkpoint).stat()
         return f"m2l-{stat.st_size}-{int(stat.st_mtime)}"
 

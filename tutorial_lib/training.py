@@ -94,6 +94,21 @@ def evaluate(model: nn.Module, flow: RectifiedFlow, latents: torch.Tensor, batch
     return total / len(latents)
 
 
+@torch.no_grad()
+def loss_by_time(model: nn.Module, flow: RectifiedFlow, latents: torch.Tensor, times: torch.Tensor,
+                 seed: int = 0) -> torch.Tensor:
+    """``[len(times)]`` mean loss over ``latents`` with every example noised to each fixed time."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    x = latents.to(device)
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed)).to(x)
+    losses = [flow.loss(model, x, t=torch.full((len(x),), float(t), device=device), noise=noise).item()
+              for t in times]
+    model.train(was_training)
+    return torch.tensor(losses)
+
+
 def save_checkpoint(path: str | Path, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer,
                     step: int, history: dict, config: TrainConfig, flow: RectifiedFlow) -> None:
     """Writes everything needed to resume or to sample, atomically (a crash never leaves half a file)."""

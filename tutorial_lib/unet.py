@@ -151,3 +151,23 @@ def build_model(name: str, **kwargs) -> nn.Module:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+@torch.no_grad()
+def shape_table(model: nn.Module, x: torch.Tensor, t: torch.Tensor) -> list[tuple[str, tuple, int]]:
+    """``(layer, output shape, parameters)`` for each direct child layer, in the order they run."""
+    rows = []
+    hooks = []
+    for name, module in model.named_modules():
+        is_leaf_block = name and (not list(module.children()) or isinstance(module, (ResBlock, nn.Sequential)))
+        inside_block = any(name.startswith(other + ".") for other, m in model.named_modules()
+                           if other and isinstance(m, (ResBlock, nn.Sequential)))
+        if is_leaf_block and not inside_block:
+            hooks.append(module.register_forward_hook(
+                lambda m, i, o, name=name: rows.append((name, tuple(o.shape), count_parameters(m)))))
+    try:
+        model(x, t)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return rows
