@@ -3,5 +3,6 @@
 # Fails on any warning or cell error. Unchanged chapters are not re-run (execution cache).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+export TUTORIAL_LIB_PROGRESS=text  # progress bars as a few text lines on the static pages
 jupyter-book build -W -n --keep-going .
 echo "Book built: open _build/html/index.html"

@@ -16,4 +16,3 @@ fi
 export PATH="$PWD/.venv/bin:$PATH"
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"  # offline by default: the mel codec and synthetic data
 export TUTORIAL_LIB_CACHE="${TUTORIAL_LIB_CACHE:-$PWD/.cache/tutorial_lib}"
-export MPLBACKEND=Agg
