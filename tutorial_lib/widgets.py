@@ -1,11 +1,13 @@
 """Generate-and-listen widget for the sampling chapter. A leaf module.
 
 The widget only collects choices; :func:`generate_audio` does the work and is tested on its own. A static
-web page has no kernel to run the callback, so the chapter also shows the same results as plain players.
+web page has no kernel to run the callback, so the chapter also shows the same results as plain players,
+and the widget's plain-text form (what a static page shows instead of it) says so.
 """
 
 from __future__ import annotations
 
+import ipywidgets as widgets
 import numpy as np
 import torch
 
@@ -21,10 +23,17 @@ def generate_audio(model: torch.nn.Module, codec: Codec, dataset: LatentDataset,
     return codec.decode(dataset.destandardise(latents.cpu())[0])
 
 
-def generator_widget(model: torch.nn.Module, codec: Codec, dataset: LatentDataset, num_frames: int = 32):
+class GeneratorBox(widgets.VBox):
+    """The widget's box; its plain-text form tells a static page's reader what it needs."""
+
+    def __repr__(self):
+        return ("[Generate-and-listen widget: it needs a running Python kernel (Jupyter or Colab). "
+                "On a static page, the players below show what it produces.]")
+
+
+def generator_widget(model: torch.nn.Module, codec: Codec, dataset: LatentDataset, num_frames: int = 32) -> GeneratorBox:
     """Seed, steps and solver controls, a button, and the resulting player."""
-    import ipywidgets as widgets
-    from IPython.display import Audio, display
+    from IPython.display import Audio
 
     seed = widgets.IntSlider(value=0, min=0, max=99, description="seed")
     steps = widgets.Dropdown(options=[1, 2, 4, 8, 16, 32, 64], value=16, description="steps")
@@ -33,11 +42,12 @@ def generator_widget(model: torch.nn.Module, codec: Codec, dataset: LatentDatase
     output = widgets.Output()
 
     def on_click(_):
-        output.clear_output(wait=True)
-        with output:
-            audio = generate_audio(model, codec, dataset, seed.value, steps.value, solver.value, num_frames)
-            print(f"seed {seed.value}, {steps.value} {solver.value} steps")
-            display(Audio(audio, rate=codec.sample_rate, normalize=True))
+        audio = generate_audio(model, codec, dataset, seed.value, steps.value, solver.value, num_frames)
+        output.outputs = ()
+        output.append_stdout(f"seed {seed.value}, {steps.value} {solver.value} steps\n")
+        output.append_display_data(Audio(audio, rate=codec.sample_rate, normalize=True))
 
     button.on_click(on_click)
-    return widgets.VBox([widgets.HBox([seed, steps, solver, button]), output])
+    box = GeneratorBox([widgets.HBox([seed, steps, solver, button]), output])
+    box.on_click = on_click  # lets tests (and curious readers) press the button from code
+    return box

@@ -1,0 +1,43 @@
+"""The book's sources: notebooks stored clean, one parameters cell, a Colab cell, one repository address."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def repository_url():
+    return re.search(r"repository:\n  url: (\S+)", (ROOT / "_config.yml").read_text()).group(1)
+
+
+def test_every_chapter_is_in_the_table_of_contents():
+    toc = (ROOT / "_toc.yml").read_text()
+    assert len(NOTEBOOKS) == 5
+    for nb in NOTEBOOKS:
+        assert f"notebooks/{nb.stem}" in toc
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_stored_without_outputs(path):
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_then_colab_cell_with_the_configured_repository(path):
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    assert "parameters" in cells[0]["metadata"].get("tags", []) and 'PROFILE = "cpu"' in "".join(cells[0]["source"])
+    colab = "".join(cells[1]["source"])
+    assert "remove-cell" in cells[1]["metadata"]["tags"] and '"google.colab" in sys.modules' in colab
+    assert f'%pip install -q "git+{repository_url()}"' in colab and 'PROFILE = "gpu"' in colab
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_shows_library_source_and_states_its_provenance(path):
+    text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+    assert "show_source(" in text and "provenance(" in text and "from tutorial_lib" in text
