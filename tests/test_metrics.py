@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from tutorial_lib.metrics import (estimate_pitch, frechet_distance, frechet_distance_from_stats, latent_features,
+                                  log_mel_distance, nearest_neighbour_distances, pitch_accuracy)
+
+
+def test_frechet_distance_of_a_set_with_itself_is_zero():
+    x = np.random.default_rng(0).standard_normal((300, 8))
+    assert abs(frechet_distance(x, x)) < 1e-8
+
+
+def test_frechet_distance_of_two_gaussians_matches_the_closed_form():
+    # Diagonal covariances: FD = |mu1 - mu2|^2 + sum (s1 - s2)^2 over standard deviations.
+    mu1, mu2 = np.zeros(3), np.array([1.0, 2.0, 0.0])
+    s1, s2 = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 1.0])
+    exact = 5.0 + 1.0 + 0.0 + 4.0
+    assert frechet_distance_from_stats(mu1, np.diag(s1 ** 2), mu2, np.diag(s2 ** 2)) == pytest.approx(exact)
+    rng = np.random.default_rng(0)
+    a = mu1 + s1 * rng.standard_normal((200_000, 3))
+    b = mu2 + s2 * rng.standard_normal((200_000, 3))
+    assert frechet_distance(a, b) == pytest.approx(exact, rel=0.01)
+
+
+def test_latent_features_are_channel_means_and_stds():
+    x = np.random.default_rng(0).standard_normal((5, 64, 32))
+    f = latent_features(x)
+    assert f.shape == (5, 128) and np.allclose(f[:, :64], x.mean(-1)) and np.allclose(f[:, 64:], x.std(-1))
+
+
+def test_pitch_of_a_pure_tone_and_accuracy():
+    t = np.arange(32000) / 16000
+    a4 = 0.5 * np.sin(2 * np.pi * 440 * t)
+    assert estimate_pitch(a4, 16000) == pytest.approx(69.0, abs=0.1)
+    assert pitch_accuracy([a4, a4], 16000, [69, 70]) == 0.5
+    assert np.isnan(estimate_pitch(np.zeros(32000), 16000))
+
+
+def test_log_mel_distance_zero_for_identical_and_grows_with_noise():
+    rng = np.random.default_rng(0)
+    x = np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)
+    assert log_mel_distance(x, x, 16000) == 0.0
+    assert log_mel_distance(x, x + 0.01 * rng.standard_normal(16000), 16000) < log_mel_distance(
+        x, x + 0.3 * rng.standard_normal(16000), 16000)
+
+
+def test_nearest_neighbour_distances_find_copies():
+    rng = np.random.default_rng(0)
+    train = rng.standard_normal((50, 4, 3))
+    copies = train[:5] + 1e-6
+    fresh = rng.standard_normal((5, 4, 3))
+    assert nearest_neighbour_distances(copies, train).max() < 1e-5
+    assert nearest_neighbour_distances(fresh, train).min() > 0.1
