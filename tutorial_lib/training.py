@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,7 +40,7 @@ class TrainResult:
 
     model: nn.Module
     ema_model: nn.Module
-    history: dict = field(default_factory=dict)  # train_steps, train_loss, valid_steps, valid_loss
+    history: dict = field(default_factory=dict)  # train_steps, train_loss, valid_steps, valid_loss, train_seconds
     checkpoint_path: Path | None = None
 
 
@@ -170,7 +171,11 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
         optimizer.load_state_dict(state["optimizer"])
         history, start = state["history"], state["step"]
 
+    clock = time.perf_counter()
+    seconds_before = history.get("train_seconds", 0.0)
+
     def save(step):
+        history["train_seconds"] = seconds_before + time.perf_counter() - clock
         if checkpoint_path is not None:
             save_checkpoint(checkpoint_path, model, ema_model, optimizer, step, history, config, flow)
 
@@ -203,5 +208,6 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
         if done % config.checkpoint_every == 0 or done == config.steps:
             save(done)
     bar.close()
+    history["train_seconds"] = seconds_before + time.perf_counter() - clock
     return TrainResult(model=model, ema_model=ema_model, history=history,
                        checkpoint_path=Path(checkpoint_path) if checkpoint_path else None)

@@ -1,0 +1,74 @@
+"""The seed's U-Net against ours: same data, batches, noise, optimizer and steps (profile cpu, offline).
+
+Loss curves, valid/train gap, and the Frechet distance of 100 samples (Euler, 100 steps) to the held-out
+latents. On a CPU the seed's U-Net is built at the profile's reduced size unless `--seed-size full`.
+
+    python benchmarks/bench_unets.py [--profile cpu] [--seed-size full|profile] [--device cuda]
+    python benchmarks/bench_unets.py --save-latents benchmarks/results/latents_cpu.pt   # for a GPU machine
+    python benchmarks/bench_unets.py --latents benchmarks/results/latents_cpu.pt --seed-size full --device cuda
+"""
+
+import argparse
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from common import write
+from tutorial_lib.flow import RectifiedFlow
+from tutorial_lib.metrics import frechet_distance, latent_features
+from tutorial_lib.profiles import get_profile
+from tutorial_lib.sampling import generate
+from tutorial_lib.training import train
+from tutorial_lib.unet import build_model, count_parameters
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--profile", default="cpu")
+parser.add_argument("--seed-size", choices=["full", "profile"], default="profile")
+parser.add_argument("--device", default="auto")
+parser.add_argument("--latents", help="a file from --save-latents (skips data preparation)")
+parser.add_argument("--save-latents", help="write the prepared latents there and stop")
+parser.add_argument("--steps", type=int, help="override the profile's training steps")
+args = parser.parse_args()
+profile = get_profile(args.profile)
+
+if args.latents:
+    saved = torch.load(args.latents)
+else:
+    from tutorial_lib.pipeline import prepare
+
+    prepared = prepare(profile, progress=False)
+    saved = {"train": prepared.data.train.latents, "valid": prepared.data.valid.latents,
+             "data": prepared.data_source, "codec": prepared.codec.describe()}
+    if args.save_latents:
+        torch.save(saved, args.save_latents)
+        raise SystemExit(f"saved {args.save_latents}")
+train_latents, valid_latents = saved["train"], saved["valid"]
+reference = latent_features(valid_latents)
+config = replace(profile.train, device=args.device, **({"steps": args.steps} if args.steps else {}))
+runs = {"ours (UNet)": ("unet", profile.model_kwargs),
+        "seed (SeedUNet)": ("seed", {} if args.seed_size == "full" else profile.seed_model_kwargs)}
+results, rows = {}, []
+for label, (name, kwargs) in runs.items():
+    torch.manual_seed(config.seed)
+    result = train(build_model(name, **kwargs), RectifiedFlow(), train_latents, valid_latents, config, progress=False)
+    h = result.history
+    train_loss, valid_loss = float(np.mean(h["train_loss"][-50:])), h["valid_loss"][-1]
+    samples = generate(result.ema_model, 100, profile.num_frames, seed=0, num_steps=100).samples.cpu()
+    fd = frechet_distance(latent_features(samples), reference)
+    gap = (valid_loss - train_loss) / train_loss
+    results[label] = {"parameters": count_parameters(result.model), "steps": config.steps, "train_loss_last50": train_loss,
+                      "valid_loss": valid_loss, "gap": gap, "fd_euler100_vs_valid": fd,
+                      "train_seconds": h["train_seconds"], "history": h}
+    rows.append([label, f"{count_parameters(result.model) / 1e6:.2f} M", config.steps, f"{train_loss:.3f}",
+                 f"{valid_loss:.3f}", f"{100 * gap:+.1f} %", f"{fd:.2f}", f"{h['train_seconds']:.0f}"])
+fd_train = frechet_distance(latent_features(train_latents), reference)
+device = "cuda" if torch.cuda.is_available() and args.device in ("auto", "cuda") else "cpu"
+write(f"unets_{args.profile}_seed-{args.seed_size}_{device}",
+      {"profile": args.profile, "data": saved["data"], "codec": saved["codec"], "fd_train_vs_valid": fd_train,
+       "train_config": vars(config), "runs": results},
+      ["model", "params", "steps", "train loss (last 50)", "valid loss", "valid/train gap", "FD to valid", "training s"],
+      rows, notes=f"Same {len(train_latents)} training latents, batches, noise and times for both; batch "
+                  f"{config.batch_size}, Adam lr {config.lr}. FD of the training latents themselves to the valid "
+                  f"latents: {fd_train:.2f} (what a perfect model of the training set would score). "
+                  "Features: per-channel mean and std over time (128-d).")
