@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import tutorial_lib, torch, librosa, nbmake, jupyter_book, playwright" 2>/dev/null; then
+if ! .venv/bin/python -c "import tutorial_lib, torch, librosa, nbmake, jupyter_book, playwright, sphinx_exercise" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   # The CPU build: a plain `pip install torch` would pull a multi-GB CUDA build.
   .venv/bin/pip install -q torch==2.13.0

@@ -30,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     download = commands.add_parser("download", help="download the NSynth guitar MP3 subset (needs internet)")
     download.add_argument("--out", required=True)
 
+    student = commands.add_parser("student-edition", help="write the chapters with solutions replaced by stubs")
+    student.add_argument("--out", required=True)
+    student.add_argument("--notebooks", default="notebooks", help="the teacher's notebooks (default: notebooks/)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
@@ -44,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
             if prof.real_data:
                 parser.error(f"profile {args.profile} uses the real NSynth data; pick ci or cpu")
             print(write_synthetic_nsynth(args.out, prof.instruments_per_source, prof.pitches, prof.velocities))
+        elif args.command == "student-edition":
+            from .student import write_student_edition
+
+            for path in write_student_edition(args.out, args.notebooks):
+                print(path)
         else:
             from .data import download_nsynth_guitar
 

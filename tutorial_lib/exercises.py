@@ -1,0 +1,255 @@
+"""Instant feedback for the chapters' exercises.
+
+Each ``check_*`` runs the student's answer on cases whose answers are known and returns a
+:class:`Feedback`: ``ok`` and a message in plain words, either what is wrong (the first problem found,
+with a hint) or that it is right. In a notebook the feedback prints itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .sampling import euler_step, sample
+
+
+@dataclass
+class Feedback:
+    ok: bool
+    message: str
+
+    def __repr__(self) -> str:
+        return ("Correct! " if self.ok else "Not yet: ") + self.message
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def _run(fn, *args):
+    """Calls the student's function; a crash becomes feedback instead of a traceback."""
+    try:
+        return fn(*args), None
+    except NotImplementedError:
+        return None, Feedback(False, "the function is still the stub: replace `raise NotImplementedError` with your code.")
+    except Exception as error:  # noqa: BLE001 - any error is something to tell the student
+        return None, Feedback(False, f"calling it raised {type(error).__name__}: {error}")
+
+
+# Chapter 1 --------------------------------------------------------------------------------------------
+
+RATIOS = {"m2l": (44_100, 4096), "mel": (16_000, 1500)}  # (audio samples per second, samples per frame)
+
+
+def check_compression_ratio(ratio, codec: str = "m2l") -> Feedback:
+    """How many times fewer numbers than the mono audio (``"m2l"``: 44.1 kHz; ``"mel"``: 16 kHz)?"""
+    if ratio is None or ratio is ...:
+        return Feedback(False, "set `ratio` to a number.")
+    rate, hop = RATIOS[codec]
+    right = hop / 64
+    ratio = float(ratio)
+    if abs(ratio - right) < 0.05:
+        return Feedback(True, f"{rate:,} samples/s against 64 channels x {rate / hop:.2f} frames/s "
+                              f"= {64 * rate / hop:.0f} numbers/s: {right:.1f}x fewer.")
+    if abs(ratio - 1 / right) < 0.01:
+        return Feedback(False, "you divided the latent rate by the audio rate: the ratio is audio / latents, above 1.")
+    if abs(ratio - hop) < 1:
+        return Feedback(False, f"{hop} is the audio samples per latent frame, but each frame holds 64 numbers.")
+    return Feedback(False, f"{ratio:g} is not it. Numbers per second: audio {rate:,}; latents 64 x {rate:,} / {hop}.")
+
+
+# Chapter 2 --------------------------------------------------------------------------------------------
+
+def check_note_name_parser(parse) -> Feedback:
+    """``parse(name) -> (pitch, velocity)`` for NSynth names like ``guitar_acoustic_004-071-025``."""
+    cases = {"guitar_acoustic_004-071-025": (71, 25), "guitar_electronic_021-040-127": (40, 127),
+             "guitar_synthetic_000-100-050": (100, 50)}
+    for name, expected in cases.items():
+        got, problem = _run(parse, name)
+        if problem is not None:
+            return problem
+        if got == (str(expected[0]).zfill(3), str(expected[1]).zfill(3)) or got == tuple(str(e) for e in expected):
+            return Feedback(False, f"{name} gave {got}: convert the pieces to numbers with int().")
+        if got == expected[::-1]:
+            return Feedback(False, f"{name} gave {got}: pitch comes before velocity in the name.")
+        if got != expected:
+            return Feedback(False, f"{name} should give {expected}, got {got!r}. Split at '-': the last two pieces.")
+    return Feedback(True, "the last two '-'-separated pieces are the MIDI pitch and the velocity.")
+
+
+# Chapter 3 --------------------------------------------------------------------------------------------
+
+def check_conv_parameters(count) -> Feedback:
+    """Parameters of the seed's first level, ``Conv1d(64, 128, kernel_size=4)``."""
+    if count is None or count is ...:
+        return Feedback(False, "set `count` to a number.")
+    weights, biases = 64 * 128 * 4, 128
+    if count == weights + biases:
+        return Feedback(True, "64 x 128 x 4 weights + 128 biases = 32,896.")
+    if count == weights:
+        return Feedback(False, "close: you counted the weights; each output channel also has a bias.")
+    if count == 64 * 128 + 128:
+        return Feedback(False, "each weight is a kernel of 4 taps along time, not a single number.")
+    return Feedback(False, f"{count} is not it: a Conv1d has in_channels x out_channels x kernel_size weights, plus a bias per output channel.")
+
+
+def check_time_at_every_level(model_class) -> Feedback:
+    """A seed-style U-Net class whose second encoder level already depends on t (the seed's: only the bottleneck)."""
+    torch.manual_seed(0)
+    model, problem = _run(model_class)
+    if problem is not None:
+        return problem
+    downs = getattr(model, "downs", None)
+    if downs is None or len(downs) < 2:
+        return Feedback(False, "keep the seed's layout (a `downs` list of levels) so the check can look inside.")
+    x = torch.randn(2, 64, 32, generator=torch.Generator().manual_seed(0))
+    level_inputs = []
+    hook = downs[1].register_forward_hook(lambda m, i, o: level_inputs.append(i[0].detach().clone()))
+    try:
+        for t in (0.1, 0.9):
+            out, problem = _run(model, x, torch.full((2,), t))
+            if problem is not None:
+                return problem
+            if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+                return Feedback(False, f"the output should keep the input's shape {tuple(x.shape)}.")
+    finally:
+        hook.remove()
+    if torch.allclose(level_inputs[0], level_inputs[1]):
+        return Feedback(False, "the second encoder level sees the same input for t = 0.1 and t = 0.9: "
+                               "add a time embedding (projected to each level's channels) after every level.")
+    return Feedback(True, "every level now knows the noise level.")
+
+
+# Chapter 4 --------------------------------------------------------------------------------------------
+
+def check_add_noise(add_noise) -> Feedback:
+    """``add_noise(x, noise, t)`` must return ``(1 - t) x + t noise`` with ``t [B]`` broadcast."""
+    g = torch.Generator().manual_seed(0)
+    x, noise = torch.randn(3, 64, 8, generator=g), torch.randn(3, 64, 8, generator=g)
+    out, problem = _run(add_noise, x, noise, torch.zeros(3))
+    if problem is not None:
+        return problem
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        return Feedback(False, f"the result should have the shape of x, {tuple(x.shape)}, got "
+                               f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}. "
+                               "Reshape t to [B, 1, 1] so it broadcasts over channels and frames.")
+    if torch.allclose(out, noise):
+        return Feedback(False, "at t = 0 it returns the noise: time runs the wrong way. t = 0 is clean data, t = 1 is noise.")
+    if not torch.allclose(out, x, atol=1e-6):
+        return Feedback(False, "at t = 0 it should return x unchanged.")
+    out, problem = _run(add_noise, x, noise, torch.ones(3))
+    if problem is not None:
+        return problem
+    if torch.allclose(out, x + noise, atol=1e-6):
+        return Feedback(False, "at t = 1 the data is still there: the data should fade as the noise grows, "
+                               "so multiply x by (1 - t).")
+    if not torch.allclose(out, noise, atol=1e-6):
+        return Feedback(False, "at t = 1 it should return pure noise.")
+    t = torch.tensor([0.1, 0.5, 0.9])
+    out, problem = _run(add_noise, x, noise, t)
+    if problem is not None:
+        return problem
+    expected = (1 - t)[:, None, None] * x + t[:, None, None] * noise
+    if torch.allclose(out, x + t[:, None, None] * noise, atol=1e-6):
+        return Feedback(False, "the data should fade as the noise grows: multiply x by (1 - t).")
+    if not torch.allclose(out, expected, atol=1e-5):
+        return Feedback(False, "right at t = 0 and t = 1, wrong in between: each example must use its own t "
+                               "(t has shape [B]; reshape it to [B, 1, 1]) and mix linearly.")
+    return Feedback(True, "x_t = (1 - t) x + t z, each example at its own time.")
+
+
+def check_sample_times(sample_times) -> Feedback:
+    """``sample_times(batch, generator)`` must give logit-normal times: ``sigmoid(N(0, 1))``, shape ``[batch]``."""
+    t, problem = _run(sample_times, 50_000, torch.Generator().manual_seed(0))
+    if problem is not None:
+        return problem
+    if not isinstance(t, torch.Tensor) or t.shape != (50_000,):
+        return Feedback(False, "return a tensor of shape [batch], one time per example.")
+    if not bool(((t > 0) & (t < 1)).all()):
+        return Feedback(False, "some times are outside (0, 1): squash the normal samples with torch.sigmoid.")
+    again, _ = _run(sample_times, 50_000, torch.Generator().manual_seed(0))
+    if not torch.equal(t, again):
+        return Feedback(False, "the same generator should give the same times: pass `generator=` to torch.randn.")
+    logits = torch.log(t / (1 - t))
+    mean, std = logits.mean().item(), logits.std().item()
+    if abs(mean) > 0.05 or abs(std - 1) > 0.05:
+        if abs(t.mean().item() - 0.5) < 0.02 and abs(t.std().item() - math.sqrt(1 / 12)) < 0.02:
+            return Feedback(False, "these look uniform on (0, 1): draw n ~ N(0, 1) with torch.randn, then t = sigmoid(n).")
+        return Feedback(False, f"logit(t) should be standard normal, but has mean {mean:.2f} and std {std:.2f}.")
+    return Feedback(True, "t = sigmoid(n), n ~ N(0, 1): most times in the middle, few near 0 and 1.")
+
+
+# Chapter 5 --------------------------------------------------------------------------------------------
+
+def _straight_field(target):
+    """The exact velocity for data that is one point ``target``: straight lines, (target - x) / t."""
+    return lambda x, t: (target - x) / t.reshape(-1, *([1] * (x.ndim - 1)))
+
+
+def check_euler_step(step) -> Feedback:
+    """``step(f, x, t, t_next)`` must return ``x + (t - t_next) f(x, t)``."""
+    x = torch.randn(2, 4, 3, generator=torch.Generator().manual_seed(0))
+    constant = torch.full_like(x, 0.5)
+    calls = []
+
+    def field(x_, t_):
+        calls.append(float(torch.as_tensor(t_).reshape(-1)[0]))
+        return constant
+
+    out, problem = _run(step, field, x, 1.0, 0.75)
+    if problem is not None:
+        return problem
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        return Feedback(False, "return the new x, a tensor of the same shape as x.")
+    if torch.allclose(out, x - 0.25 * constant):
+        return Feedback(False, "x moved against the velocity: f points towards the data, so add h * f with h = t - t_next > 0.")
+    if torch.allclose(out, x + constant):
+        return Feedback(False, "the step should be scaled by its size h = t - t_next (here 0.25).")
+    if not torch.allclose(out, x + 0.25 * constant, atol=1e-6):
+        return Feedback(False, "with a constant velocity 0.5 and a step from t = 1 to 0.75, x should move by 0.125.")
+    if calls and abs(calls[0] - 1.0) > 1e-6:
+        return Feedback(False, f"evaluate f at the start of the step (t = 1.0), not at t = {calls[0]:g}.")
+    target = torch.randn(2, 4, 3, generator=torch.Generator().manual_seed(1))
+    expected = euler_step(_straight_field(target), x, 0.5, 0.25)
+    out, problem = _run(step, _straight_field(target), x, 0.5, 0.25)
+    if problem is not None:
+        return problem
+    if not torch.allclose(out, expected, atol=1e-5):
+        return Feedback(False, "right for a constant field, wrong for one that depends on x and t: call f(x, t) with "
+                               "the current x and a tensor of times of shape [B].")
+    return Feedback(True, "x <- x + (t - t_next) f(x, t).")
+
+
+def check_sampler(sampler) -> Feedback:
+    """``sampler(model, noise, num_steps)`` must integrate from t = 1 to 0 with Euler steps (the seed's)."""
+    g = torch.Generator().manual_seed(0)
+    noise, target = torch.randn(2, 4, 3, generator=g), torch.randn(2, 4, 3, generator=g)
+    times_seen = []
+
+    def model(x, t):
+        times_seen.append(float(torch.as_tensor(t).reshape(-1)[0]))
+        return (target - x) / t.reshape(-1, 1, 1) if t.ndim else (target - x) / t
+
+    out, problem = _run(sampler, model, noise, 4)
+    if problem is not None:
+        return problem
+    if not isinstance(out, torch.Tensor) or out.shape != noise.shape:
+        return Feedback(False, "return the final sample, a tensor of the shape of the noise.")
+    if len(times_seen) != 4:
+        return Feedback(False, f"4 steps should call the model 4 times, it was called {len(times_seen)} times.")
+    if abs(times_seen[0] - 1.0) > 1e-6:
+        return Feedback(False, f"start at t = 1 (pure noise); the first call used t = {times_seen[0]:g}.")
+    if any(b >= a for a, b in zip(times_seen, times_seen[1:])):
+        return Feedback(False, f"time must decrease from 1 towards 0; it went {['%.2f' % t for t in times_seen]}.")
+    if abs(times_seen[-1] - 0.25) > 1e-6:
+        return Feedback(False, f"with 4 steps the times are 1, 0.75, 0.5, 0.25; you used {['%.2f' % t for t in times_seen]}.")
+    if not torch.allclose(out, target, atol=1e-4):
+        return Feedback(False, "the times are right but the result is not: each step is x + (1 / num_steps) * v.")
+    linear = lambda x, t: x  # exact solution e * x(1); compare with the library's Euler
+    out, problem = _run(sampler, linear, noise, 10)
+    reference = sample(linear, noise, num_steps=10).samples
+    if problem is not None or not torch.allclose(out, reference, atol=1e-4):
+        return Feedback(False, "fine on straight paths, but not on a curved field: update x with the velocity at the "
+                               "current x each step, and t by 1 / num_steps.")
+    return Feedback(True, "the seed's Euler sampler: from noise at t = 1 to data at t = 0.")
