@@ -98,3 +98,27 @@ def nearest_neighbour_distances(queries, references) -> np.ndarray:
     q = torch.as_tensor(np.asarray(queries), dtype=torch.float64).flatten(1)
     r = torch.as_tensor(np.asarray(references), dtype=torch.float64).flatten(1)
     return torch.cdist(q, r).min(dim=1).values.numpy()
+
+
+def fd_by_model_calls(model, reference_latents, num_frames: int, calls=(2, 4, 8, 16, 32),
+                      solvers=("euler", "heun", "midpoint"), grids=("uniform",), num_samples: int = 200,
+                      seed: int = 0) -> dict:
+    """Frechet distance to ``reference_latents`` of samples from the same noise, per solver, grid and budget.
+
+    Returns ``{(solver, grid, model_calls): fd}``; budgets a solver cannot meet (Heun with 1 call) are left
+    out. The sampling chapter plots it; ``benchmarks/bench_samplers.py`` tabulates it.
+    """
+    from .sampling import CALLS_PER_STEP, generate, time_grid
+
+    reference = latent_features(reference_latents)
+    results = {}
+    for grid in grids:
+        for solver in solvers:
+            for budget in calls:
+                steps = budget // CALLS_PER_STEP[solver]
+                if steps < 1:
+                    continue
+                samples = generate(model, num_samples, num_frames, seed=seed, solver=solver,
+                                   times=time_grid(steps, grid)).samples.cpu()
+                results[(solver, grid, steps * CALLS_PER_STEP[solver])] = frechet_distance(latent_features(samples), reference)
+    return results

@@ -47,13 +47,28 @@ class EncodeReport:
 
 def _file_key(path: Path) -> str:
     stat = path.stat()
-    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
 def _save_atomically(obj, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def _load_shard(path: Path) -> dict[str, torch.Tensor]:
+    """A shard on disk is ``{"keys": [N], "latents": [N, 64, frames]}``: one tensor loads fast."""
+    if not path.is_file():
+        return {}
+    try:
+        shard = torch.load(path)
+        return dict(zip(shard["keys"], shard["latents"]))
+    except Exception:  # an older layout or a damaged file: encode again, it is only a cache
+        return {}
+
+
+def _save_shard(cache: dict[str, torch.Tensor], path: Path) -> None:
+    _save_atomically({"keys": list(cache), "latents": torch.stack(list(cache.values()))}, path)
 
 
 def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duration: float = DURATION_S,
@@ -67,9 +82,9 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
     num_samples = int(round(duration * codec.sample_rate))
     folder = Path(cache_dir) / f"{codec.cache_id}-{num_samples}"
     folder.mkdir(parents=True, exist_ok=True)
-    shard_name = hashlib.sha1("\n".join(sorted({str(n.path.parent.resolve()) for n in notes})).encode()).hexdigest()[:16]
-    shard_path = folder / f"{shard_name}.pt"
-    cache: dict[str, torch.Tensor] = torch.load(shard_path) if shard_path.is_file() else {}
+    parents = sorted({str(parent.resolve()) for parent in {n.path.parent for n in notes}})
+    shard_path = folder / f"{hashlib.sha1(chr(10).join(parents).encode()).hexdigest()[:16]}.pt"
+    cache = _load_shard(shard_path)
 
     report = EncodeReport()
     kept, latents, unsaved = [], [], 0
@@ -88,12 +103,12 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
             report.encoded += 1
             unsaved += 1
             if unsaved >= save_every:
-                _save_atomically(cache, shard_path)
+                _save_shard(cache, shard_path)
                 unsaved = 0
         kept.append(note)
         latents.append(cache[key])
     if unsaved:
-        _save_atomically(cache, shard_path)
+        _save_shard(cache, shard_path)
     if not kept:
         raise ValueError(f"No usable notes among {len(notes)} files "
                          f"({report.skipped[0][1] if report.skipped else 'the folder is empty'}).")
