@@ -84,6 +84,10 @@ def test_chapter_page(server, browser, notebook):
     for heading in headings(notebook):
         assert any(heading in r for r in rendered), (heading, rendered)
 
+    # Exercises: the teacher's edition shows every check passing on its solution.
+    assert "Not yet:" not in text
+    assert page.locator(".exercise").count() >= 2 and text.count("Correct!") >= 1
+
     # It says which data and codec made its outputs.
     assert "Outputs on this page come from" in text
 
