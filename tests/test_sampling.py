@@ -8,11 +8,13 @@ from tutorial_lib.unet import UNet
 
 
 def test_time_grids_run_from_1_to_0():
-    for schedule in ("uniform", "data"):
+    for schedule in ("uniform", "data", "noise"):
         grid = time_grid(8, schedule)
         assert grid[0] == 1 and grid[-1] == 0 and (grid[1:] < grid[:-1]).all() and len(grid) == 9
     steps = -time_grid(8, "data").diff()
     assert steps[-1] < steps[0]  # smaller steps near the data
+    steps = -time_grid(8, "noise").diff()
+    assert steps[0] < steps[-1]  # smaller steps near the noise
     with pytest.raises(ValueError):
         time_grid(0)
 

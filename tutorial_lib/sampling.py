@@ -22,7 +22,8 @@ def time_grid(num_steps: int, schedule: str = "uniform", rho: float = 2.0) -> to
     """``[num_steps + 1]`` times from 1 down to 0.
 
     ``"uniform"``: equal steps (the seed). ``"data"``: ``t_i = (1 - i / K)^rho``, smaller steps near
-    the data (t = 0), where the fine detail is decided.
+    the data (t = 0), where the fine detail is decided. ``"noise"``: ``t_i = 1 - (i / K)^rho``, smaller
+    steps near the noise (t = 1), where the coarse shape of the sample is decided.
     """
     if num_steps < 1:
         raise ValueError(f"num_steps must be at least 1, got {num_steps}")
@@ -31,7 +32,9 @@ def time_grid(num_steps: int, schedule: str = "uniform", rho: float = 2.0) -> to
         return (1.0 - s).float()
     if schedule == "data":
         return ((1.0 - s) ** rho).float()
-    raise ValueError(f"schedule must be 'uniform' or 'data', got {schedule!r}")
+    if schedule == "noise":
+        return (1.0 - s ** rho).float()
+    raise ValueError(f"schedule must be 'uniform', 'data' or 'noise', got {schedule!r}")
 
 
 def euler_step(f: Velocity, x: torch.Tensor, t: float, t_next: float) -> torch.Tensor:
