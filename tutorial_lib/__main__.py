@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             from .data import download_nsynth_guitar
 
             print(download_nsynth_guitar(args.out))
-    except (FileNotFoundError, ValueError, OSError) as error:
+    except (FileNotFoundError, ValueError, OSError, FloatingPointError) as error:  # incl. TrainingDiverged
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

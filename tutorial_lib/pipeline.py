@@ -24,7 +24,7 @@ from .training import TrainResult, train
 from .unet import build_model, count_parameters
 
 
-def resolve_data(profile, data: str | Path | None, cache_dir: Path, progress: bool = True) -> tuple[Path, str]:
+def resolve_data(profile: Profile, data: str | Path | None, cache_dir: Path, progress: bool = True) -> tuple[Path, str]:
     """The data folder to use and a sentence saying where it came from."""
     if data is not None:
         return Path(data), f"the folder {data}"
