@@ -99,7 +99,7 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
                 report.skipped.append((str(note.path), str(error)))
                 continue
             report.fixes.update(fixes)
-            cache[key] = codec.encode(audio, codec.sample_rate).clone()
+            cache[key] = codec.encode(audio, codec.sample_rate)
             report.encoded += 1
             unsaved += 1
             if unsaved >= save_every:
