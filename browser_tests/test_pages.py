@@ -111,9 +111,10 @@ def test_chapter_page(server, browser, notebook):
     if notebook.stem != "03_unet":
         assert durations, "no audio player on the page"
 
-    # No empty output box, neither a whole cell's output nor any single output inside it.
+    # No empty output box, neither a whole cell's output nor any single output inside it. textContent, not
+    # innerText: outputs inside a folded solution are hidden, not empty. A copy button's icon is not content.
     empty = page.evaluate("""Array.from(document.querySelectorAll('.cell_output, .cell_output .output')).filter(o =>
-        !o.innerText.trim() && !o.querySelector('img, audio, table, svg:not(button svg)')).length""")  # a copy button's icon is not content
+        !o.textContent.trim() && !o.querySelector('img, audio, table, svg:not(button svg)')).length""")
     assert empty == 0
 
     # Page weight: the HTML and the images it shows.
