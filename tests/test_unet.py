@@ -4,13 +4,63 @@ import torch
 from tutorial_lib.unet import SeedUNet, UNet, build_model, count_parameters
 
 
-def test_seed_unet_has_the_seeds_size_and_shape():
+# The reference notebook's DiffusionUnet(64, 64, num_layers=5), written out layer by layer:
+# (name, type, in, out, kernel, stride, padding) for convolutions, (name, type, in, out) for linear layers.
+REFERENCE_SEED_UNET = [
+    *[(f"downs.{i}", "Conv1d", a, b, 4, 2, 1)
+      for i, (a, b) in enumerate([(64, 128), (128, 256), (256, 512), (512, 1024), (1024, 2048)])],
+    ("bottleneck", "Conv1d", 2048, 2048, 3, 1, 1),
+    ("time_mlp.0", "Linear", 1, 128), ("time_mlp.1", "ReLU"),
+    ("time_mlp.2", "Linear", 128, 2048), ("time_mlp.3", "ReLU"),
+    *[(f"ups.{i}", "ConvTranspose1d", a, b, 4, 2, 1)
+      for i, (a, b) in enumerate([(2048, 1024), (1024, 512), (512, 256), (256, 128), (128, 64)])],
+    ("final_layer", "Conv1d", 64, 64, 1, 1, 0),
+]
+
+
+def describe(name, module):
+    kind = type(module).__name__
+    if isinstance(module, torch.nn.modules.conv._ConvNd):
+        return (name, kind, module.in_channels, module.out_channels, *module.kernel_size, *module.stride,
+                *module.padding)
+    if isinstance(module, torch.nn.Linear):
+        return (name, kind, module.in_features, module.out_features)
+    return (name, kind)
+
+
+def reference_forward(model, x, t):
+    """The reference's forward, spelled out: ReLU after each down level, no ReLU after the bottleneck,
+    the time embedding added there, ReLU after every up level (the last included), then final_layer."""
+    skips, h = [], x
+    for down in model.downs:
+        h = torch.relu(down(h))
+        skips.append(h)
+    h = model.bottleneck(h) + model.time_mlp(t.unsqueeze(-1)).unsqueeze(-1)
+    for up in model.ups:
+        h = torch.relu(up(h + skips.pop()))
+    return model.final_layer(h)
+
+
+def test_seed_unet_matches_the_reference_layer_by_layer():
     model = SeedUNet()
-    assert 34e6 < count_parameters(model) < 36e6  # "about 35 M parameters"
-    assert len(model.downs) == 5 and model.downs[-1].out_channels == 2048
+    layers = [describe(name, m) for name, m in model.named_modules()
+              if name and not isinstance(m, (torch.nn.ModuleList, torch.nn.Sequential))]
+    assert layers == REFERENCE_SEED_UNET
+    assert count_parameters(model) == 35_207_296
     assert not any(isinstance(m, (torch.nn.GroupNorm, torch.nn.BatchNorm1d)) for m in model.modules())
-    x = torch.randn(2, 64, 32)
-    assert model(x, torch.rand(2)).shape == x.shape
+
+
+def test_seed_unet_computes_what_the_reference_computes():
+    torch.manual_seed(0)
+    model = SeedUNet(channels=(16, 32, 32, 32, 32))  # the same design at a reduced size (profiles' seed_model_kwargs)
+    x, t = torch.randn(3, 64, 64), torch.rand(3)
+    out = model(x, t)
+    assert out.shape == x.shape
+    torch.testing.assert_close(out, reference_forward(model, x, t), rtol=0, atol=0)
+    seen = {}
+    model.ups[0].register_forward_pre_hook(lambda m, args: seen.setdefault("decoder_input", args[0]))
+    model(x, t)
+    assert (seen["decoder_input"] < 0).any()  # no ReLU after the bottleneck: the decoder sees negative values
 
 
 def test_seed_unet_time_enters_only_at_the_bottleneck():

@@ -4,7 +4,8 @@ Both map ``x [batch, 64, frames]`` and ``t [batch]`` to a tensor of the shape of
 
 * :class:`SeedUNet`: the seed's design at the seed's sizes: five stride-2 ``Conv1d`` levels
   (kernel 4, channels 128 -> 2048), additive skips, no normalisation, and a time MLP
-  (``Linear(1, 128) - ReLU - Linear - ReLU``) added only at the bottleneck. About 35 M parameters.
+  (``Linear(1, 128) - ReLU - Linear - ReLU``) added only at the bottleneck, then a ReLU and a 1x1
+  ``final_layer``: the reference ``DiffusionUnet(64, 64, num_layers=5)``, 35,207,296 parameters.
   ``frames`` must be a multiple of 32.
 * :class:`UNet`: ours: a sinusoidal time embedding added in every residual block, GroupNorm,
   concatenated skips, any ``frames`` (padded inside, cropped back), and an optional class embedding.
@@ -20,7 +21,9 @@ from torch import nn
 
 
 class SeedUNet(nn.Module):
-    """The seed's U-Net. ``channels`` are the five levels' widths."""
+    """The seed's U-Net, layer for layer as the reference. ``channels`` are the five levels' widths."""
+
+    registry_key = "seed"
 
     def __init__(self, in_channels: int = 64, channels: tuple[int, ...] = (128, 256, 512, 1024, 2048)):
         super().__init__()
@@ -32,9 +35,14 @@ class SeedUNet(nn.Module):
         self.ups = nn.ModuleList(
             nn.ConvTranspose1d(b, a, 4, stride=2, padding=1) for a, b in reversed(list(zip(widths[:-1], widths[1:])))
         )
+        self.final_layer = nn.Conv1d(in_channels, in_channels, 1)
         self.factor = 2 ** len(channels)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Velocity for ``x [B, in_channels, frames]`` (``frames`` a multiple of 32) at times ``t [B]``.
+
+        Returns ``[B, in_channels, frames]``.
+        """
         if x.shape[-1] % self.factor:
             raise ValueError(f"SeedUNet needs a number of frames divisible by {self.factor}, got {x.shape[-1]}; "
                              "cut the latents (num_frames=32) or use UNet, which takes any length.")
@@ -43,13 +51,11 @@ class SeedUNet(nn.Module):
         for down in self.downs:
             h = F.relu(down(h))
             skips.append(h)
-        h = F.relu(self.bottleneck(h))
+        h = self.bottleneck(h)  # no ReLU here, as in the reference
         h = h + self.time_mlp(t.reshape(-1, 1).to(h))[..., None]  # [B, C] -> [B, C, 1], broadcast over frames
-        for i, (up, skip) in enumerate(zip(self.ups, reversed(skips))):
-            h = up(h + skip)
-            if i < len(self.ups) - 1:
-                h = F.relu(h)
-        return h
+        for up, skip in zip(self.ups, reversed(skips)):
+            h = F.relu(up(h + skip))
+        return self.final_layer(h)
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -139,7 +145,8 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))[..., :frames]
 
 
-MODELS = {"seed": SeedUNet, "unet": UNet}
+UNet.registry_key = "unet"  # the name checkpoints store (SeedUNet's is "seed")
+MODELS = {cls.registry_key: cls for cls in (SeedUNet, UNet)}
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
