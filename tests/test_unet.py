@@ -88,16 +88,22 @@ def test_our_unet_takes_any_length(frames):
     assert model(x, torch.rand(3)).shape == x.shape
 
 
-def test_our_unet_uses_time_at_every_level_and_classes_through_the_hook():
+def test_our_unet_uses_time_at_every_level_and_conditions_when_built_for_them():
+    from tutorial_lib.conditioning import Conditions
+
     torch.manual_seed(0)
-    model = UNet(channels=(16, 32, 32), num_classes=3)
+    model = UNet(channels=(16, 32, 32), conditioned=True)
     assert all(hasattr(block, "emb") for block in model.down_blocks)
     x = torch.randn(2, 64, 16)
     t = torch.tensor([0.3, 0.3])
     assert not torch.allclose(model(x, t), model(x, torch.tensor([0.7, 0.7])))
-    assert not torch.allclose(model(x, t, torch.tensor([0, 0])), model(x, t, torch.tensor([2, 2])))
-    with pytest.raises(ValueError, match="without num_classes"):
-        UNet(channels=(16, 16))(x, t, torch.tensor([0, 1]))
+    with torch.no_grad():  # the "unknown" vectors start at zero; make them differ from a real label
+        model.condition_emb.unknown.normal_()
+    low, high = Conditions.make(2, pitch=40), Conditions.make(2, pitch=80)
+    assert not torch.allclose(model(x, t, low), model(x, t, high))
+    assert torch.allclose(model(x, t), model(x, t, Conditions.make(2)))  # None = no label given
+    with pytest.raises(ValueError, match="without conditioned=True"):
+        UNet(channels=(16, 16))(x, t, low)
 
 
 def test_build_model_by_name():

@@ -6,7 +6,8 @@ Time runs from data to noise, as in the seed:
 
 The network ``f(x_t, t)`` learns the velocity ``v = x_0 - z`` (it points from the noise to the data) with
 ``MSE(v, f(x_t, t))``. Training times are logit-normal: ``t = sigmoid(n)``, ``n ~ N(p_mean, p_std^2)``.
-Data are multiplied by ``sigma_data`` before noising; samples are divided by it after sampling.
+Data are multiplied by ``sigma_data`` before noising (:meth:`RectifiedFlow.scale`); samples are divided by
+it after sampling (:meth:`RectifiedFlow.unscale`): the flow owns that factor, and the samplers take the flow.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ class RectifiedFlow:
     sigma_data: float = 1.0
     p_mean: float = 0.0
     p_std: float = 1.0
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        """Data latents -> the flow's units (times ``sigma_data``)."""
+        return x * self.sigma_data
+
+    def unscale(self, x: torch.Tensor) -> torch.Tensor:
+        """The flow's units -> data latents (divided by ``sigma_data``); undoes :meth:`scale`."""
+        return x / self.sigma_data
 
     @staticmethod
     def add_noise(x: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -51,7 +60,7 @@ class RectifiedFlow:
         ``t`` and ``noise`` are drawn (from ``generator``) when not given. ``reduction="none"`` returns
         the loss of each example, ``[B]`` (used to plot the loss by time).
         """
-        x = x * self.sigma_data
+        x = self.scale(x)
         if t is None:
             t = self.sample_times(x.shape[0], generator, x.device)
         if noise is None:

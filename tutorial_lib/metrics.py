@@ -108,17 +108,17 @@ def fd_by_model_calls(model, reference_latents, num_frames: int, calls=(2, 4, 8,
     Returns ``{(solver, grid, model_calls): fd}``; budgets a solver cannot meet (Heun with 1 call) are left
     out. The sampling chapter plots it; ``benchmarks/bench_samplers.py`` tabulates it.
     """
-    from .sampling import CALLS_PER_STEP, generate, time_grid
+    from .sampling import SOLVERS, generate, time_grid
 
     reference = latent_features(reference_latents)
     results = {}
     for grid in grids:
         for solver in solvers:
             for budget in calls:
-                steps = budget // CALLS_PER_STEP[solver]
+                steps = budget // SOLVERS[solver].calls_per_step
                 if steps < 1:
                     continue
                 samples = generate(model, num_samples, num_frames, seed=seed, solver=solver,
                                    times=time_grid(steps, grid)).samples.cpu()
-                results[(solver, grid, steps * CALLS_PER_STEP[solver])] = frechet_distance(latent_features(samples), reference)
+                results[(solver, grid, steps * SOLVERS[solver].calls_per_step)] = frechet_distance(latent_features(samples), reference)
     return results

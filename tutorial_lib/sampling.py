@@ -1,9 +1,13 @@
-"""ODE samplers: from noise at t = 1 to data at t = 0 (chapter 5, "ODE sampling").
+"""ODE samplers: from noise at t = 1 to data at t = 0, and back (chapters 5, "ODE sampling", and 6, "Control").
 
 Along the path ``x_t = (1 - t) x_0 + t z`` the model predicts ``f(x_t, t) ~ x_0 - z``, so going from
 ``t`` down to ``t - h`` moves ``x`` by about ``h f(x, t)``. The seed's sampler is Euler with
 ``h = 1 / num_steps``; Heun and the midpoint rule use two model calls per step for a second-order step.
-Given the starting noise, every solver here is deterministic.
+Given the starting noise, every solver here is deterministic, and the same steps run backwards in time
+turn a note into the noise it comes from (:func:`invert`).
+
+Classifier-free guidance (chapter 6) moves along ``f_uncond + w (f_cond - f_uncond)``: ``w = 1`` is the
+conditional model, ``w = 0`` the unconditional one, ``w > 1`` pushes further towards the labels.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from typing import Callable
 
 import torch
 
+from .conditioning import Conditions
+from .flow import RectifiedFlow
+
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # f(x [B, ...], t [B]) -> [B, ...]
-SOLVERS = ("euler", "heun", "midpoint")
-CALLS_PER_STEP = {"euler": 1, "heun": 2, "midpoint": 2}
 
 
 def time_grid(num_steps: int, schedule: str = "uniform", rho: float = 2.0) -> torch.Tensor:
@@ -57,16 +62,47 @@ def midpoint_step(f: Velocity, x: torch.Tensor, t: float, t_next: float) -> torc
     return x + h * f(half, _times(x, t - 0.5 * h))
 
 
-STEPS = {"euler": euler_step, "heun": heun_step, "midpoint": midpoint_step}
+@dataclass(frozen=True)
+class Solver:
+    """A step rule and how many model calls one step costs."""
+
+    step: Callable[[Velocity, torch.Tensor, float, float], torch.Tensor]
+    calls_per_step: int
+
+
+#: Every solver by name: the one table the samplers, the benchmarks and the widget read.
+SOLVERS = {"euler": Solver(euler_step, 1), "heun": Solver(heun_step, 2), "midpoint": Solver(midpoint_step, 2)}
 
 
 def _times(x: torch.Tensor, t: float) -> torch.Tensor:
     return torch.full((x.shape[0],), float(t), device=x.device, dtype=x.dtype)
 
 
+def guided(model: torch.nn.Module, conditions: Conditions | None = None, guidance: float = 1.0) -> Velocity:
+    """The velocity field to integrate: ``model(x, t)``, or its classifier-free guided form.
+
+    Args:
+        model: called as ``model(x, t)`` or, with labels, ``model(x, t, conditions)``.
+        conditions: labels ``[B]`` each, or ``None`` for an unconditional model.
+        guidance: ``w``; with labels and ``w != 1`` both forms run in one batch of ``2 B``.
+    """
+    if conditions is None:
+        return lambda x, t: model(x, t)
+    if guidance == 1.0:
+        return lambda x, t: model(x, t, conditions)
+    both = Conditions.cat(conditions, conditions.unconditional())
+
+    def f(x, t):
+        conditional, unconditional = model(torch.cat([x, x]), torch.cat([t, t]), both).chunk(2)
+        return unconditional + guidance * (conditional - unconditional)
+
+    return f
+
+
 @dataclass
 class SampleResult:
-    """``samples [B, ...]`` at t = 0 (divided by ``sigma_data``); ``trajectory [K + 1, B, ...]`` if asked."""
+    """``samples [B, ...]`` at the grid's last time (in data units: divided by ``sigma_data``);
+    ``trajectory [K + 1, B, ...]`` if asked."""
 
     samples: torch.Tensor
     times: torch.Tensor
@@ -75,49 +111,82 @@ class SampleResult:
 
 
 @torch.no_grad()
-def sample(model: Velocity, noise: torch.Tensor, num_steps: int = 100, solver: str = "euler",
-           times: torch.Tensor | None = None, sigma_data: float = 1.0, return_trajectory: bool = False,
-           **model_kwargs) -> SampleResult:
-    """Integrates ``dx = f(x, t)`` against the flow of time from ``noise`` (t = 1) down to t = 0.
+def integrate(f: Velocity, x: torch.Tensor, times: torch.Tensor, solver: str = "euler",
+              return_trajectory: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Follows ``dx/dt = -f(x, t)`` along ``times`` (decreasing: towards the data; increasing: towards noise).
+
+    Returns the end point and, if asked, every point ``[len(times), B, ...]``.
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
+    path = [x] if return_trajectory else None
+    for t, t_next in zip(times[:-1].tolist(), times[1:].tolist()):
+        x = SOLVERS[solver].step(f, x, t, t_next)
+        if path is not None:
+            path.append(x)
+    return x, (torch.stack(path) if path is not None else None)
+
+
+@torch.no_grad()
+def sample(model: torch.nn.Module | Velocity, noise: torch.Tensor, *, num_steps: int = 100, solver: str = "euler",
+           times: torch.Tensor | None = None, flow: RectifiedFlow | None = None, conditions: Conditions | None = None,
+           guidance: float = 1.0, return_trajectory: bool = False) -> SampleResult:
+    """Integrates from ``noise`` (t = 1) down to t = 0.
 
     Args:
-        model: the velocity network, called as ``model(x, t, **model_kwargs)``.
+        model: the velocity network (or any ``f(x, t)``).
         noise: ``[B, 64, frames]`` standard normal starting point.
         num_steps: steps of the solver (ignored when ``times`` is given).
         solver: ``"euler"`` (the seed), ``"heun"`` or ``"midpoint"``.
         times: a decreasing grid from 1 to 0 (see :func:`time_grid`); uniform by default.
+        flow: the flow the model was trained with; its ``sigma_data`` is undone at the end.
+        conditions, guidance: labels ``[B]`` each and the guidance scale (see :func:`guided`).
     """
-    if solver not in STEPS:
-        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
     times = time_grid(num_steps) if times is None else torch.as_tensor(times, dtype=torch.float32)
     if times[0] != 1.0 or times[-1] != 0.0 or not bool((times[1:] < times[:-1]).all()):
         raise ValueError("times must decrease strictly from 1 to 0")
-
-    def f(x, t):
-        return model(x, t, **model_kwargs)
-
-    x = noise
-    path = [x] if return_trajectory else None
-    for t, t_next in zip(times[:-1].tolist(), times[1:].tolist()):
-        x = STEPS[solver](f, x, t, t_next)
-        if path is not None:
-            path.append(x)
-    return SampleResult(
-        samples=x / sigma_data,
-        times=times,
-        model_calls=CALLS_PER_STEP[solver] * (len(times) - 1),
-        trajectory=torch.stack(path) / sigma_data if path is not None else None,
-    )
+    flow = flow or RectifiedFlow()
+    f = guided(model, conditions, guidance) if isinstance(model, torch.nn.Module) else model
+    x, path = integrate(f, noise, times, solver, return_trajectory)
+    calls = SOLVERS[solver].calls_per_step * (len(times) - 1)
+    return SampleResult(samples=flow.unscale(x), times=times, model_calls=calls,
+                        trajectory=flow.unscale(path) if path is not None else None)
 
 
-def generate(model: torch.nn.Module, num_samples: int, num_frames: int, seed: int = 0, num_steps: int = 100,
-             solver: str = "euler", channels: int = 64, sigma_data: float = 1.0, **kwargs) -> SampleResult:
+@torch.no_grad()
+def invert(model: torch.nn.Module, latents: torch.Tensor, *, num_steps: int = 50, solver: str = "heun",
+           flow: RectifiedFlow | None = None, conditions: Conditions | None = None,
+           guidance: float = 1.0) -> torch.Tensor:
+    """The noise ``[B, 64, frames]`` that the sampler would turn into ``latents [B, 64, frames]``.
+
+    The same ODE, run from t = 0 up to t = 1 (chapter 6). Sampling the result with the same settings gives
+    the latents back, up to the solver's error.
+    """
+    flow = flow or RectifiedFlow()
+    f = guided(model, conditions, guidance)
+    x, _ = integrate(f, flow.scale(latents), time_grid(num_steps).flip(0), solver)
+    return x
+
+
+def seeded_noise(num_samples: int, num_frames: int, *, seed: int = 0, channels: int = 64,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """``[num_samples, channels, num_frames]`` standard normal noise, the same for the same seed."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(num_samples, channels, num_frames, generator=generator).to(device)
+
+
+def generate(model: torch.nn.Module, num_samples: int, num_frames: int, *, seed: int = 0, num_steps: int = 100,
+             solver: str = "euler", channels: int = 64, flow: RectifiedFlow | None = None,
+             conditions: Conditions | None = None, guidance: float = 1.0, **kwargs) -> SampleResult:
     """Samples from seeded noise ``[num_samples, channels, num_frames]`` on the model's device."""
     device = next(model.parameters()).device
-    noise = torch.randn(num_samples, channels, num_frames, generator=torch.Generator().manual_seed(seed)).to(device)
+    noise = seeded_noise(num_samples, num_frames, seed=seed, channels=channels, device=device)
+    if conditions is not None:
+        conditions = conditions.to(device)
     was_training = model.training
     model.eval()
     try:
-        return sample(model, noise, num_steps=num_steps, solver=solver, sigma_data=sigma_data, **kwargs)
+        return sample(model, noise, num_steps=num_steps, solver=solver, flow=flow, conditions=conditions,
+                      guidance=guidance, **kwargs)
     finally:
         model.train(was_training)

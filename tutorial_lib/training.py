@@ -8,6 +8,7 @@ never stopped.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .conditioning import Conditions, drop_labels
 from .flow import RectifiedFlow
 from .unet import build_model
 
@@ -32,6 +34,10 @@ class TrainConfig:
     checkpoint_every: int = 500
     seed: int = 0
     device: str = "auto"
+    warmup_steps: int = 0  # the learning rate rises linearly from 0 over these steps...
+    lr_schedule: str = "constant"  # ...then stays ("constant") or falls to 0 along a half cosine ("cosine")
+    label_dropout: float = 0.2  # conditioned models: chance that all labels of an example are hidden
+    label_dropout_each: float = 0.1  # ... and that each remaining label is hidden on its own
 
 
 @dataclass
@@ -59,6 +65,18 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate at ``step``: linear warm-up, then constant or a half cosine down to 0."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    if config.lr_schedule == "constant":
+        return config.lr
+    if config.lr_schedule == "cosine":
+        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {config.lr_schedule!r}")
+
+
 def _step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
@@ -80,9 +98,10 @@ def update_ema(ema_model: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, flow: RectifiedFlow, latents: torch.Tensor, batch_size: int = 256,
-             seed: int = 12345) -> float:
-    """Mean flow loss over ``latents [N, 64, frames]`` with fixed noise and times (comparable across calls)."""
+def validation_loss(model: nn.Module, flow: RectifiedFlow, latents: torch.Tensor, batch_size: int = 256,
+                    seed: int = 12345, conditions: Conditions | None = None) -> float:
+    """Mean flow loss over ``latents [N, 64, frames]`` (and their labels, for a conditioned model) with fixed
+    noise and times (comparable across calls)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -90,7 +109,8 @@ def evaluate(model: nn.Module, flow: RectifiedFlow, latents: torch.Tensor, batch
     total = 0.0
     for start in range(0, len(latents), batch_size):
         x = latents[start: start + batch_size].to(device)
-        total += flow.loss(model, x, generator=generator, reduction="none").sum().item()
+        labels = {} if conditions is None else {"conditions": conditions[start: start + batch_size].to(device)}
+        total += flow.loss(model, x, generator=generator, reduction="none", **labels).sum().item()
     model.train(was_training)
     return total / len(latents)
 
@@ -146,8 +166,12 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[nn.Module, n
 
 def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
           valid_latents: torch.Tensor | None = None, config: TrainConfig | None = None,
-          checkpoint_path: str | Path | None = None, progress: bool = True) -> TrainResult:
+          checkpoint_path: str | Path | None = None, progress: bool = True, *,
+          train_conditions: Conditions | None = None, valid_conditions: Conditions | None = None) -> TrainResult:
     """Trains ``model`` on ``train_latents [N, 64, frames]`` with the flow loss.
+
+    With ``train_conditions`` (the labels of the N notes) a conditioned model learns to follow them; labels
+    are hidden at random (``config.label_dropout``) so the same model also works without them (chapter 6).
 
     If ``checkpoint_path`` exists, training resumes from it (weights, EMA, optimizer, history, step).
     The validation loss is measured every ``eval_every`` steps and at the end.
@@ -182,8 +206,16 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
     bar = tqdm(range(start, config.steps), desc=f"Training {type(model).__name__}", disable=not progress,
                initial=start, total=config.steps)
     for step in bar:
-        x = train_latents[batch_indices(len(train_latents), config.batch_size, step, config.seed)].to(device)
-        loss = flow.loss(model, x, generator=_step_generator(config.seed, step))
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
+        batch = batch_indices(len(train_latents), config.batch_size, step, config.seed)
+        x = train_latents[batch].to(device)
+        labels = {}
+        if train_conditions is not None:
+            labels["conditions"] = drop_labels(train_conditions[batch], p_all=config.label_dropout,
+                                               p_each=config.label_dropout_each,
+                                               generator=_step_generator(config.seed + 1, step)).to(device)
+        loss = flow.loss(model, x, generator=_step_generator(config.seed, step), **labels)
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"The loss became {loss.item()} at step {step}. Lower the learning rate (now {config.lr}) "
@@ -201,7 +233,7 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
         done = step + 1
         if valid_latents is not None and (done % config.eval_every == 0 or done == config.steps):
             history["valid_steps"].append(done)
-            history["valid_loss"].append(evaluate(model, flow, valid_latents))
+            history["valid_loss"].append(validation_loss(model, flow, valid_latents, conditions=valid_conditions))
             bar.set_postfix(loss=f"{loss.item():.3f}", valid=f"{history['valid_loss'][-1]:.3f}")
         elif done % 10 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")

@@ -8,7 +8,8 @@ Both map ``x [batch, 64, frames]`` and ``t [batch]`` to a tensor of the shape of
   ``final_layer``: the reference ``DiffusionUnet(64, 64, num_layers=5)``, 35,207,296 parameters.
   ``frames`` must be a multiple of 32.
 * :class:`UNet`: ours: a sinusoidal time embedding added in every residual block, GroupNorm,
-  concatenated skips, any ``frames`` (padded inside, cropped back), and an optional class embedding.
+  concatenated skips, any ``frames`` (padded inside, cropped back), and optional conditioning on pitch,
+  source and velocity (chapter 6, "Control").
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .conditioning import ConditionEmbedding, Conditions
 
 
 class SeedUNet(nn.Module):
@@ -91,19 +94,19 @@ class UNet(nn.Module):
     Args:
         in_channels: latent channels (64).
         channels: width of each level; each level after the first halves the frames.
-        emb_dim: size of the time (and class) embedding.
-        num_classes: if set, ``forward(x, t, class_labels)`` adds a learned embedding of the labels
-            (``[B]`` ints) to the time embedding: the hook for class conditioning.
+        emb_dim: size of the time (and condition) embedding.
+        conditioned: if true, ``forward(x, t, conditions)`` adds an embedding of the notes' pitch, source
+            and velocity (:class:`~tutorial_lib.conditioning.Conditions`) to the time embedding.
     """
 
     def __init__(self, in_channels: int = 64, channels: tuple[int, ...] = (128, 256, 256), emb_dim: int = 256,
-                 num_classes: int | None = None, groups: int = 8):
+                 conditioned: bool = False, groups: int = 8):
         super().__init__()
         self.config = {"in_channels": in_channels, "channels": tuple(channels), "emb_dim": emb_dim,
-                       "num_classes": num_classes, "groups": groups}
+                       "conditioned": conditioned, "groups": groups}
         self.emb_dim = emb_dim
         self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
-        self.class_emb = nn.Embedding(num_classes, emb_dim) if num_classes else None
+        self.condition_emb = ConditionEmbedding(emb_dim) if conditioned else None
         self.conv_in = nn.Conv1d(in_channels, channels[0], 3, padding=1)
         self.down_blocks = nn.ModuleList()
         self.downsamples = nn.ModuleList()
@@ -124,15 +127,27 @@ class UNet(nn.Module):
         self.conv_out = nn.Conv1d(channels[0], in_channels, 3, padding=1)
         self.factor = 2 ** (len(channels) - 1)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, conditions: Conditions | None = None) -> torch.Tensor:
+        """The velocity at ``x``.
+
+        Args:
+            x: ``[B, 64, frames]`` noisy latents ``x_t``.
+            t: ``[B]`` times in [0, 1] (or one time for all).
+            conditions: labels ``[B]`` each (a conditioned model only); ``None`` = no label given.
+
+        Returns:
+            ``[B, 64, frames]``, the predicted ``x_0 - z``.
+        """
         frames = x.shape[-1]
         pad = (-frames) % self.factor
         h = F.pad(x, (0, pad)) if pad else x
         emb = self.time_mlp(sinusoidal_embedding(t.reshape(-1).expand(x.shape[0]), self.emb_dim).to(x))
-        if class_labels is not None:
-            if self.class_emb is None:
-                raise ValueError("This UNet was built without num_classes; it cannot take class_labels.")
-            emb = emb + self.class_emb(class_labels)
+        if self.condition_emb is not None:
+            conditions = conditions if conditions is not None else Conditions.make(x.shape[0], device=x.device)
+            emb = emb + self.condition_emb(conditions.to(x.device))
+        elif conditions is not None:
+            raise ValueError("This UNet was built without conditioned=True; it cannot take conditions. "
+                             "Train a conditioned model (e.g. model_kwargs={'conditioned': True}).")
         h = self.conv_in(h)
         skips = []
         for block, down in zip(self.down_blocks, self.downsamples):
