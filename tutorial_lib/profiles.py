@@ -70,5 +70,11 @@ def get_profile(name: str, **overrides) -> Profile:
 
 
 def default_cache_dir() -> Path:
-    """``$TUTORIAL_LIB_CACHE`` or ``~/.cache/tutorial_lib``: synthetic data, latents, downloads."""
-    return Path(os.environ.get("TUTORIAL_LIB_CACHE", Path.home() / ".cache" / "tutorial_lib"))
+    """Where synthetic data, latents, downloads and the chapters' training runs are kept.
+
+    ``$TUTORIAL_LIB_CACHE`` if set, else ``$XDG_CACHE_HOME/tutorial_lib`` (``~/.cache/tutorial_lib``): one
+    folder shared by the command line, the chapters and the book build, so nothing is made twice.
+    """
+    if os.environ.get("TUTORIAL_LIB_CACHE"):
+        return Path(os.environ["TUTORIAL_LIB_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "tutorial_lib"
