@@ -1,0 +1,245 @@
+"""Pictures of the ideas, drawn from the code they picture (intro, chapter 1 and chapter 3).
+
+* :func:`pipeline`: audio -> codec encoder -> latents -> rectified flow + U-Net -> ODE sampler ->
+  codec decoder -> audio, with the sizes read from the codec in use.
+* :func:`unet_layout` measures a U-Net (``SeedUNet`` or ``UNet``) with one forward pass: every block's
+  output channels and frames, which blocks feed which skips (added or concatenated) and where the time
+  enters. :func:`draw_unet` draws that layout, so the drawing cannot drift from the model.
+
+A leaf module: nothing else in tutorial_lib imports it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .unet import ResBlock, SeedUNet, UNet
+
+BOX = {"codec": "#cfe3f5", "latent": "#fbe3b8", "model": "#d7eccf", "sampler": "#ead6f0", "audio": "#eeeeee"}
+
+
+def _box(ax, x, y, text, color, w=1.5, h=0.8, fontsize=8.5):
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.03,rounding_size=0.08",
+                                facecolor=color, edgecolor="0.3", linewidth=1))
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
+
+
+def _arrow(ax, start, end, text=None, color="0.25", style="-|>", dashed=False, text_offset=(0.0, 0.12), **kw):
+    ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle=style, color=color, lw=1.2,
+                                                          linestyle="--" if dashed else "-", **kw))
+    if text:
+        ax.text((start[0] + end[0]) / 2 + text_offset[0], (start[1] + end[1]) / 2 + text_offset[1], text,
+                ha="center", va="bottom", fontsize=7.5, color=color)
+
+
+def pipeline(*, codec, frames: int, ax=None):
+    """The book's pipeline as a diagram: top row training, bottom row generation.
+
+    Args:
+        codec: the codec in use (``codec.name``, ``sample_rate``, ``frame_rate``, ``channels`` are shown).
+        frames: latent frames per note (the profile's ``num_frames``).
+    Returns the axes; its texts name each stage and the chapter that explains it.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3.3), layout="constrained")
+    shape = f"[{codec.channels} × {frames}]"
+    seconds = frames / codec.frame_rate
+    name = codec.name.split(" (")[0]
+    top, bottom, w = 1.6, 0.0, 1.75
+    xs = [0, 2.2, 4.4, 6.6, 8.8]
+    _box(ax, xs[0], top, f"audio note\n{codec.sample_rate:,} Hz", BOX["audio"], w)
+    _box(ax, xs[1], top, f"codec encoder\n({name})", BOX["codec"], w)
+    _box(ax, xs[2], top, f"latents {shape}\n{codec.frame_rate:.2f} frames/s\nstandardised", BOX["latent"], w, 0.95)
+    _box(ax, xs[3], top, "rectified flow\n$x_t = (1-t)\\,x_0 + t\\,z$\ntrain U-Net $f(x_t, t)$",
+         BOX["model"], w + 0.2, 0.95)
+    _box(ax, xs[4], top, "target\n$v = x_0 - z$\nloss MSE$(v, f)$", BOX["model"], w - 0.2, 0.95)
+    _box(ax, xs[4], bottom, f"noise $z$ {shape}\n$\\sim \\mathcal{{N}}(0, I)$, $t = 1$", BOX["latent"], w)
+    _box(ax, xs[3], bottom, "ODE sampler\n$x \\leftarrow x + h\\,f(x, t)$\n$t$: 1 → 0", BOX["sampler"], w + 0.2, 0.95)
+    _box(ax, xs[2], bottom, f"new latents {shape}\n$t = 0$", BOX["latent"], w)
+    _box(ax, xs[1], bottom, f"codec decoder\n({name})", BOX["codec"], w)
+    _box(ax, xs[0], bottom, f"new audio\n{seconds:.1f} s", BOX["audio"], w)
+    for a, b, text in ((0, 1, None), (1, 2, None), (2, 3, "$x_0$"), (3, 4, None)):
+        _arrow(ax, (xs[a] + w / 2, top), (xs[b] - w / 2 - (0.1 if b == 3 else 0), top), text)
+    for a, b, text in ((4, 3, None), (3, 2, "$x_0$"), (2, 1, None), (1, 0, None)):
+        _arrow(ax, (xs[a] - w / 2 - (0.1 if a == 3 else 0), bottom), (xs[b] + w / 2, bottom), text)
+    _arrow(ax, (xs[3], top - 0.5), (xs[3], bottom + 0.5), "trained $f$", color="tab:green",
+           text_offset=(0.45, -0.12))
+    for x, label in zip(xs, ("", "chapter 1", "chapter 2", "chapters 3-4", "")):
+        ax.text(x, top + 0.62, label, ha="center", fontsize=7.5, color="0.4")
+    ax.text(xs[3], bottom - 0.68, "chapter 5", ha="center", fontsize=7.5, color="0.4")
+    ax.text(-1.05, top, "training", rotation=90, ha="center", va="center", fontsize=9, weight="bold")
+    ax.text(-1.05, bottom, "generation", rotation=90, ha="center", va="center", fontsize=9, weight="bold")
+    ax.set(xlim=(-1.3, 9.9), ylim=(-0.85, 2.3), aspect="equal")
+    ax.set_axis_off()
+    ax.set_title(f"Latent diffusion for music: {codec.describe() if hasattr(codec, 'describe') else name}",
+                 fontsize=10)
+    return ax
+
+
+# The U-Net ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    """One box of the drawing: a module of the model, measured in a forward pass."""
+
+    name: str  # the module's name in the model, e.g. "downs.0"
+    op: str  # what it is, read from the module: "Conv1d k4 s2", "ResBlock", ...
+    in_channels: int
+    channels: int  # output channels (measured)
+    frames: int  # output frames (measured)
+    level: int  # 0 = full resolution; each level halves the frames
+    time: bool  # the time embedding is added here
+
+
+@dataclass
+class Skip:
+    source: str  # block whose output is kept
+    target: str  # block that receives it
+    mode: str  # "add" or "concat", read from the target's input channels
+
+
+@dataclass
+class UNetLayout:
+    """What :func:`draw_unet` draws. Blocks are in the order they run."""
+
+    title: str
+    in_channels: int
+    frames: int
+    blocks: list[Block]
+    skips: list[Skip] = field(default_factory=list)
+    time_mlp: str = ""  # e.g. "t -> Linear 1→128 -> Linear 128→2048"
+    parameters: int = 0
+
+    def block(self, name: str) -> Block:
+        return next(b for b in self.blocks if b.name == name)
+
+
+def _op(module: nn.Module) -> str:
+    if isinstance(module, nn.ConvTranspose1d):
+        return f"ConvT k{module.kernel_size[0]} s{module.stride[0]}"
+    if isinstance(module, nn.Conv1d):
+        return f"Conv1d k{module.kernel_size[0]}" + (f" s{module.stride[0]}" if module.stride[0] > 1 else "")
+    return type(module).__name__
+
+
+def _in_channels(module: nn.Module) -> int:
+    return module.conv1.in_channels if isinstance(module, ResBlock) else module.in_channels
+
+
+@torch.no_grad()
+def unet_layout(model: nn.Module, *, frames: int = 32) -> UNetLayout:
+    """Measures ``model`` (a :class:`SeedUNet` or :class:`UNet`) on one input ``[1, in_channels, frames]``."""
+    if isinstance(model, SeedUNet):
+        sources, targets = "downs", "ups"
+        timed = {"bottleneck"}  # the seed adds the time MLP's output right after its bottleneck
+    elif isinstance(model, UNet):
+        sources, targets = "down_blocks", "up_blocks"
+        timed = {n for n, m in model.named_modules() if isinstance(m, ResBlock)}
+    else:
+        raise TypeError(f"unet_layout draws SeedUNet or UNet from tutorial_lib.unet, got {type(model).__name__}")
+    in_channels = model.config["in_channels"]
+    order, shapes, hooks = [], {}, []
+    for name, module in model.named_children():
+        parts = list(module.named_children()) if isinstance(module, nn.ModuleList) else [(None, module)]
+        for sub, m in parts:
+            if name == "time_mlp" or name == "class_emb" or isinstance(m, nn.Identity) or \
+                    isinstance(m, (nn.GroupNorm, nn.Sequential)):
+                continue
+            full = name if sub is None else f"{name}.{sub}"
+            order.append((full, m))
+            hooks.append(m.register_forward_hook(lambda mod, i, o, full=full: shapes.__setitem__(full, o.shape)))
+    try:
+        model(torch.zeros(1, in_channels, frames), torch.full((1,), 0.5))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    order.sort(key=lambda item: list(shapes).index(item[0]))  # the order they ran
+    blocks = [Block(name=n, op=_op(m), in_channels=_in_channels(m), channels=shapes[n][1], frames=shapes[n][2],
+                    level=round(math.log2(frames / shapes[n][2])), time=n in timed) for n, m in order]
+    src = [b for b in blocks if b.name.startswith(sources + ".")]
+    dst = [b for b in blocks if b.name.startswith(targets + ".")]
+    skips = []
+    for s, d in zip(reversed(src), dst):  # the decoder takes the encoder's outputs last-in, first-out
+        previous = blocks[blocks.index(d) - 1].channels
+        mode = "concat" if d.in_channels == previous + s.channels else "add" if d.in_channels == s.channels else "?"
+        skips.append(Skip(source=s.name, target=d.name, mode=mode))
+    where = [b.name for b in blocks if b.time]
+    at = f" ({where[0]})" if len(where) == 1 else ""
+    modes = " and ".join({"add": "added", "concat": "concatenated"}.get(m, m) for m in sorted({s.mode for s in skips}))
+    title = f"{type(model).__name__}: time enters {len(where)} of {len(blocks)} blocks{at}; skips {modes}"
+    linears = [m for m in model.time_mlp if isinstance(m, nn.Linear)]
+    embed = "t → sin/cos" if isinstance(model, UNet) else "t"
+    time_mlp = f"{embed} → " + " → ".join(f"Linear {m.in_features}→{m.out_features}" for m in linears)
+    n_params = sum(p.numel() for p in model.parameters())
+    return UNetLayout(title=title, in_channels=in_channels, frames=frames, blocks=blocks, skips=skips,
+                      time_mlp=time_mlp, parameters=n_params)
+
+
+def draw_unet(layout: UNetLayout, *, ax=None):
+    """Draws a :class:`UNetLayout`: blocks left to right in the order they run, one row per level.
+
+    Box heights grow with the log of the channels; each box says its operation and ``channels × frames``.
+    Grey brackets are skips ("+" added, "cat" concatenated); orange arrows show where the time enters
+    (those blocks are purple).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    entries = [Block("input", "input", layout.in_channels, layout.in_channels, layout.frames, 0, False)]
+    entries += layout.blocks
+    depth = max(b.level for b in entries)
+    row = 1.0
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(7.0, 0.82 * len(entries)), 0.72 * depth + 2.6), layout="constrained")
+    smallest = min(b.channels for b in entries)
+    position = {}
+    for i, b in enumerate(entries):
+        x, y = 1.0 * i, -row * b.level
+        h = 0.36 + 0.07 * math.log2(b.channels / smallest)
+        position[b.name] = (x, y, h)
+        color = BOX["latent"] if b.name == "input" else BOX["sampler"] if b.time else BOX["model"]
+        ax.add_patch(FancyBboxPatch((x - 0.43, y - h / 2), 0.86, h, boxstyle="round,pad=0.02,rounding_size=0.05",
+                                    facecolor=color, edgecolor="0.3", linewidth=1, zorder=2))
+        label = f"$x_t$\n{b.channels} × {b.frames}" if b.name == "input" else f"{b.op}\n{b.channels} × {b.frames}"
+        ax.text(x, y, label, ha="center", va="center", fontsize=6.5, zorder=3)
+        if i:
+            px, py, _ = position[entries[i - 1].name]
+            ax.annotate("", xy=(x - 0.45, y), xytext=(px + 0.45, py), zorder=1,
+                        arrowprops=dict(arrowstyle="-|>", color="0.3", lw=1, shrinkA=0, shrinkB=0))
+    for s in layout.skips:
+        (x0, y0, h0), (x1, y1, h1) = position[s.source], position[s.target]
+        top, end = y0 + 0.43, y1 + h1 / 2
+        if y1 != y0:  # the skip joins the target's input, which is at the source's resolution
+            x1, end = x1 - 0.5, y0 + 0.08
+        ax.plot([x0, x0, x1], [y0 + h0 / 2, top, top], color="0.55", lw=1, zorder=1)
+        ax.annotate("", xy=(x1, end), xytext=(x1, top), zorder=1,
+                    arrowprops=dict(arrowstyle="-|>", color="0.55", lw=1, shrinkA=0, shrinkB=0))
+        ax.text((x0 + x1) / 2, top, "+" if s.mode == "add" else "cat", ha="center", va="center", fontsize=7,
+                color="0.3", zorder=3, bbox=dict(facecolor="white", edgecolor="0.55", boxstyle="round,pad=0.15"))
+    timed = [b for b in layout.blocks if b.time]
+    bus = -row * depth - 0.75
+    if timed:
+        xs = [position[b.name][0] for b in timed]
+        ax.plot([min(xs), max(xs)], [bus, bus], color="tab:orange", lw=1.2)
+        for b in timed:
+            x, y, h = position[b.name]
+            ax.annotate("", xy=(x, y - h / 2), xytext=(x, bus), zorder=1,
+                        arrowprops=dict(arrowstyle="-|>", color="tab:orange", lw=1, shrinkA=0, shrinkB=0))
+        ax.text((min(xs) + max(xs)) / 2, bus - 0.3, layout.time_mlp, ha="center", va="center", fontsize=7,
+                color="tab:orange", bbox=dict(facecolor="white", edgecolor="tab:orange", boxstyle="round"))
+    for level in range(depth + 1):
+        ax.text(-0.6, -row * level, f"{layout.frames // 2 ** level} frame{'s' * (layout.frames // 2 ** level > 1)}", ha="right", va="center", fontsize=7,
+                color="0.4")
+    ax.set(xlim=(-1.6, len(entries) - 0.4), ylim=(bus - 0.6, 0.75))
+    ax.set_axis_off()
+    ax.set_title(f"{layout.title} ({layout.parameters / 1e6:.2f} M parameters)", fontsize=9.5)
+    return ax
