@@ -141,3 +141,24 @@ def test_sampler():
 def test_a_crash_in_student_code_is_feedback_not_a_traceback():
     feedback = ex.check_add_noise(lambda x, z, t: x @ z)
     assert not feedback and "raised RuntimeError" in repr(feedback)
+
+
+def test_a_right_answer_is_confirmed_without_giving_it_away():
+    """The solutions fold into dropdowns: a passing check must not print the answer (numbers or formula)."""
+    ratio, _ = both("01_codec", 0, "ratio")
+    ratio_mel, _ = both("01_codec", 1, "ratio_mel")
+    count, _ = both("03_unet", 0, "count")
+    passing = [
+        (ex.check_compression_ratio(ratio), ("64", "4096", "44,100", "689")),
+        (ex.check_compression_ratio(ratio_mel, codec="mel"), ("23", "1500", "16,000")),
+        (ex.check_conv_parameters(count), ("32,896", "32896", "32768", "x 128", "64 x")),
+        (ex.check_note_name_parser(both("02_dataset", 0, "pitch_and_velocity")[0]), ("split", "int(", "'-'")),
+        (ex.check_add_noise(both("04_training", 0, "add_noise")[0]), ("(1 - t)", "t z", "reshape")),
+        (ex.check_sample_times(both("04_training", 1, "sample_times")[0]), ("sigmoid", "randn", "N(0, 1)")),
+        (ex.check_euler_step(both("05_sampling", 0, "my_euler_step")[0]), ("t_next", "f(x, t)", "x +")),
+        (ex.check_sampler(both("05_sampling", 1, "my_sampler")[0]), ("1 / num_steps", "dt", "x +")),
+    ]
+    for feedback, answers in passing:
+        assert feedback.ok, feedback
+        for answer in answers:
+            assert answer not in feedback.message, (answer, feedback.message)
