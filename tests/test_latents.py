@@ -94,3 +94,90 @@ def test_prepare_latents_gives_datasets_with_labels(tiny_nsynth, tmp_path):
     assert torch.equal(stats["mean"], data.train.mean) and stats["num_frames"] == 32
     batch, batch_labels = next(iter(torch.utils.data.DataLoader(data.train, batch_size=4)))
     assert batch.shape == (4, 64, 32) and batch_labels["pitch"].shape == (4,)
+
+
+def test_a_cache_shard_poisoned_with_nan_names_the_file_to_delete(tiny_nsynth, tmp_path):
+    from tutorial_lib.data.latents import DamagedCacheError
+
+    notes = list_notes(tiny_nsynth, "train").notes[:3]
+    encode_notes(notes, MelCodec(), tmp_path, progress=False)
+    (shard_path,) = tmp_path.rglob("*.pt")
+    shard = torch.load(shard_path)
+    shard["latents"][1, 5, 7] = float("nan")
+    torch.save(shard, shard_path)
+    with pytest.raises(DamagedCacheError, match="1 of its 3 notes.*Delete that file") as error:
+        encode_notes(notes, MelCodec(), tmp_path, progress=False)
+    assert str(shard_path) in str(error.value)
+    shard_path.unlink()  # what the message says to do
+    latents, _, report = encode_notes(notes, MelCodec(), tmp_path, progress=False)
+    assert report.encoded == 3 and torch.isfinite(latents).all()
+
+
+def test_a_codec_that_gives_nan_skips_the_note(tiny_nsynth, tmp_path):
+    class NaNCodec(MelCodec):
+        def encode(self, waveform, sample_rate):
+            return torch.full((64, 43), float("nan"))
+
+    notes = list_notes(tiny_nsynth, "train").notes[:2]
+    with pytest.raises(ValueError, match="No usable notes.*NaN or infinite latents"):
+        encode_notes(notes, NaNCodec(), tmp_path, progress=False)
+    assert not list(tmp_path.rglob("*.pt"))  # nothing poisoned was cached
+
+
+def test_atomic_saves_use_temporary_names_of_their_own(tmp_path, monkeypatch):
+    """Two runs sharing a cache once collided on one `...-stats.pt.tmp` name; each save now has its own."""
+    from tutorial_lib.data import latents as latents_module
+
+    seen = []
+    real_save = torch.save
+    monkeypatch.setattr(latents_module.torch, "save", lambda obj, f: (seen.append(f), real_save(obj, f)))
+    for value in range(3):
+        latents_module.save_atomically({"value": value}, tmp_path / "stats.pt")
+    assert len(set(seen)) == 3 and all(str(p).endswith(".tmp") for p in seen)
+    assert torch.load(tmp_path / "stats.pt")["value"] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["stats.pt"]  # no temporary file left behind
+
+
+def test_concurrent_preparations_sharing_a_cache_both_finish(tiny_nsynth, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def prepare(_):
+        return prepare_latents(tiny_nsynth, MelCodec(), tmp_path, num_frames=32, progress=False)
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(prepare, range(2))
+    assert torch.equal(first.train.latents, second.train.latents)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_fixes_are_reported_also_when_notes_come_from_the_cache(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    folder = tmp_path / "notes" / "train"
+    folder.mkdir(parents=True)
+    t = np.arange(16000 * 60) / 16000
+    sf.write(folder / "guitar_acoustic_001-060-100.wav", 0.3 * np.sin(2 * np.pi * 220 * t), 16000)
+    notes = list_notes(tmp_path / "notes", "train").notes
+    for expected in ("encoded", "cached"):
+        _, _, report = encode_notes(notes, MelCodec(), tmp_path / "cache", progress=False)
+        assert getattr(report, expected) == 1
+        assert "1 cut to 4.00 s (e.g. guitar_acoustic_001-060-100.wav)" in report.summary()
+
+
+def test_all_silent_data_is_refused_and_too_few_notes_blame_the_split(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    silent = tmp_path / "silent"
+    silent.mkdir()
+    for i in range(3):
+        for pitch in (50, 60):
+            sf.write(silent / f"guitar_acoustic_{i:03d}-{pitch:03d}-100.wav", np.zeros(64000), 16000)
+    with pytest.raises(ValueError, match="all 4 are silent"):
+        prepare_latents(silent, MelCodec(), tmp_path / "cache", progress=False)
+    one = tmp_path / "one"
+    one.mkdir()
+    sf.write(one / "guitar_acoustic_000-060-100.wav", 0.3 * np.sin(np.arange(64000) / 10), 16000)
+    with pytest.raises(ValueError, match="1 usable note\\(s\\) of 1 instrument\\(s\\): too few to split"):
+        prepare_latents(one, MelCodec(), tmp_path / "cache", progress=False)

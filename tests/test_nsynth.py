@@ -56,13 +56,91 @@ def test_second_generation_is_a_no_op_and_new_settings_replace_the_set(tmp_path)
     assert {parse_note_name(p.stem)["pitch"] for p in root.rglob("*.wav")} == {62}
 
 
-def test_examples_json_labels_win_over_the_name(tmp_path):
+def test_name_wins_over_a_contradicting_examples_json_and_says_so(tmp_path):
     folder = tmp_path / "nsynth-valid"
     write_note(folder / "audio" / "guitar_acoustic_001-060-100.wav")
-    (folder / "examples.json").write_text(json.dumps({"guitar_acoustic_001-060-100": {
-        "pitch": 61, "velocity": 50, "instrument_str": "guitar_acoustic_001", "instrument_source_str": "acoustic"}}))
-    (note,) = list_notes(tmp_path, "valid").notes
-    assert (note.pitch, note.velocity) == (61, 50)
+    write_note(folder / "audio" / "my_take_1.wav")  # not an NSynth name: examples.json gives its labels
+    (folder / "examples.json").write_text(json.dumps({
+        "guitar_acoustic_001-060-100": {"pitch": 61, "velocity": 50, "instrument_str": "guitar_acoustic_009"},
+        "my_take_1": {"pitch": 64, "velocity": 80, "instrument_str": "my_guitar", "instrument_source_str": "acoustic"}}))
+    listing = list_notes(tmp_path, "valid")
+    labels = {n.name: (n.instrument, n.pitch, n.velocity) for n in listing.notes}
+    assert labels == {"guitar_acoustic_001-060-100": ("guitar_acoustic_001", 60, 100),
+                      "my_take_1": ("my_guitar", 64, 80)}
+    assert listing.fixes == {"labels from the file name (examples.json disagrees)": 1}
+    assert "guitar_acoustic_001-060-100.wav: instrument guitar_acoustic_009 there, pitch 61 there, velocity 50 there" \
+        in listing.summary()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[1, 2]", "holds a JSON list, but examples.json maps each note name"),
+    ("{not json", "is not valid JSON"),
+])
+def test_examples_json_of_the_wrong_shape_names_the_file(tmp_path, content, message):
+    write_note(tmp_path / "guitar_acoustic_001-060-100.wav", seconds=1.0)
+    (tmp_path / "examples.json").write_text(content)
+    with pytest.raises(ValueError, match=message) as error:
+        list_notes(tmp_path, "train")
+    assert str(tmp_path / "examples.json") in str(error.value)
+
+
+def test_unusable_examples_json_entries_name_the_entry(tmp_path):
+    folder = tmp_path / "train"
+    for stem in ("take_a", "take_b", "take_c", "guitar_acoustic_001-060-100"):
+        write_note(folder / f"{stem}.wav", seconds=1.0)
+    (folder / "examples.json").write_text(json.dumps({
+        "take_a": {"velocity": 50, "instrument_str": "mine"},              # no pitch
+        "take_b": {"pitch": "A4", "velocity": 50, "instrument_str": "mine"},  # not a number
+        "take_c": [60, 50],                                                  # not an object
+        "guitar_acoustic_001-060-100": {"pitch": 60.5},                      # the name still gives the labels
+    }))
+    listing = list_notes(tmp_path, "train")
+    reasons = {path.name: why for path, why in listing.skipped}
+    assert "entry 'take_a': the entry has no 'pitch'" in reasons["take_a.wav"]
+    assert "entry 'take_b': pitch 'A4' is not a whole number" in reasons["take_b.wav"]
+    assert "entry 'take_c': the entry is a list" in reasons["take_c.wav"]
+    assert all(str(folder / "examples.json") in why for why in reasons.values())
+    (note,) = listing.notes
+    assert note.pitch == 60
+    assert "pitch 60.5 is not a whole number" in listing.summary()
+
+
+def test_pitch_and_velocity_outside_midi_are_skipped(tmp_path):
+    folder = tmp_path / "train"
+    for stem in ("guitar_acoustic_001-130-100", "guitar_acoustic_001-999-100", "guitar_acoustic_001-060-999",
+                 "guitar_acoustic_001-060-000", "guitar_acoustic_001-127-127"):
+        write_note(folder / f"{stem}.wav", seconds=1.0)
+    listing = list_notes(tmp_path, "train")
+    assert [n.name for n in listing.notes] == ["guitar_acoustic_001-127-127"]
+    reasons = sorted(why for _, why in listing.skipped)
+    assert reasons == ["pitch 130 is outside MIDI's 0-127; fix the name or examples.json",
+                       "pitch 999 is outside MIDI's 0-127; fix the name or examples.json",
+                       "velocity 0 is outside MIDI's 1-127; fix the name or examples.json",
+                       "velocity 999 is outside MIDI's 1-127; fix the name or examples.json"]
+
+
+def test_examples_json_above_the_data_folder_is_not_used(tmp_path):
+    data = tmp_path / "nsynth-valid" / "audio"
+    write_note(data / "guitar_acoustic_001-060-100.wav", seconds=1.0)
+    (tmp_path / "nsynth-valid" / "examples.json").write_text(json.dumps(
+        {"guitar_acoustic_001-060-100": {"pitch": 30, "velocity": 50}}))
+    listing = list_notes(data, "train")
+    assert [n.pitch for n in listing.notes] == [60]
+    assert "examples.json outside the data folder ignored" in listing.summary()
+    assert str(tmp_path / "nsynth-valid" / "examples.json") in listing.summary()
+
+
+def test_too_few_notes_to_split_says_so(tmp_path):
+    from tutorial_lib.data.nsynth import empty_split_message
+
+    for pitch in (60, 62):
+        write_note(tmp_path / f"guitar_acoustic_001-{pitch:03d}-100.wav", seconds=1.0)
+    listing = list_notes(tmp_path, "valid")
+    assert listing.notes == []
+    message = empty_split_message(tmp_path, "valid", listing)
+    assert "holds 2 usable note(s) of 1 instrument(s): too few to split" in message
+    assert "at least 2 instruments" in message and "at least 7 notes" in message
+    assert "named" not in message  # the names are fine: the message must not blame them
 
 
 def test_flat_mp3_folder_is_split_by_instrument_and_odd_names_are_reported(tmp_path):
@@ -82,6 +160,9 @@ def test_empty_or_missing_folder_says_what_to_do(tmp_path):
         list_notes(tmp_path, "train")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         list_notes(tmp_path / "nope", "train")
+    note = write_note(tmp_path / "guitar_acoustic_001-060-100.wav")
+    with pytest.raises(NotADirectoryError, match=f"is a file, not a folder of notes.*--data {tmp_path}"):
+        list_notes(note, "train")
 
 
 def test_load_note_fixes_stereo_rate_and_length(tmp_path):
@@ -105,3 +186,24 @@ def test_load_note_rejects_bad_files_with_the_file_name(tmp_path):
         with pytest.raises(AudioError, match=message) as error:
             load_note(path, 16000, 64000)
         assert str(path) in str(error.value)
+
+
+def test_long_note_is_cut_and_says_so(tmp_path):
+    path = write_note(tmp_path / "long.wav", seconds=60.0)
+    audio, fixes = load_note(path, 16000, 64000)
+    assert audio.shape == (64000,) and fixes == ["cut to 4.00 s"]
+
+
+def test_silent_files_are_refused_and_cancelling_stereo_keeps_a_channel(tmp_path):
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(64000), 16000)
+    with pytest.raises(AudioError, match="silent") as error:
+        load_note(silent, 16000, 64000)
+    assert str(silent) in str(error.value)
+    t = np.arange(64000) / 16000
+    left = 0.3 * np.sin(2 * np.pi * 220 * t)
+    cancelling = tmp_path / "cancelling.wav"
+    sf.write(cancelling, np.stack([left, -left], axis=1), 16000, subtype="FLOAT")
+    audio, fixes = load_note(cancelling, 16000, 64000)
+    assert fixes == ["stereo channels cancel: louder channel kept"]
+    assert np.allclose(audio, left, atol=1e-6)

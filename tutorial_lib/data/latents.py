@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..codec import Codec
-from .nsynth import AudioError, Note, list_notes, load_note
+from .nsynth import AudioError, Note, empty_split_message, list_notes, load_note
 from .synth import DURATION_S
 
 SOURCE_IDS = {"acoustic": 0, "electronic": 1, "synthetic": 2}
@@ -35,11 +36,18 @@ class EncodeReport:
     cached: int = 0
     fixes: Counter = field(default_factory=Counter)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    fix_examples: dict[str, str] = field(default_factory=dict)  # fix -> the first file it was applied to
+
+    def fixed(self, fixes: list[str], example: str) -> None:
+        self.fixes.update(fixes)
+        for fix in fixes:
+            self.fix_examples.setdefault(fix, example)
 
     def summary(self) -> str:
         text = f"{self.encoded} notes encoded, {self.cached} from the cache"
         if self.fixes:
-            text += "; " + ", ".join(f"{n} {fix}" for fix, n in self.fixes.items())
+            text += "; " + ", ".join(f"{n} {fix}" + (f" (e.g. {self.fix_examples[fix]})" if fix in self.fix_examples
+                                                       else "") for fix, n in self.fixes.items())
         if self.skipped:
             text += f"; {len(self.skipped)} skipped (first: {self.skipped[0][1]})"
         return text
@@ -50,32 +58,54 @@ def _file_key(path: Path) -> str:
     return f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
-def _save_atomically(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def save_atomically(obj, path: Path) -> None:
+    """``torch.save`` through a temporary file of this process's own, then a rename: a crash never leaves
+    half a file, and two runs sharing a cache never write (or rename away) each other's temporary file."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def _load_shard(path: Path) -> dict[str, torch.Tensor]:
-    """A shard on disk is ``{"keys": [N], "latents": [N, 64, frames]}``: one tensor loads fast."""
+class DamagedCacheError(ValueError):
+    """A latent cache file holds values no codec should give (NaN, infinity)."""
+
+
+def _load_shard(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, list[str]]]:
+    """A shard on disk is ``{"keys": [N], "latents": [N, 64, frames], "fixes": [N lists]}`` (one tensor loads
+    fast); returns ``({key: latents [64, frames]}, {key: fixes})``. Raises :class:`DamagedCacheError`
+    (naming the file to delete) if any latent is NaN or infinite."""
     if not path.is_file():
-        return {}
+        return {}, {}
     try:
         shard = torch.load(path)
-        return dict(zip(shard["keys"], shard["latents"]))
+        keys, latents = list(shard["keys"]), shard["latents"]
     except Exception:  # an older layout or a damaged file: encode again, it is only a cache
-        return {}
+        return {}, {}
+    finite = torch.isfinite(latents.flatten(1)).all(dim=1) if len(keys) else torch.ones(0, dtype=torch.bool)
+    if not bool(finite.all()):
+        raise DamagedCacheError(
+            f"The latent cache {path} holds NaN or infinite values in {int((~finite).sum())} of its {len(keys)} "
+            "notes (a damaged file, or written by a faulty codec). Delete that file; the notes are then "
+            "encoded again.")
+    fixes = shard.get("fixes") or [[] for _ in keys]
+    return dict(zip(keys, latents)), dict(zip(keys, fixes))
 
 
-def _save_shard(cache: dict[str, torch.Tensor], path: Path) -> None:
-    _save_atomically({"keys": list(cache), "latents": torch.stack(list(cache.values()))}, path)
+def _save_shard(cache: dict[str, torch.Tensor], fixes: dict[str, list[str]], path: Path) -> None:
+    save_atomically({"keys": list(cache), "latents": torch.stack(list(cache.values())),
+                     "fixes": [fixes.get(key, []) for key in cache]}, path)
 
 
 def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duration: float = DURATION_S,
                  save_every: int = 200, progress: bool = True) -> tuple[torch.Tensor, list[Note], EncodeReport]:
     """Encodes ``notes`` (through the cache); returns ``latents [N, 64, frames]``, the kept notes, a report.
 
-    Notes that cannot be read are skipped and listed in the report, never fatal.
+    Notes that cannot be read (or that the codec turns into NaN) are skipped and listed in the report,
+    never fatal; the fixes a note needed (padded, cut, mixed to mono...) are counted even when it comes from
+    the cache.
     """
     from ..progress import progress_bar as tqdm
 
@@ -84,7 +114,7 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
     folder.mkdir(parents=True, exist_ok=True)
     parents = sorted({str(parent.resolve()) for parent in {n.path.parent for n in notes}})
     shard_path = folder / f"{hashlib.sha1(chr(10).join(parents).encode()).hexdigest()[:16]}.pt"
-    cache = _load_shard(shard_path)
+    cache, cached_fixes = _load_shard(shard_path)
 
     report = EncodeReport()
     kept, latents, unsaved = [], [], 0
@@ -92,26 +122,34 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
         key = _file_key(note.path)
         if key in cache:
             report.cached += 1
+            report.fixed(cached_fixes.get(key, []), note.path.name)
         else:
             try:
                 audio, fixes = load_note(note.path, codec.sample_rate, num_samples)
             except AudioError as error:
                 report.skipped.append((str(note.path), str(error)))
                 continue
-            report.fixes.update(fixes)
-            cache[key] = codec.encode(audio, codec.sample_rate)
+            encoded = codec.encode(audio, codec.sample_rate)
+            if not bool(torch.isfinite(encoded).all()):
+                report.skipped.append((str(note.path), f"{note.path}: the codec ({codec.name}) turned it into "
+                                       "NaN or infinite latents; check the file and the codec."))
+                continue
+            report.fixed(fixes, note.path.name)
+            cache[key], cached_fixes[key] = encoded, fixes
             report.encoded += 1
             unsaved += 1
             if unsaved >= save_every:
-                _save_shard(cache, shard_path)
+                _save_shard(cache, cached_fixes, shard_path)
                 unsaved = 0
         kept.append(note)
         latents.append(cache[key])
     if unsaved:
-        _save_shard(cache, shard_path)
+        _save_shard(cache, cached_fixes, shard_path)
     if not kept:
-        raise ValueError(f"No usable notes among {len(notes)} files "
-                         f"({report.skipped[0][1] if report.skipped else 'the folder is empty'}).")
+        silent = sum("is silent" in why for _, why in report.skipped)
+        raise ValueError(f"No usable notes among {len(notes)} files"
+                         + (f": all {silent} are silent, nothing to learn from" if silent == len(notes) else "")
+                         + f" ({report.skipped[0][1] if report.skipped else 'the folder is empty'}).")
     return torch.stack(latents), kept, report
 
 
@@ -174,14 +212,15 @@ def prepare_latents(data_root: str | Path, codec: Codec, cache_dir: str | Path, 
     for split in ("train", "valid"):
         listing = list_notes(data_root, split)
         if not listing.notes:
-            raise ValueError(f"No {split} notes in {data_root} ({listing.summary()}). Each split needs notes "
-                             "named <family>_<source>_<NNN>-<pitch>-<velocity>.wav/.mp3/.flac.")
+            raise ValueError(empty_split_message(data_root, split, listing))
         latents, kept, report = encode_notes(listing.notes, codec, cache_dir, progress=progress)
         report.skipped[:0] = [(str(p), r) for p, r in listing.skipped]
+        report.fixes.update(listing.fixes)
+        report.fix_examples.update(listing.fix_examples)
         sets[split], reports[split] = (latents, kept), report
     train = LatentDataset(*sets["train"], num_frames)
     valid = LatentDataset(*sets["valid"], num_frames, mean=train.mean, std=train.std)
     stats_path = Path(cache_dir) / f"{codec.cache_id}-stats.pt"
-    _save_atomically({"mean": train.mean, "std": train.std, "num_frames": num_frames,
+    save_atomically({"mean": train.mean, "std": train.std, "num_frames": num_frames,
                       "data_root": str(Path(data_root).resolve())}, stats_path)
     return LatentData(train=train, valid=valid, reports=reports, stats_path=stats_path)

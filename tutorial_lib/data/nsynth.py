@@ -29,6 +29,10 @@ NOTE_NAME = re.compile(
 )
 #: Shortest note kept, as a fraction of the target length; shorter ones are skipped, longer ones padded.
 MIN_LENGTH_FRACTION = 0.5
+#: A note whose peak stays below this (about -80 dBFS, 3 steps of 16-bit audio) is silence and is skipped.
+SILENCE_PEAK = 1e-4
+#: MIDI ranges: pitch 0-127, velocity 1-127 (velocity 0 means "note off").
+PITCH_RANGE, VELOCITY_RANGE = (0, 127), (1, 127)
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,20 @@ class NoteList:
 
     notes: list[Note] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    fixes: Counter = field(default_factory=Counter)  # what was decided for the user, counted
+    fix_examples: dict[str, str] = field(default_factory=dict)  # fix -> its first case, naming the file
+
+    def fixed(self, fix: str, example: str) -> None:
+        self.fixes[fix] += 1
+        self.fix_examples.setdefault(fix, example)
 
     def summary(self) -> str:
         reasons = Counter(reason for _, reason in self.skipped)
         text = f"{len(self.notes)} notes"
         if reasons:
             text += ", skipped " + ", ".join(f"{n} ({r})" for r, n in reasons.items())
+        if self.fixes:
+            text += "; " + ", ".join(f"{n} {fix} (e.g. {self.fix_examples[fix]})" for fix, n in self.fixes.items())
         return text
 
 
@@ -79,6 +91,9 @@ def parse_note_name(stem: str) -> dict | None:
 def find_split_folders(root: str | Path) -> dict[str, Path]:
     """``{"train": Path, "valid": Path, ...}`` for the split folders under ``root`` ({} when flat)."""
     root = Path(root)
+    if root.is_file():
+        raise NotADirectoryError(f"{root} is a file, not a folder of notes: pass the folder that holds it "
+                                 f"(--data {root.parent}).")
     if not root.is_dir():
         raise FileNotFoundError(f"Data folder {root} does not exist. Pass a folder of NSynth notes, "
                                 "or leave --data out to generate the synthetic set.")
@@ -94,33 +109,101 @@ def _audio_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
 
 
-def _examples_json(folder: Path) -> dict:
-    for candidate in (folder / "examples.json", folder.parent / "examples.json"):
-        if candidate.is_file():
-            try:
-                return json.loads(candidate.read_text())
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{candidate} is not valid JSON ({error}); fix or delete it "
-                                 "(labels then come from the file names).") from error
-    return {}
+def _examples_json(path: Path) -> dict:
+    """NSynth's ``examples.json``: ``{note name: {"pitch": int, "velocity": int, ...}}`` ({} when absent)."""
+    if not path.is_file():
+        return {}
+    try:
+        table = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); fix or delete it "
+                         "(labels then come from the file names).") from error
+    if not isinstance(table, dict):
+        raise ValueError(f"{path} holds a JSON {type(table).__name__}, but examples.json maps each note name to "
+                         'its labels: {"guitar_acoustic_004-071-025": {"pitch": 71, "velocity": 25, ...}, ...}. '
+                         "Fix or delete it (labels then come from the file names).")
+    return table
 
 
-def _read_folder(folder: Path, split: str) -> NoteList:
-    examples = _examples_json(folder)
+def _check_range(labels: dict) -> str | None:
+    """Why ``labels`` cannot be a MIDI note (None when they can)."""
+    for key, (low, high) in (("pitch", PITCH_RANGE), ("velocity", VELOCITY_RANGE)):
+        if not low <= labels[key] <= high:
+            return f"{key} {labels[key]} is outside MIDI's {low}-{high}"
+    return None
+
+
+def _whole_number(value) -> int | None:
+    """``71``, ``71.0`` or ``"71"`` -> 71; anything else (``71.5``, ``"A4"``, ``True``, ``None``) -> None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _entry_labels(entry, name_labels: dict | None) -> tuple[dict | None, str | None]:
+    """Labels from one ``examples.json`` entry (name labels fill what it lacks), or why it is unusable."""
+    if not isinstance(entry, dict):
+        return None, f"the entry is a {type(entry).__name__}, not {{\"pitch\": ..., \"velocity\": ...}}"
+    labels = dict(name_labels or {"instrument": entry.get("instrument_str"),
+                                  "source": entry.get("instrument_source_str", "unknown")})
+    labels["instrument"] = str(entry.get("instrument_str", labels["instrument"]))
+    labels["source"] = str(entry.get("instrument_source_str", labels["source"]))
+    for key in ("pitch", "velocity"):
+        value = entry.get(key, labels.get(key))
+        if value is None:
+            return None, f"the entry has no {key!r}"
+        number = _whole_number(value)
+        if number is None:
+            return None, f"{key} {value!r} is not a whole number"
+        labels[key] = number
+    if labels["instrument"] in (None, "None"):
+        return None, "the entry has no 'instrument_str' and the file name does not give one"
+    return labels, None
+
+
+def _read_folder(folder: Path, split: str, outside: Path | None = None) -> NoteList:
+    """The notes under ``folder``. Labels: the file name when it is an NSynth name (it is what you see, and
+    NSynth's own ``note_str``), else ``folder/examples.json``. An entry that contradicts the name is counted
+    and reported, never silently obeyed: it could move a note into the other split. ``outside``: an
+    ``examples.json`` above the data folder, reported as ignored."""
+    json_path = folder / "examples.json"
+    examples = _examples_json(json_path)
     result = NoteList()
+    if outside is not None and outside.is_file() and not examples:
+        result.fixed("examples.json outside the data folder ignored, labels from the file names",
+                     f"{outside}; to use it, pass its folder as --data")
     for path in _audio_files(folder):
-        meta = examples.get(path.stem)
-        labels = parse_note_name(path.stem)
-        if meta is not None:
-            instrument = meta.get("instrument_str", labels["instrument"] if labels else path.stem)
-            labels = {
-                "instrument": instrument,
-                "source": meta.get("instrument_source_str", labels["source"] if labels else "unknown"),
-                "pitch": int(meta["pitch"]),
-                "velocity": int(meta["velocity"]),
-            }
+        name_labels = parse_note_name(path.stem)
+        labels = name_labels
+        if path.stem in examples:
+            entry_labels, problem = _entry_labels(examples[path.stem], name_labels)
+            where = f"{json_path} entry {path.stem!r}"
+            if name_labels is None:
+                if problem is not None:
+                    result.skipped.append((path, f"{where}: {problem}; fix the entry or rename the file "
+                                                 "<family>_<source>_<NNN>-<pitch>-<velocity>"))
+                    continue
+                labels = entry_labels
+            elif problem is not None:
+                result.fixed("labels from the file name (examples.json entry unusable)", f"{where}: {problem}")
+            else:
+                differences = [f"{key} {entry_labels[key]} there" for key in ("instrument", "pitch", "velocity")
+                               if entry_labels[key] != name_labels[key]]
+                if differences:
+                    result.fixed("labels from the file name (examples.json disagrees)",
+                                 f"{path.name}: {', '.join(differences)}")
         if labels is None:
             result.skipped.append((path, "name is not <family>_<source>_<NNN>-<pitch>-<velocity>"))
+            continue
+        out_of_range = _check_range(labels)
+        if out_of_range is not None:
+            result.skipped.append((path, f"{out_of_range}; fix the name or examples.json"))
             continue
         result.notes.append(Note(path=path, name=path.stem, split=split, **labels))
     return result
@@ -140,7 +223,7 @@ def list_notes(root: str | Path, split: str) -> NoteList:
         if split not in folders:
             return NoteList()
         return _read_folder(folders[split], split)
-    everything = _read_folder(root, "train")
+    everything = _read_folder(root, "train", outside=root.resolve().parent / "examples.json")
     if not everything.notes and not everything.skipped:
         raise FileNotFoundError(f"No audio files ({', '.join(AUDIO_EXTENSIONS)}) in {root}. "
                                 "Point --data at a folder of NSynth notes.")
@@ -155,14 +238,37 @@ def list_notes(root: str | Path, split: str) -> NoteList:
     if wanted is None:
         return NoteList()
     notes = [Note(**{**n.__dict__, "split": split}) for n, v in zip(everything.notes, in_valid) if v == wanted]
-    return NoteList(notes=notes, skipped=everything.skipped if split == "train" else [])
+    if split == "train":  # files skipped or fixed are reported once, with the training split
+        return NoteList(notes=notes, skipped=everything.skipped, fixes=everything.fixes,
+                        fix_examples=everything.fix_examples)
+    return NoteList(notes=notes)
+
+
+def empty_split_message(root: str | Path, split: str, listing: NoteList) -> str:
+    """Why ``split`` of ``root`` has no notes, and what to do (the caller needs every split)."""
+    root = Path(root)
+    folders = find_split_folders(root)
+    if folders and split not in folders:
+        return (f"{root} has split folders ({', '.join(sorted(folders))}) but none for {split!r}: add a folder "
+                f"named {split} or nsynth-guitar-{split} with notes in it.")
+    if folders or listing.skipped:
+        where = folders.get(split, root)
+        return (f"No usable {split} notes in {where} ({listing.summary()}). Notes are .wav/.mp3/.flac files named "
+                "<family>_<source>_<NNN>-<pitch>-<velocity>, e.g. guitar_acoustic_004-071-025.wav.")
+    usable = list_notes(root, "train").notes + list_notes(root, "valid").notes
+    instruments = len({n.instrument for n in usable})
+    return (f"{root} holds {len(usable)} usable note(s) of {instruments} instrument(s): too few to split into "
+            "train and valid. A flat folder is split by instrument (about one instrument in six goes to valid), "
+            "which needs at least 2 instruments; a single instrument needs at least 7 notes (every seventh "
+            "goes to valid). Add notes or instruments, or put your notes in train/ and valid/ folders.")
 
 
 def load_note(path: str | Path, sample_rate: int, num_samples: int) -> tuple[np.ndarray, list[str]]:
     """Reads a note as ``[num_samples]`` float32 mono at ``sample_rate``, and the fixes it needed.
 
-    Stereo is averaged, other rates are resampled (librosa / soxr), and the note is cropped or padded
-    with silence. Raises :class:`AudioError` for unreadable, empty, non-finite or too-short files.
+    Stereo is averaged (or, when its channels cancel, the louder one kept), other rates are resampled
+    (librosa / soxr), and the note is cut or padded with silence; each fix is named in the returned list.
+    Raises :class:`AudioError` for unreadable, empty, non-finite, silent or too-short files.
     """
     import soundfile as sf
 
@@ -180,9 +286,20 @@ def load_note(path: str | Path, sample_rate: int, num_samples: int) -> tuple[np.
         raise AudioError(f"{path}: the file holds no samples. Re-download or delete it.")
     if not np.all(np.isfinite(audio)):
         raise AudioError(f"{path}: the audio holds NaN or infinite values. Re-download or delete it.")
+    peak = float(np.abs(audio).max())
+    if peak < SILENCE_PEAK:
+        raise AudioError(f"{path}: the file is silent (peak {peak:.1e}, under {SILENCE_PEAK:.0e}). "
+                         "Re-record, re-download or delete it.")
     if audio.shape[1] > 1:
-        fixes.append("mixed to mono")
-    audio = audio.mean(axis=1)
+        mixed = audio.mean(axis=1)
+        if np.abs(mixed).max() < 0.01 * peak:  # e.g. right = -left: the mix would be silence
+            fixes.append("stereo channels cancel: louder channel kept")
+            mixed = audio[:, int(np.abs(audio).max(axis=0).argmax())]
+        else:
+            fixes.append("mixed to mono")
+        audio = mixed
+    else:
+        audio = audio[:, 0]
     if file_rate != sample_rate:
         import librosa
 
@@ -195,6 +312,8 @@ def load_note(path: str | Path, sample_rate: int, num_samples: int) -> tuple[np.
     if len(audio) < num_samples:
         fixes.append("padded")
         audio = np.pad(audio, (0, num_samples - len(audio)))
+    elif len(audio) > 1.01 * num_samples:  # a longer note; MP3 decoders may add a few samples: not worth a word
+        fixes.append(f"cut to {num_samples / sample_rate:.2f} s")
     return audio[:num_samples].astype(np.float32), fixes
 
 
