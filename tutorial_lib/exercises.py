@@ -255,3 +255,31 @@ def check_sampler(sampler) -> Feedback:
         return Feedback(False, "fine on straight paths, but not on a curved field: update x with the velocity at the "
                                "current x each step, and t by 1 / num_steps.")
     return Feedback(True, "the right model calls at the right times, and the library's result on a curved field.")
+
+
+# Interlude: a flow you can see -----------------------------------------------------------------------
+
+def check_gaussian_velocity(velocity) -> Feedback:
+    """``velocity(x [B, 2], t [B], mu [2], std)``: the exact ``E[x_0 - z | x_t = x]`` for data ``N(mu, std^2 I)``."""
+    from .toy_flow import GaussianMixture
+
+    data = GaussianMixture(num_modes=1, radius=1.5, std=0.3)
+    mu, g = data.means[0], torch.Generator().manual_seed(0)
+    x = torch.randn(64, 2, generator=g)
+    for t, hint in ((1.0, "at t = 1, x is pure noise and tells nothing about x_0: what is E[x_0] - x there?"),
+                    (0.0, "at t = 0, x is the data itself and z has mean 0: what is E[x_0 - z] there?")):
+        out, problem = _run(velocity, x, torch.full((64,), t), mu, data.std)
+        if problem is not None:
+            return problem
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+            return Feedback(False, "return a tensor of the shape of x, [B, 2].")
+        if not torch.allclose(out, data.velocity(x, torch.full((64,), t)), atol=1e-4):
+            return Feedback(False, hint)
+    t = torch.rand(64, generator=g) * 0.9 + 0.05
+    out, problem = _run(velocity, x, t, mu, data.std)
+    if problem is not None:
+        return problem
+    if not torch.allclose(out, data.velocity(x, t), atol=1e-4):
+        return Feedback(False, "right at t = 0 and t = 1, not in between: x_t is Gaussian with mean (1 - t) mu and "
+                               "variance (1 - t)^2 std^2 + t^2; regress x_0 and z on it.")
+    return Feedback(True, "your field matches the exact one at t = 0, at t = 1 and at 64 times in between.")
