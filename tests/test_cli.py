@@ -55,3 +55,86 @@ def test_bad_input_gives_a_message_not_a_traceback(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "--out", str(tmp_path / "o"), "--codec", "wavenet"])
     assert exit_info.value.code == 2
+
+
+
+@pytest.mark.parametrize("steps", ["0", "-3", "ten"])
+def test_nonsense_step_counts_are_refused(tmp_path, capsys, steps):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--out", str(tmp_path / "o"), f"--steps={steps}"])
+    assert exit_info.value.code == 2
+    assert "give a whole number of training steps, 1 or more" in capsys.readouterr().err
+    from tutorial_lib.pipeline import run_pipeline
+
+    if steps != "ten":
+        with pytest.raises(ValueError, match="at least 1 step"):
+            run_pipeline(tmp_path / "o", steps=int(steps), progress=False)
+
+
+def test_data_given_a_file_names_its_folder(tmp_path, capsys):
+    note = tmp_path / "guitar_acoustic_000-060-100.wav"
+    sf.write(note, np.zeros(16000), 16000)
+    assert main(["run", "--out", str(tmp_path / "o"), "--data", str(note), "--codec", "mel",
+                 "--cache", str(tmp_path / "cache")]) == 1
+    assert f"is a file, not a folder of notes: pass the folder that holds it (--data {tmp_path})" in capsys.readouterr().err
+
+
+def test_m2l_without_weights_fails_first_and_points_to_codec_mel(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("M2L_WEIGHTS", str(tmp_path / "missing.pt"))  # weights nowhere, hub offline
+    assert main(["run", "--out", str(tmp_path / "o"), "--codec", "m2l", "--cache", str(tmp_path / "cache")]) == 1
+    assert "--codec mel" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").rglob("*.wav"))  # no data made first
+
+
+def test_gpu_profile_offline_says_the_download_needs_internet(tmp_path, capsys, monkeypatch):
+    import urllib.error
+
+    from tutorial_lib.data import download
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(download.urllib.request, "urlopen", offline)
+    assert main(["run", "--out", str(tmp_path / "o"), "--profile", "gpu", "--codec", "mel",
+                 "--cache", str(tmp_path / "cache")]) == 1
+    err = capsys.readouterr().err
+    assert "needs internet" in err and "raw.githubusercontent.com cannot be reached" in err
+    assert "--data /path/to/NSYNTH_GUITAR_MP3" in err
+
+
+def test_ctrl_c_during_training_saves_a_checkpoint_and_the_same_command_resumes(tiny_nsynth, tmp_path, capsys,
+                                                                                monkeypatch):
+    import torch
+
+    from tutorial_lib import training
+
+    out = tmp_path / "run"
+    command = ["run", "--out", str(out), "--data", str(tiny_nsynth), "--codec", "mel", "--steps", "12",
+               "--cache", str(tmp_path / "cache")]
+    real_update, calls = training.update_ema, []
+
+    def interrupted_at_step_7(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        real_update(*args, **kwargs)
+
+    monkeypatch.setattr(training, "update_ema", interrupted_at_step_7)
+    assert main(command) == 130
+    err = capsys.readouterr().err
+    assert f"Training was saved in {out / 'checkpoint.pt'}: run the same command again to resume." in err
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 6 and len(state["history"]["train_loss"]) == 6  # the step cut short is redone
+    monkeypatch.setattr(training, "update_ema", real_update)
+    assert main(command) == 0
+    assert json.loads((out / "report.json").read_text())["training"]["steps"] == 12
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 12
+
+
+def test_the_run_says_how_many_cpu_threads_it_uses(tiny_nsynth, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "tutorial_lib", "run", "--out", str(tmp_path / "o"), "--data",
+                           str(tiny_nsynth), "--codec", "mel", "--steps", "2", "--cache", str(tmp_path / "cache")],
+                          capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "TUTORIAL_LIB_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("Using 1 CPU thread (from $TUTORIAL_LIB_THREADS).") == 1

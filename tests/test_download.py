@@ -84,3 +84,12 @@ def test_damaged_archive_is_deleted_with_a_clear_error(server, tmp_path):
     with pytest.raises(OSError, match="not a valid zip.*Run the download again"):
         download_nsynth_guitar(tmp_path / "data", raw_url=url, media_url=url, progress=False)
     assert not (tmp_path / "data" / "NSYNTH_GUITAR_MP3.zip").exists()
+
+
+def test_offline_download_says_it_needs_internet_and_how_to_use_a_copy(tmp_path):
+    from tutorial_lib.data.download import OfflineError
+
+    with pytest.raises(OfflineError, match="needs internet, and 127.0.0.1:9 cannot be reached") as error:
+        download_nsynth_guitar(tmp_path / "data", raw_url="http://127.0.0.1:9", media_url="http://127.0.0.1:9",
+                               progress=False)
+    assert "--data /path/to/NSYNTH_GUITAR_MP3" in str(error.value)

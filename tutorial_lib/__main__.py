@@ -5,9 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .codec import CODEC_NAMES
 from .profiles import PROFILES, default_cache_dir
+
+
+def _training_steps(text: str) -> int:
+    """``--steps``: a whole number, 1 or more (0 once meant "the profile's"; leave the option out for that)."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of training steps, 1 or more "
+                                         "(leave --steps out for the profile's own)")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--codec", choices=CODEC_NAMES, help="default: the profile's (auto = M2L if available, else mel)")
     run.add_argument("--m2l-weights", help="path to music2latent.pt")
     run.add_argument("--cache", help=f"cache folder (default {default_cache_dir()})")
-    run.add_argument("--steps", type=int, help="override the profile's training steps")
+    run.add_argument("--steps", type=_training_steps, help="override the profile's training steps (1 or more)")
 
     synth = commands.add_parser("synth", help="write the synthetic NSynth-style guitar set")
     synth.add_argument("--out", required=True)
@@ -38,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             from .pipeline import run_pipeline
+            from .threads import use_cpu_threads
 
+            use_cpu_threads()
             report = run_pipeline(args.out, args.data, args.profile, args.codec, args.m2l_weights, args.cache, args.steps)
             print(json.dumps({k: report[k] for k in ("data", "codec", "training", "seconds")}, indent=2))
         elif args.command == "synth":
@@ -60,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, OSError, FloatingPointError) as error:  # incl. TrainingDiverged
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        checkpoint = Path(args.out) / "checkpoint.pt" if args.command == "run" else None
+        if checkpoint is not None and checkpoint.is_file():
+            print(f"\nInterrupted. Training was saved in {checkpoint}: run the same command again to resume.",
+                  file=sys.stderr)
+        else:
+            print("\nInterrupted.", file=sys.stderr)
+        return 130
     return 0
 
 

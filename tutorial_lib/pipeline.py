@@ -20,6 +20,7 @@ from .data import LatentData, download_nsynth_guitar, prepare_latents, write_syn
 from .flow import RectifiedFlow
 from .profiles import Profile, default_cache_dir, get_profile
 from .sampling import generate
+from .threads import use_cpu_threads
 from .training import TrainResult, train
 from .unet import build_model, count_parameters
 
@@ -70,12 +71,13 @@ def prepare(profile: str | Profile = "cpu", data: str | Path | None = None, code
     prof = get_profile(profile) if isinstance(profile, str) else profile
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     timings = {} if timings is None else timings
+    use_cpu_threads()
+    clock = time.perf_counter()  # the codec first: missing weights fail before minutes of data work
+    the_codec = load_codec(codec or prof.codec, checkpoint=m2l_weights)
+    timings["codec"] = round(time.perf_counter() - clock, 2)
     clock = time.perf_counter()
     folder, source = resolve_data(prof, data, cache_dir, progress)
     timings["data"] = round(time.perf_counter() - clock, 2)
-    clock = time.perf_counter()
-    the_codec = load_codec(codec or prof.codec, checkpoint=m2l_weights)
-    timings["codec"] = round(time.perf_counter() - clock, 2)
     clock = time.perf_counter()
     latents = prepare_latents(folder, the_codec, cache_dir / "latents", prof.num_frames, progress=progress)
     timings["latents"] = round(time.perf_counter() - clock, 2)
@@ -109,7 +111,9 @@ def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str =
     """Runs every stage and writes ``out/samples/*.wav``, ``out/checkpoint.pt`` and ``out/report.json``."""
     out = Path(out)
     (out / "samples").mkdir(parents=True, exist_ok=True)
-    prof = get_profile(profile, **({"steps": steps} if steps else {}))
+    if steps is not None and steps < 1:  # 0 once meant "not given" and trained the whole profile
+        raise ValueError(f"steps={steps}: training needs at least 1 step (leave it out for the profile's own).")
+    prof = get_profile(profile, **({"steps": steps} if steps is not None else {}))
     timings = {}
     prepared = prepare(prof, data, codec, m2l_weights, cache_dir, progress, timings)
     clock = time.perf_counter()

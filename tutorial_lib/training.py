@@ -205,40 +205,48 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
 
     bar = tqdm(range(start, config.steps), desc=f"Training {type(model).__name__}", disable=not progress,
                initial=start, total=config.steps)
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, step)
-        batch = batch_indices(len(train_latents), config.batch_size, step, config.seed)
-        x = train_latents[batch].to(device)
-        labels = {}
-        if train_conditions is not None:
-            labels["conditions"] = drop_labels(train_conditions[batch], p_all=config.label_dropout,
-                                               p_each=config.label_dropout_each,
-                                               generator=_step_generator(config.seed + 1, step)).to(device)
-        loss = flow.loss(model, x, generator=_step_generator(config.seed, step), **labels)
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(
-                f"The loss became {loss.item()} at step {step}. Lower the learning rate (now {config.lr}) "
-                "and check that the latents are standardised; "
-                + (f"the checkpoint {checkpoint_path} still holds the last good state." if checkpoint_path else
-                   "pass checkpoint_path to keep the last good state.")
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        # Warm-up: early on, the average follows the weights closely.
-        update_ema(ema_model, model, min(config.ema_decay, (1 + step) / (10 + step)))
-        history["train_steps"].append(step + 1)
-        history["train_loss"].append(loss.item())
-        done = step + 1
-        if valid_latents is not None and (done % config.eval_every == 0 or done == config.steps):
-            history["valid_steps"].append(done)
-            history["valid_loss"].append(validation_loss(model, flow, valid_latents, conditions=valid_conditions))
-            bar.set_postfix(loss=f"{loss.item():.3f}", valid=f"{history['valid_loss'][-1]:.3f}")
-        elif done % 10 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        if done % config.checkpoint_every == 0 or done == config.steps:
-            save(done)
+    try:
+        for step in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step)
+            batch = batch_indices(len(train_latents), config.batch_size, step, config.seed)
+            x = train_latents[batch].to(device)
+            labels = {}
+            if train_conditions is not None:
+                labels["conditions"] = drop_labels(train_conditions[batch], p_all=config.label_dropout,
+                                                   p_each=config.label_dropout_each,
+                                                   generator=_step_generator(config.seed + 1, step)).to(device)
+            loss = flow.loss(model, x, generator=_step_generator(config.seed, step), **labels)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"The loss became {loss.item()} at step {step}. Lower the learning rate (now {config.lr}) "
+                    "and check that the latents are standardised; "
+                    + (f"the checkpoint {checkpoint_path} still holds the last good state." if checkpoint_path else
+                       "pass checkpoint_path to keep the last good state.")
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            # Warm-up: early on, the average follows the weights closely.
+            update_ema(ema_model, model, min(config.ema_decay, (1 + step) / (10 + step)))
+            history["train_steps"].append(step + 1)
+            history["train_loss"].append(loss.item())
+            done = step + 1
+            if valid_latents is not None and (done % config.eval_every == 0 or done == config.steps):
+                history["valid_steps"].append(done)
+                history["valid_loss"].append(validation_loss(model, flow, valid_latents, conditions=valid_conditions))
+                bar.set_postfix(loss=f"{loss.item():.3f}", valid=f"{history['valid_loss'][-1]:.3f}")
+            elif done % 10 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+            if done % config.checkpoint_every == 0 or done == config.steps:
+                save(done)
+    except KeyboardInterrupt:  # Ctrl-C: keep what was learnt (resuming redoes at most the step cut short)
+        if checkpoint_path is not None:
+            done = min(len(history["train_steps"]), len(history["train_loss"]))
+            del history["train_steps"][done:], history["train_loss"][done:]
+            del history["valid_steps"][len(history["valid_loss"]):]
+            save(history["train_steps"][-1] if done else start)
+        raise
     bar.close()
     history["train_seconds"] = seconds_before + time.perf_counter() - clock
     return TrainResult(model=model, ema_model=ema_model, history=history,

@@ -9,7 +9,10 @@ Dataset licence: CC BY 4.0 (NSynth, Engel et al. 2017).
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
+import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -18,6 +21,19 @@ DATASET = "NSYNTH_GUITAR_MP3"
 RAW_URL = "https://raw.githubusercontent.com/SonyCSLParis/test-lfs/refs/heads/master"
 MEDIA_URL = "https://media.githubusercontent.com/media/SonyCSLParis/test-lfs/refs/heads/master"
 DONE_MARKER = ".download-complete"
+
+
+class OfflineError(OSError):
+    """The download's host cannot be reached; the message says how to use a copy made elsewhere."""
+
+
+def _offline_message(url: str, error: Exception) -> str:
+    host = urllib.parse.urlparse(url).netloc
+    return (f"Downloading NSynth's guitar notes needs internet, and {host} cannot be reached "
+            f"({getattr(error, 'reason', error)}). Download them on a machine with internet "
+            "(`python -m tutorial_lib download --out DIR`, about 335 MB), copy DIR/NSYNTH_GUITAR_MP3 here and "
+            "pass it with --data /path/to/NSYNTH_GUITAR_MP3; or leave the gpu profile for ci or cpu, which "
+            "make their notes offline.")
 
 
 def _remote_size(url: str, timeout: float) -> int | None:
@@ -67,6 +83,16 @@ def download_nsynth_guitar(dest: str | Path, raw_url: str = RAW_URL, media_url: 
     if (target / DONE_MARKER).is_file():
         return target
     dest.mkdir(parents=True, exist_ok=True)
+    try:
+        return _download_and_unpack(dest, target, raw_url, media_url, dataset, progress)
+    except urllib.error.HTTPError:
+        raise  # the host answered: its message says what went wrong
+    except (urllib.error.URLError, socket.timeout, ConnectionError) as error:
+        raise OfflineError(_offline_message(raw_url, error)) from error
+
+
+def _download_and_unpack(dest: Path, target: Path, raw_url: str, media_url: str, dataset: str,
+                         progress: bool) -> Path:
     with urllib.request.urlopen(f"{raw_url}/{dataset}.txt", timeout=60) as response:
         parts = [line.strip() for line in response.read().decode().splitlines() if line.strip()]
     if not parts:
