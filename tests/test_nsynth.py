@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,3 +208,19 @@ def test_silent_files_are_refused_and_cancelling_stereo_keeps_a_channel(tmp_path
     audio, fixes = load_note(cancelling, 16000, 64000)
     assert fixes == ["stereo channels cancel: louder channel kept"]
     assert np.allclose(audio, left, atol=1e-6)
+
+
+def test_synthetic_set_is_written_through_temporary_names(tmp_path, monkeypatch):
+    """Two runs sharing a cache may write the same set at once: no reader may see half a file."""
+    import os
+
+    from tutorial_lib.data import nsynth
+
+    renames = []
+    real_replace = os.replace
+    monkeypatch.setattr(nsynth.os, "replace", lambda src, dst: (renames.append((src, dst)), real_replace(src, dst)))
+    root = write_synthetic_nsynth(tmp_path, {"train": 1}, pitches=[60], velocities=(75,), progress=False)
+    targets = {Path(dst).name for _, dst in renames}
+    assert {p.name for p in root.rglob("*.wav")} <= targets and {"examples.json", "synthetic.json"} <= targets
+    assert all(Path(src).name.endswith(".tmp") for src, _ in renames)
+    assert not list(root.rglob("*.tmp"))

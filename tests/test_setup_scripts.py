@@ -97,3 +97,19 @@ def test_install_browser_names_what_it_installs():
     text = (ROOT / "scripts" / "install_browser.sh").read_text()
     assert "apt-get install -s chromium" in text and "packages to install or upgrade" in text
     assert "bash scripts/install_browser.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_one_default_cache_for_the_book_and_the_command_line(fake_venv, monkeypatch, tmp_path):
+    from tutorial_lib.profiles import default_cache_dir
+
+    venv, log = fake_venv
+    done = bash(f"unset TUTORIAL_LIB_CACHE; source {ROOT}/scripts/setup.sh; echo \"cache=${{TUTORIAL_LIB_CACHE:-}}\"",
+                venv, log)
+    assert done.stdout.strip().endswith("cache=")  # the book's scripts leave the choice to default_cache_dir
+    monkeypatch.delenv("TUTORIAL_LIB_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert default_cache_dir() == Path.home() / ".cache" / "tutorial_lib"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "tutorial_lib"
+    monkeypatch.setenv("TUTORIAL_LIB_CACHE", str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine"

@@ -11,8 +11,10 @@ NSynth's ``examples.json``. Labels come from ``examples.json`` when present, els
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import uuid
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -317,6 +319,12 @@ def load_note(path: str | Path, sample_rate: int, num_samples: int) -> tuple[np.
     return audio[:num_samples].astype(np.float32), fixes
 
 
+def _write_text_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def write_synthetic_nsynth(
     root: str | Path,
     instruments_per_source: dict[str, int] | None = None,
@@ -366,7 +374,10 @@ def write_synthetic_nsynth(
                 for velocity in velocities:
                     name = f"{guitar.name}-{pitch:03d}-{velocity:03d}"
                     note = synth.pluck(guitar, pitch, velocity, rng)
-                    sf.write(audio_dir / f"{name}.wav", note, synth.SAMPLE_RATE, subtype="PCM_16")
+                    # Through a temporary name: a second run sharing this cache never reads half a file.
+                    tmp = audio_dir / f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+                    sf.write(tmp, note, synth.SAMPLE_RATE, subtype="PCM_16", format="WAV")
+                    os.replace(tmp, audio_dir / f"{name}.wav")
                     examples[split][name] = {
                         "note_str": name, "pitch": pitch, "velocity": velocity,
                         "instrument_str": guitar.name, "instrument_source_str": guitar.source,
@@ -374,6 +385,6 @@ def write_synthetic_nsynth(
                     }
                     bar.update()
     for split, table in examples.items():
-        (root / f"nsynth-guitar-{split}" / "examples.json").write_text(json.dumps(table, indent=1))
-    marker.write_text(json.dumps(settings))
+        _write_text_atomically(root / f"nsynth-guitar-{split}" / "examples.json", json.dumps(table, indent=1))
+    _write_text_atomically(marker, json.dumps(settings))
     return root
