@@ -57,6 +57,31 @@ def test_bad_input_gives_a_message_not_a_traceback(tmp_path, capsys):
     assert exit_info.value.code == 2
 
 
+def write_notes(folder, seed):
+    folder.mkdir()
+    rng = np.random.default_rng(seed)
+    for i, source in enumerate(SOURCES):
+        guitar = random_guitar(f"guitar_{source}_{i:03d}", source, rng)
+        for pitch in (45, 57, 69):
+            sf.write(folder / f"{guitar.name}-{pitch:03d}-100.wav", pluck(guitar, pitch, 100, rng), 16000)
+    return str(folder)
+
+
+def test_run_refuses_to_resume_another_runs_checkpoint_until_told_to_restart(tmp_path, capsys):
+    """``run --out X`` on other data than X's checkpoint (as ``--profile ci`` then ``--profile cpu``) must not
+    continue the old weights on the new data: it stops, names the difference, and says what to do."""
+    out, cache = str(tmp_path / "run"), str(tmp_path / "cache")
+    common = ["--codec", "mel", "--steps", "2", "--cache", cache]
+    assert main(["run", "--out", out, "--data", write_notes(tmp_path / "a", 0), *common]) == 0
+    capsys.readouterr()
+    other = write_notes(tmp_path / "b", 1)
+    assert main(["run", "--out", out, "--data", other, *common]) == 1
+    error = capsys.readouterr().err
+    assert "training latents" in error and f"{out}/checkpoint.pt" in error
+    assert "--out" in error and "--restart" in error
+    assert main(["run", "--out", out, "--data", other, "--restart", *common]) == 0
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["data"]["folder"] == other
+
 
 @pytest.mark.parametrize("steps", ["0", "-3", "ten"])
 def test_nonsense_step_counts_are_refused(tmp_path, capsys, steps):

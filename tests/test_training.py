@@ -1,9 +1,10 @@
 import pytest
 import torch
 
+from tutorial_lib.checkpoints import CheckpointError, CheckpointMismatch, data_fingerprint
 from tutorial_lib.flow import RectifiedFlow
 from tutorial_lib.training import (TrainConfig, TrainingDiverged, batch_indices, load_checkpoint, train)
-from tutorial_lib.unet import UNet
+from tutorial_lib.unet import SeedUNet, UNet
 
 
 @pytest.fixture
@@ -57,10 +58,10 @@ def test_resume_continues_as_if_never_stopped(latents, tmp_path):
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_checkpoint(latents, tmp_path):
     path = tmp_path / "ckpt.pt"
-    config = TrainConfig(steps=4, batch_size=8, checkpoint_every=2, device="cpu")
-    train(small_model(), RectifiedFlow(), latents, config=config, checkpoint_path=path, progress=False)
     bad = latents.clone()
-    bad[:] = float("nan")
+    bad[batch_indices(len(bad), 8, 4, seed=0)] = float("nan")  # only the batch of step 4 is poisoned
+    config = TrainConfig(steps=4, batch_size=8, checkpoint_every=2, device="cpu")
+    train(small_model(), RectifiedFlow(), bad, config=config, checkpoint_path=path, progress=False)
     longer = TrainConfig(**{**config.__dict__, "steps": 8})
     with pytest.raises(TrainingDiverged, match="Lower the learning rate.*still holds the last good state"):
         train(small_model(), RectifiedFlow(), bad, config=longer, checkpoint_path=path, progress=False)
@@ -70,3 +71,87 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_checkpoint(latents, tmp_pat
 def test_missing_checkpoint_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="train first"):
         load_checkpoint(tmp_path / "none.pt")
+
+
+def tiny_run(latents, path, *, model=None, flow=None, restart=False, **settings):
+    config = TrainConfig(**{"steps": 2, "batch_size": 8, "lr": 1e-3, "device": "cpu", **settings})
+    return train(model or small_model(), flow or RectifiedFlow(), latents, config=config, checkpoint_path=path,
+                 progress=False, restart=restart)
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"settings": {"lr": 3e-3}}, "training setting lr"),
+    ({"settings": {"batch_size": 4}}, "training setting batch_size"),
+    ({"settings": {"seed": 1}}, "training setting seed"),
+    ({"model": "other size"}, "model setting channels"),
+    ({"model": "other class"}, "the model (checkpoint: 'unet', this run: 'seed')"),
+    ({"flow": RectifiedFlow(sigma_data=0.5)}, "flow setting sigma_data"),
+    ({"data": "other notes"}, "training latents"),
+])
+def test_resume_refuses_a_checkpoint_of_another_run_and_says_what_to_do(latents, tmp_path, change, named):
+    path = tmp_path / "run" / "checkpoint.pt"
+    tiny_run(latents, path)
+    before = path.read_bytes()
+    model = {"other size": UNet(channels=(16, 16)), "other class": SeedUNet(channels=(8, 8, 8, 8, 8))}.get(
+        change.get("model"))
+    data = latents.flip(0) if "data" in change else latents
+    with pytest.raises(CheckpointMismatch) as error:
+        tiny_run(data, path, model=model, flow=change.get("flow"), steps=4, **change.get("settings", {}))
+    message = str(error.value)
+    assert named in message and str(path) in message and "--out" in message and "--restart" in message
+    assert message.count("(checkpoint: ") == 1  # only the setting that changed is named
+    assert path.read_bytes() == before  # the old run is left as it was
+
+
+def test_steps_may_grow_and_restart_starts_over(latents, tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    tiny_run(latents, path, steps=2)
+    assert tiny_run(latents, path, steps=3).history["train_steps"] == [1, 2, 3]  # continued, not restarted
+    fresh = tiny_run(latents, tmp_path / "fresh.pt", lr=3e-3)
+    restarted = tiny_run(latents, path, lr=3e-3, restart=True)  # would be refused without restart
+    assert restarted.history["train_steps"] == [1, 2]
+    assert all(torch.equal(a, b) for a, b in zip(fresh.model.parameters(), restarted.model.parameters()))
+    assert load_checkpoint(path)[2]["train_config"]["lr"] == 3e-3
+
+
+def test_steps_may_not_change_when_the_learning_rate_schedule_depends_on_them(latents, tmp_path):
+    if "lr_schedule" not in TrainConfig.__dataclass_fields__:
+        pytest.skip("no learning-rate schedule in TrainConfig")
+    path = tmp_path / "checkpoint.pt"
+    tiny_run(latents, path, steps=2, lr_schedule="cosine")
+    with pytest.raises(CheckpointMismatch, match="training setting steps"):
+        tiny_run(latents, path, steps=4, lr_schedule="cosine")
+
+
+def test_a_checkpoint_describes_its_run_and_rebuilds_its_model(latents, tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    seed_latents = torch.randn(16, 64, 32, generator=torch.Generator().manual_seed(0))
+    result = tiny_run(seed_latents, path, model=SeedUNet(channels=(8, 8, 16, 16, 16)),
+                      flow=RectifiedFlow(sigma_data=0.5))
+    model, ema, state = load_checkpoint(path)
+    assert state["model_key"] == "seed" and isinstance(model, SeedUNet)
+    assert model.config == {"in_channels": 64, "channels": (8, 8, 16, 16, 16)}
+    assert state["flow"]["sigma_data"] == 0.5 and state["train_config"]["lr"] == 1e-3
+    assert state["data"] == data_fingerprint(seed_latents) and state["data"]["shape"] == [16, 64, 32]
+    assert all(torch.equal(a, b) for a, b in zip(ema.parameters(), result.ema_model.parameters()))
+
+
+def test_the_data_fingerprint_tells_data_sets_apart():
+    x = torch.randn(10, 64, 32, generator=torch.Generator().manual_seed(0))
+    assert data_fingerprint(x) == data_fingerprint(x.clone())
+    changed = x.clone()
+    changed[3, 5, 7] += 1e-3
+    assert data_fingerprint(changed) != data_fingerprint(x)
+    assert data_fingerprint(x[:9])["shape"] == [9, 64, 32] != data_fingerprint(x)["shape"]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+def test_a_damaged_checkpoint_is_named_with_what_to_do(latents, tmp_path, damage):
+    path = tmp_path / "checkpoint.pt"
+    tiny_run(latents, path)
+    good = path.read_bytes()
+    path.write_bytes({"garbage": b"not a checkpoint" * 10, "truncated": good[: len(good) // 2], "empty": b""}[damage])
+    for attempt in (lambda: load_checkpoint(path), lambda: tiny_run(latents, path, steps=4)):
+        with pytest.raises(CheckpointError, match=f"The checkpoint {path} is damaged.*--restart"):
+            attempt()
+    assert tiny_run(latents, path, restart=True).history["train_steps"] == [1, 2]

@@ -3,7 +3,6 @@ import torch
 
 from tutorial_lib.unet import SeedUNet, UNet, build_model, count_parameters
 
-
 # The reference notebook's DiffusionUnet(64, 64, num_layers=5), written out layer by layer:
 # (name, type, in, out, kernel, stride, padding) for convolutions, (name, type, in, out) for linear layers.
 REFERENCE_SEED_UNET = [

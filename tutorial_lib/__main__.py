@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--m2l-weights", help="path to music2latent.pt")
     run.add_argument("--cache", help=f"cache folder (default {default_cache_dir()})")
     run.add_argument("--steps", type=_training_steps, help="override the profile's training steps (1 or more)")
+    run.add_argument("--restart", action="store_true",
+                     help="start training over, overwriting OUT/checkpoint.pt (default: resume it if it is this run's)")
 
     synth = commands.add_parser("synth", help="write the synthetic NSynth-style guitar set")
     synth.add_argument("--out", required=True)
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             from .threads import use_cpu_threads
 
             use_cpu_threads()
-            report = run_pipeline(args.out, args.data, args.profile, args.codec, args.m2l_weights, args.cache, args.steps)
+            report = run_pipeline(args.out, args.data, args.profile, args.codec, args.m2l_weights, args.cache, args.steps,
+                                  restart=args.restart)
             print(json.dumps({k: report[k] for k in ("data", "codec", "training", "seconds")}, indent=2))
         elif args.command == "synth":
             from .data import write_synthetic_nsynth

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checkpoints import FORMAT as CHECKPOINT_FORMAT
 from .codec import Codec, load_codec
 from .data import LatentData, download_nsynth_guitar, prepare_latents, write_synthetic_nsynth
 from .flow import RectifiedFlow
@@ -85,8 +86,11 @@ def prepare(profile: str | Profile = "cpu", data: str | Path | None = None, code
 
 
 def train_model(prepared: Prepared, model: str | None = None, model_kwargs: dict | None = None,
-                checkpoint_path: str | Path | None = None, progress: bool = True, **train_overrides) -> TrainResult:
+                checkpoint_path: str | Path | None = None, progress: bool = True, *, restart: bool = False,
+                **train_overrides) -> TrainResult:
     """Trains (or, when its checkpoint is complete, reloads) a model on ``prepared``'s latents.
+
+    ``restart=True`` ignores and overwrites an existing checkpoint instead of resuming it.
 
     By default the checkpoint lives in the cache, named after the profile, model, codec and steps, so the
     training chapter and the sampling chapter share one run, and running again costs nothing.
@@ -96,19 +100,23 @@ def train_model(prepared: Prepared, model: str | None = None, model_kwargs: dict
     kwargs = prof.model_kwargs if model_kwargs is None and name == prof.model else (model_kwargs or {})
     config = replace(prof.train, **train_overrides)
     if checkpoint_path is None:
-        tag = hashlib.sha1(json.dumps([name, kwargs, asdict(config), prepared.codec.cache_id,
+        tag = hashlib.sha1(json.dumps([CHECKPOINT_FORMAT, name, kwargs, asdict(config), prepared.codec.cache_id,
                                        str(prepared.data_folder.resolve())], sort_keys=True, default=str).encode())
         checkpoint_path = prepared.cache_dir / "runs" / f"{prof.name}-{name}-{tag.hexdigest()[:10]}.pt"
     torch.manual_seed(config.seed)
     net = build_model(name, **kwargs)
     return train(net, RectifiedFlow(), prepared.data.train.latents, prepared.data.valid.latents, config,
-                 checkpoint_path=checkpoint_path, progress=progress)
+                 checkpoint_path=checkpoint_path, progress=progress, restart=restart)
 
 
 def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str = "ci", codec: str | None = None,
                  m2l_weights: str | None = None, cache_dir: str | Path | None = None, steps: int | None = None,
-                 progress: bool = True) -> dict:
-    """Runs every stage and writes ``out/samples/*.wav``, ``out/checkpoint.pt`` and ``out/report.json``."""
+                 progress: bool = True, *, restart: bool = False) -> dict:
+    """Runs every stage and writes ``out/samples/*.wav``, ``out/checkpoint.pt`` and ``out/report.json``.
+
+    An existing ``out/checkpoint.pt`` is resumed if it belongs to the same run (else refused, naming the
+    setting that differs), or overwritten with ``restart=True``.
+    """
     out = Path(out)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     if steps is not None and steps < 1:  # 0 once meant "not given" and trained the whole profile
@@ -124,7 +132,7 @@ def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str =
         timings[stage] = round(now - clock, 2)
         clock = now
 
-    result = train_model(prepared, checkpoint_path=out / "checkpoint.pt", progress=progress)
+    result = train_model(prepared, checkpoint_path=out / "checkpoint.pt", progress=progress, restart=restart)
     model, flow = result.model, RectifiedFlow()
     lap("training")
     samples = generate(result.ema_model, prof.num_samples, prof.num_frames, seed=0, num_steps=prof.sample_steps,

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .checkpoints import describe_run, load_checkpoint, save_checkpoint
 from .conditioning import Conditions, drop_labels
 from .flow import RectifiedFlow
-from .unet import build_model
 
 
 @dataclass
@@ -130,50 +129,20 @@ def loss_by_time(model: nn.Module, flow: RectifiedFlow, latents: torch.Tensor, t
     return torch.tensor(losses)
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer,
-                    step: int, history: dict, config: TrainConfig, flow: RectifiedFlow) -> None:
-    """Writes everything needed to resume or to sample, atomically (a crash never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "model_name": "seed" if type(model).__name__ == "SeedUNet" else "unet",
-        "model_config": model.config,
-        "model": model.state_dict(),
-        "ema": ema_model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "step": step,
-        "history": history,
-        "train_config": asdict(config),
-        "flow": asdict(flow),
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[nn.Module, nn.Module, dict]:
-    """``(model, ema_model, checkpoint dict)`` from a file written by :func:`train`."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {path}; train first (tutorial_lib.training.train).")
-    state = torch.load(path, map_location=device, weights_only=False)
-    model = build_model(state["model_name"], **state["model_config"])
-    model.load_state_dict(state["model"])
-    ema_model = copy.deepcopy(model)
-    ema_model.load_state_dict(state["ema"])
-    return model.to(device), ema_model.to(device), state
-
-
 def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
           valid_latents: torch.Tensor | None = None, config: TrainConfig | None = None,
           checkpoint_path: str | Path | None = None, progress: bool = True, *,
-          train_conditions: Conditions | None = None, valid_conditions: Conditions | None = None) -> TrainResult:
+          train_conditions: Conditions | None = None, valid_conditions: Conditions | None = None,
+          restart: bool = False) -> TrainResult:
     """Trains ``model`` on ``train_latents [N, 64, frames]`` with the flow loss.
 
     With ``train_conditions`` (the labels of the N notes) a conditioned model learns to follow them; labels
     are hidden at random (``config.label_dropout``) so the same model also works without them (chapter 6).
 
-    If ``checkpoint_path`` exists, training resumes from it (weights, EMA, optimizer, history, step).
+    If ``checkpoint_path`` exists, training resumes from it (weights, EMA, optimizer, history, step), unless
+    ``restart`` (then it is overwritten); a checkpoint of another run raises
+    :class:`~tutorial_lib.checkpoints.CheckpointMismatch`
+    (``steps`` may grow; model, flow, data and the other settings must match).
     The validation loss is measured every ``eval_every`` steps and at the end.
     Raises :class:`TrainingDiverged` if the loss becomes NaN; the last checkpoint is left intact.
     """
@@ -188,10 +157,12 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     history = {"train_steps": [], "train_loss": [], "valid_steps": [], "valid_loss": []}
     start = 0
-    if checkpoint_path is not None and Path(checkpoint_path).is_file():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        ema_model.load_state_dict(state["ema"])
+    run = describe_run(model, flow, config, train_latents)
+    if checkpoint_path is not None and Path(checkpoint_path).is_file() and not restart:
+        # The one loader: refuses a checkpoint of another run (model, flow, settings or data), naming what differs.
+        saved, saved_ema, state = load_checkpoint(checkpoint_path, device, expect=run)
+        model.load_state_dict(saved.state_dict())
+        ema_model.load_state_dict(saved_ema.state_dict())
         optimizer.load_state_dict(state["optimizer"])
         history, start = state["history"], state["step"]
 
@@ -201,7 +172,7 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
     def save(step):
         history["train_seconds"] = seconds_before + time.perf_counter() - clock
         if checkpoint_path is not None:
-            save_checkpoint(checkpoint_path, model, ema_model, optimizer, step, history, config, flow)
+            save_checkpoint(checkpoint_path, model, ema_model, optimizer, step, history, config, flow, data=run["data"])
 
     bar = tqdm(range(start, config.steps), desc=f"Training {type(model).__name__}", disable=not progress,
                initial=start, total=config.steps)
