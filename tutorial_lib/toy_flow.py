@@ -120,19 +120,25 @@ def near_a_mode(samples: torch.Tensor, data: GaussianMixture, *, within: float =
     return (distance <= within * data.std).float().mean().item()
 
 
-def plot_field(ax, velocity, *, t: float, lim: float = 3.5, n: int = 17, data: torch.Tensor | None = None,
+def plot_field(ax, velocity, *, t: float, lim: float = 3.5, n: int = 15, data: torch.Tensor | None = None,
                title: str | None = None):
-    """Arrows of ``velocity(x [B, 2], t [B])`` on an ``n x n`` grid (length = one unit of time), over
-    ``data`` points if given."""
+    """Arrows of ``velocity(x [B, 2], t [B])`` on an ``n x n`` grid, over ``data`` points if given.
+
+    Arrows have equal length and show the direction; their colour shows the speed ``|v|`` on a log scale
+    from 0.1 to 10, the same in every panel (``ax.collections[-1]`` is the quiver, for a colorbar).
+    """
+    from matplotlib.colors import LogNorm
+
     axis = torch.linspace(-lim, lim, n)
     grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), dim=-1).reshape(-1, 2)
     with torch.no_grad():
         v = velocity(grid, torch.full((grid.shape[0],), float(t)))
     if data is not None:
-        ax.scatter(data[:, 0], data[:, 1], s=2, color="0.75", zorder=0)
-    speed = v.norm(dim=1)
-    ax.quiver(grid[:, 0], grid[:, 1], v[:, 0], v[:, 1], speed, cmap="viridis", angles="xy", scale_units="xy",
-              scale=4.0, width=0.006)
+        ax.scatter(data[:, 0], data[:, 1], s=2, color="0.7", zorder=0)
+    speed = v.norm(dim=1).clamp_min(1e-8)
+    direction = v / speed[:, None]
+    ax.quiver(grid[:, 0], grid[:, 1], direction[:, 0], direction[:, 1], speed, cmap="viridis",
+              norm=LogNorm(0.1, 10.0), angles="xy", scale_units="xy", scale=1.8 * n / (2 * lim), width=0.007)
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=title or f"t = {t:g}")
     ax.set_xticks([])
     ax.set_yticks([])
