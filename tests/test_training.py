@@ -155,3 +155,23 @@ def test_a_damaged_checkpoint_is_named_with_what_to_do(latents, tmp_path, damage
         with pytest.raises(CheckpointError, match=f"The checkpoint {path} is damaged.*--restart"):
             attempt()
     assert tiny_run(latents, path, restart=True).history["train_steps"] == [1, 2]
+
+
+def test_training_step_updates_weights_and_ema_and_a_nan_batch_changes_nothing(latents):
+    from tutorial_lib.training import training_step
+
+    model = small_model()
+    ema = UNet(channels=(16, 32))
+    ema.load_state_dict(model.state_dict())
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    before = [p.clone() for p in model.parameters()]
+    loss = training_step(model, RectifiedFlow(), latents[:8], optimizer, ema_model=ema, ema_decay=0.5,
+                         generator=torch.Generator().manual_seed(0))
+    assert isinstance(loss, float) and loss > 0
+    for old, new, avg in zip(before, model.parameters(), ema.parameters()):
+        torch.testing.assert_close(avg, 0.5 * old + 0.5 * new)  # the EMA moved halfway to the new weights
+    assert not all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    after = [p.clone() for p in model.parameters()]
+    nan_loss = training_step(model, RectifiedFlow(), torch.full_like(latents[:8], float("nan")), optimizer,
+                             ema_model=ema, ema_decay=0.5)
+    assert nan_loss != nan_loss and all(torch.equal(a, b) for a, b in zip(after, model.parameters()))

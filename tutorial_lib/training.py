@@ -96,6 +96,23 @@ def update_ema(ema_model: nn.Module, model: nn.Module, decay: float) -> None:
         ema_p.lerp_(p, 1.0 - decay)
 
 
+def training_step(model: nn.Module, flow: RectifiedFlow, batch: torch.Tensor, optimizer: torch.optim.Optimizer, *,
+                  ema_model: nn.Module, ema_decay: float, generator: torch.Generator | None = None,
+                  conditions: Conditions | None = None) -> float:
+    """One step on ``batch [B, 64, frames]``: the flow loss, its gradient, an optimizer update, then the EMA.
+
+    Returns the loss (before the update). A NaN or infinite loss changes nothing; :func:`train` then stops.
+    """
+    labels = {} if conditions is None else {"conditions": conditions}
+    loss = flow.loss(model, batch, generator=generator, **labels)
+    if torch.isfinite(loss):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        update_ema(ema_model, model, ema_decay)
+    return loss.item()
+
+
 @torch.no_grad()
 def validation_loss(model: nn.Module, flow: RectifiedFlow, latents: torch.Tensor, batch_size: int = 256,
                     seed: int = 12345, conditions: Conditions | None = None) -> float:
@@ -187,28 +204,26 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
                 labels["conditions"] = drop_labels(train_conditions[batch], p_all=config.label_dropout,
                                                    p_each=config.label_dropout_each,
                                                    generator=_step_generator(config.seed + 1, step)).to(device)
-            loss = flow.loss(model, x, generator=_step_generator(config.seed, step), **labels)
-            if not torch.isfinite(loss):
+            loss = training_step(model, flow, x, optimizer, ema_model=ema_model,
+                                 # Warm-up: early on, the average follows the weights closely.
+                                 ema_decay=min(config.ema_decay, (1 + step) / (10 + step)),
+                                 generator=_step_generator(config.seed, step), **labels)
+            if not math.isfinite(loss):
                 raise TrainingDiverged(
-                    f"The loss became {loss.item()} at step {step}. Lower the learning rate (now {config.lr}) "
+                    f"The loss became {loss} at step {step}. Lower the learning rate (now {config.lr}) "
                     "and check that the latents are standardised; "
                     + (f"the checkpoint {checkpoint_path} still holds the last good state." if checkpoint_path else
                        "pass checkpoint_path to keep the last good state.")
                 )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            # Warm-up: early on, the average follows the weights closely.
-            update_ema(ema_model, model, min(config.ema_decay, (1 + step) / (10 + step)))
             history["train_steps"].append(step + 1)
-            history["train_loss"].append(loss.item())
+            history["train_loss"].append(loss)
             done = step + 1
             if valid_latents is not None and (done % config.eval_every == 0 or done == config.steps):
                 history["valid_steps"].append(done)
                 history["valid_loss"].append(validation_loss(model, flow, valid_latents, conditions=valid_conditions))
-                bar.set_postfix(loss=f"{loss.item():.3f}", valid=f"{history['valid_loss'][-1]:.3f}")
+                bar.set_postfix(loss=f"{loss:.3f}", valid=f"{history['valid_loss'][-1]:.3f}")
             elif done % 10 == 0:
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+                bar.set_postfix(loss=f"{loss:.3f}")
             if done % config.checkpoint_every == 0 or done == config.steps:
                 save(done)
     except KeyboardInterrupt:  # Ctrl-C: keep what was learnt (resuming redoes at most the step cut short)
