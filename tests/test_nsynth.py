@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tutorial_lib.data import AudioError, list_notes, load_note, parse_note_name, write_synthetic_nsynth
+from tutorial_lib.data import (
+    AudioError,
+    list_notes,
+    load_note,
+    parse_note_name,
+    write_synthetic_nsynth,
+)
 from tutorial_lib.data.nsynth import find_split_folders
 
 

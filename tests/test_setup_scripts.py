@@ -30,7 +30,7 @@ def fake_venv(tmp_path):
 def bash(script, venv, log, gpu=False, **env):
     environment = {**os.environ, "TUTORIAL_LIB_VENV": str(venv), "FAKE_LOG": str(log),
                    "TUTORIAL_LIB_NVIDIA_SMI": "true" if gpu else "false", **env}
-    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=environment, timeout=60,
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=environment, timeout=60, check=False,
                           cwd=venv.parent)
 
 

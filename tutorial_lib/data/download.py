@@ -9,7 +9,6 @@ Dataset licence: CC BY 4.0 (NSynth, Engel et al. 2017).
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import urllib.error
 import urllib.parse
@@ -87,7 +86,7 @@ def download_nsynth_guitar(dest: str | Path, raw_url: str = RAW_URL, media_url: 
         return _download_and_unpack(dest, target, raw_url, media_url, dataset, progress)
     except urllib.error.HTTPError:
         raise  # the host answered: its message says what went wrong
-    except (urllib.error.URLError, socket.timeout, ConnectionError) as error:
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
         raise OfflineError(_offline_message(raw_url, error)) from error
 
 

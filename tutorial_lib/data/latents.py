@@ -131,8 +131,8 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
                 continue
             encoded = codec.encode(audio, codec.sample_rate)
             if not bool(torch.isfinite(encoded).all()):
-                report.skipped.append((str(note.path), f"{note.path}: the codec ({codec.name}) turned it into "
-                                       "NaN or infinite latents; check the file and the codec."))
+                why = f"{note.path}: the codec ({codec.name}) turned it into NaN or infinite latents; check both."
+                report.skipped.append((str(note.path), why))
                 continue
             report.fixed(fixes, note.path.name)
             cache[key], cached_fixes[key] = encoded, fixes

@@ -29,6 +29,7 @@ SPLITS = ("train", "valid", "test")
 NOTE_NAME = re.compile(
     r"^(?P<family>[a-z]+)_(?P<source>acoustic|electronic|synthetic)_(?P<number>\d{3})-(?P<pitch>\d{3})-(?P<velocity>\d{3})$"
 )
+NAME_PATTERN = "<family>_<source>_<NNN>-<pitch>-<velocity>"
 #: Shortest note kept, as a fraction of the target length; shorter ones are skipped, longer ones padded.
 MIN_LENGTH_FRACTION = 0.5
 #: A note whose peak stays below this (about -80 dBFS, 3 steps of 16-bit audio) is silence and is skipped.
@@ -188,8 +189,8 @@ def _read_folder(folder: Path, split: str, outside: Path | None = None) -> NoteL
             where = f"{json_path} entry {path.stem!r}"
             if name_labels is None:
                 if problem is not None:
-                    result.skipped.append((path, f"{where}: {problem}; fix the entry or rename the file "
-                                                 "<family>_<source>_<NNN>-<pitch>-<velocity>"))
+                    why = f"{where}: {problem}; fix the entry, or name the file {NAME_PATTERN}"
+                    result.skipped.append((path, why))
                     continue
                 labels = entry_labels
             elif problem is not None:
@@ -201,7 +202,7 @@ def _read_folder(folder: Path, split: str, outside: Path | None = None) -> NoteL
                     result.fixed("labels from the file name (examples.json disagrees)",
                                  f"{path.name}: {', '.join(differences)}")
         if labels is None:
-            result.skipped.append((path, "name is not <family>_<source>_<NNN>-<pitch>-<velocity>"))
+            result.skipped.append((path, f"name is not {NAME_PATTERN}"))
             continue
         out_of_range = _check_range(labels)
         if out_of_range is not None:
