@@ -46,7 +46,7 @@ def both(chapter, index, name, **context):
 
 def test_every_chapter_has_coding_exercises_with_stubs():
     assert {k: len(v) for k, v in SOLUTIONS.items()} == {
-        "01_codec": 2, "02_dataset": 1, "03_unet": 2, "04_training": 2, "05_sampling": 2}
+        "01_codec": 2, "02_dataset": 1, "03_unet": 2, "04a_toy_flow": 2, "04_training": 2, "05_sampling": 2}
     for cells in SOLUTIONS.values():
         for solution, stub in cells:
             assert stub and stub != solution
