@@ -18,6 +18,7 @@ import torch
 from .checkpoints import FORMAT as CHECKPOINT_FORMAT
 from .codec import Codec, load_codec
 from .data import LatentData, download_nsynth_guitar, prepare_latents, write_synthetic_nsynth
+from .conditioning import Conditions
 from .flow import RectifiedFlow
 from .profiles import Profile, default_cache_dir, get_profile
 from .sampling import generate
@@ -60,6 +61,20 @@ class Prepared:
     codec: Codec
     data: LatentData
     cache_dir: Path
+
+    def to_audio(self, latents: torch.Tensor) -> list[np.ndarray]:
+        """Standardised latents ``[N, 64, frames]`` (what the sampler returns) -> N waveforms ``[samples]``.
+
+        The one place that undoes the standardisation and decodes; every chapter, the widget and the
+        command line go through it.
+        """
+        latents = latents.detach().cpu()
+        raw = self.data.train.destandardise(latents if latents.ndim == 3 else latents[None])
+        return [self.codec.decode(z) for z in raw]
+
+    def conditions(self, split: str = "train") -> Conditions:
+        """The labels ``[N]`` of a split's notes (pitch, source, velocity; -1 where a label is missing)."""
+        return Conditions.from_notes(getattr(self.data, split).notes)
 
 
 def prepare(profile: str | Profile = "cpu", data: str | Path | None = None, codec: str | None = None,
@@ -105,8 +120,11 @@ def train_model(prepared: Prepared, model: str | None = None, model_kwargs: dict
         checkpoint_path = prepared.cache_dir / "runs" / f"{prof.name}-{name}-{tag.hexdigest()[:10]}.pt"
     torch.manual_seed(config.seed)
     net = build_model(name, **kwargs)
+    labels = {}
+    if kwargs.get("conditioned"):
+        labels = {"train_conditions": prepared.conditions("train"), "valid_conditions": prepared.conditions("valid")}
     return train(net, RectifiedFlow(), prepared.data.train.latents, prepared.data.valid.latents, config,
-                 checkpoint_path=checkpoint_path, progress=progress, restart=restart)
+                 checkpoint_path=checkpoint_path, progress=progress, restart=restart, **labels)
 
 
 def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str = "ci", codec: str | None = None,
@@ -136,7 +154,7 @@ def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str =
     model, flow = result.model, RectifiedFlow()
     lap("training")
     samples = generate(result.ema_model, prof.num_samples, prof.num_frames, seed=0, num_steps=prof.sample_steps,
-                       sigma_data=flow.sigma_data).samples
+                       flow=flow).samples
     lap("sampling")
     latents = prepared.data.train.destandardise(samples.cpu())
     sample_stats = []
