@@ -1,0 +1,133 @@
+"""Known answers for the evaluation: each measure must fail where it should (tutorial_lib.evaluation)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tutorial_lib.eval_classifier import ClassifierConfig, inception_score, load_or_train_classifier
+from tutorial_lib.evaluation import (build_reference, comparison_table, evaluate, evaluate_sets,
+                                     known_bad_latents)
+from tutorial_lib.note_measures import (load_torchcrepe, note_pitch, note_shape, note_shapes, pitch_entropy,
+                                        pitch_figures, shape_distance)
+
+SR = 16_000
+t = np.arange(int(1.5 * SR)) / SR
+
+
+def tone(midi, decay_s=1.0):
+    return 0.5 * np.sin(2 * np.pi * 440 * 2 ** ((midi - 69) / 12) * t) * np.exp(-t / decay_s * 3)
+
+
+@pytest.mark.parametrize("method", ["crepe", "pyin"])
+def test_a_pure_tone_is_found_within_5_cents(method):
+    if method == "crepe" and load_torchcrepe() is None:
+        pytest.skip("torchcrepe is not installed")
+    assert abs(note_pitch(tone(69), SR, method=method) - 69) * 100 < 5
+    assert abs(note_pitch(tone(64), SR, method=method) - 64) * 100 < 5
+
+
+def test_a_detuned_tone_fails_pitch_accuracy():
+    in_tune, half, sixty = (note_pitch(tone(69 + c / 100), SR) for c in (0, 50, 60))
+    assert pitch_figures([in_tune])["accuracy"] == 1.0
+    assert pitch_figures([half])["accuracy"] == 0.0  # a quarter tone: 50 cents from every semitone
+    assert pitch_figures([in_tune], requested=[69])["accuracy"] == 1.0
+    assert pitch_figures([sixty], requested=[69])["accuracy"] == 0.0
+    assert pitch_figures([in_tune], requested=[70])["accuracy"] == 0.0
+    assert np.isnan(note_pitch(np.zeros(SR), SR))  # silence has no pitch
+    assert pitch_figures([np.nan, 69.0])["accuracy"] == 0.5  # and counts as wrong
+
+
+def test_pitch_entropy_and_inception_score():
+    assert pitch_entropy([60.1, 59.9, 60.0]) == 0.0
+    assert pitch_entropy([60, 61, 62, 63]) == pytest.approx(2.0)
+    assert inception_score(np.eye(5)) == pytest.approx(5.0)
+    assert inception_score(np.tile(np.eye(5)[0], (5, 1))) == pytest.approx(1.0)
+    assert inception_score(np.full((5, 5), 0.2)) == pytest.approx(1.0)
+
+
+def test_a_click_decays_fast_and_a_plucked_tone_rings():
+    rng = np.random.default_rng(0)
+    click = rng.standard_normal(len(t)) * np.exp(-t / 0.05 * 3)  # falls 26 dB in 50 ms
+    click[int(0.3 * SR):] = 0.0
+    click_shape, ring = note_shape(click, SR), note_shape(tone(60, decay_s=1.0), SR)
+    assert click_shape["decay_s"] < 0.1 and click_shape["silence"] > 0.7
+    assert 0.9 < ring["decay_s"] < 1.2 and ring["silence"] < 0.05
+    late = np.concatenate([np.zeros(SR // 2), tone(60)])[: len(t)]
+    assert note_shape(late, SR)["onset_s"] == pytest.approx(0.5, abs=0.02)
+
+
+def test_shape_distance_separates_clicks_from_notes():
+    rng = np.random.default_rng(0)
+    notes = [tone(60, decay_s=d) for d in rng.uniform(0.8, 1.4, 40)]
+    more_notes = [tone(62, decay_s=d) for d in rng.uniform(0.8, 1.4, 20)]
+    clicks = [rng.standard_normal(len(t)) * np.exp(-t / d * 3) for d in rng.uniform(0.03, 0.1, 20)]
+    reference = note_shapes(notes, SR)
+    same, bad = shape_distance(note_shapes(more_notes, SR), reference), shape_distance(note_shapes(clicks, SR), reference)
+    assert same["decay_s_inside"] > 0.8 and bad["decay_s_inside"] == 0.0
+    assert bad["distance"] > 5 * same["distance"]
+
+
+# ---- the classifier and the whole evaluation on the ci profile's data (mel codec, offline) ----
+
+@pytest.fixture(scope="module")
+def ci(tmp_path_factory):
+    from tutorial_lib.data.latents import SOURCE_IDS
+    from tutorial_lib.pipeline import prepare
+
+    cache = tmp_path_factory.mktemp("eval_cache")
+    prepared = prepare(profile="ci", codec="mel", cache_dir=cache, progress=False)
+    train, valid = prepared.data.train, prepared.data.valid
+
+    def labels(d):
+        return np.array([n.pitch for n in d.notes]), np.array([SOURCE_IDS[n.source] for n in d.notes])
+
+    def to_audio(x):
+        return [prepared.codec.decode(train.destandardise(z)) for z in x]
+
+    (tp, ts), (vp, vs) = labels(train), labels(valid)
+    kwargs = dict(train_latents=train.latents, train_pitch=tp, train_source=ts, valid_latents=valid.latents,
+                  valid_pitch=vp, valid_source=vs, cache_key=f"{prepared.codec.cache_id}-ci",
+                  config=ClassifierConfig(epochs=15), cache_dir=cache / "eval")
+    reference = build_reference(**kwargs, to_audio=to_audio, sample_rate=prepared.codec.sample_rate, num_audio=12,
+                                verbose=False)
+    pick = np.random.default_rng(0).permutation(len(valid))[:40]
+    return {"reference": reference, "to_audio": to_audio, "valid": valid.latents[pick], "pitch": vp[pick],
+            "source": vs[pick], "kwargs": kwargs}
+
+
+def test_classifier_is_cached_and_learns_pitch(ci):
+    classifier = ci["reference"].classifier
+    assert classifier.valid_pitch_accuracy > 0.7
+    again = load_or_train_classifier(**{k: v for k, v in ci["kwargs"].items()}, verbose=False)
+    assert again.train_seconds == classifier.train_seconds  # read back, not retrained
+    x = ci["valid"][:4]
+    assert np.allclose(again.predict(x)["embedding"], classifier.predict(x)["embedding"], atol=1e-5)
+
+
+def test_real_notes_beat_shuffled_reversed_and_matched_noise(ci):
+    sets = {"real": ci["valid"], **known_bad_latents(ci["valid"], seed=0)}
+    reports = evaluate_sets(sets, reference=ci["reference"], to_audio=ci["to_audio"], num_audio=6)
+    real = reports["real"]
+    for name in ("shuffled", "reversed", "matched_noise"):
+        assert reports[name]["classifier_fd"] > 1.5 * real["classifier_fd"], name
+        assert reports[name]["shape_distance"] > 3 * real["shape_distance"], name
+        assert reports[name]["inception_score"] < real["inception_score"], name
+    mean, std = real.real["classifier_fd"]
+    assert real["classifier_fd"] < mean + 4 * std  # real notes sit inside the reference's own spread
+    assert comparison_table(reports).splitlines()[0].startswith("| measure | real | shuffled | reversed | matched_noise |")
+
+
+def test_conditional_report_and_its_json(ci):
+    report = evaluate(latents=ci["valid"][:20], reference=ci["reference"], to_audio=ci["to_audio"],
+                      conditions={"pitch": ci["pitch"][:20], "source": ci["source"][:20]}, num_audio=6)
+    assert report.conditional and report.num_audio == 6 and report.sizes == {"classifier": 20, "audio": 6}
+    assert report["classifier_pitch_accuracy"] > 0.6 and report["pitch_accuracy"] >= 0.5
+    wrong = evaluate(latents=ci["valid"][:20], reference=ci["reference"], conditions={"pitch": ci["pitch"][:20] + 1})
+    assert wrong["classifier_pitch_accuracy"] < 0.2 and "pitch_accuracy" not in wrong.figures
+    data = json.loads(json.dumps(report.as_dict()))
+    assert data["better"]["classifier_fd"] == "lower" and "mean" in data["real"]["pitch_accuracy"]
+    assert "Frechet distance" in report.table()
+    with pytest.raises(ValueError, match="standardised latents"):
+        evaluate(latents=torch.zeros(3, 64, 7), reference=ci["reference"])

@@ -1,0 +1,328 @@
+"""One call that scores generated notes the way a listener would (chapter 5, "Listening with numbers").
+
+:func:`build_reference` trains (or loads) the evaluation classifier and measures real notes decoded by
+the same codec; :func:`evaluate` scores a set of generated latents against it and returns an
+:class:`EvalReport` whose every figure stands beside the real validation notes' own figure, given as the
+mean +- standard deviation over random subsets of the same size (the measure's own noise).
+
+Three kinds of figure (see :mod:`tutorial_lib.eval_classifier` and :mod:`tutorial_lib.note_measures`):
+
+* classifier (GANSynth's protocol): Frechet distance in its embedding to the training notes, Inception
+  score, pitch entropy, and pitch / source accuracy when conditions were asked for;
+* pitch of the decoded audio (CREPE): accuracy within 50 cents of the requested pitch, or 25 cents of the
+  nearest semitone for unconditional samples, and entropy over the batch;
+* note shape: decay time, onset, digital silence, and their distance to the training notes' shapes.
+
+:func:`known_bad_latents` makes the sets every measure must reject (shuffled or reversed in time, noise
+with each note's channel statistics); :func:`evaluate_sets` + :func:`comparison_table` put several sets
+(e.g. a model after 100 and after 3,000 steps) side by side.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .eval_classifier import (ClassifierConfig, EvalClassifier, _save_atomically, classifier_figures, data_key,
+                              load_or_train_classifier)
+from .note_measures import load_torchcrepe, note_pitches, note_shapes, pitch_figures, shape_distance
+from .profiles import default_cache_dir
+
+ToAudio = Callable[[torch.Tensor], list]  # standardised latents [N, 64, frames] -> N waveforms [samples]
+
+#: (key, label, which way is better: "higher", "lower" or "closer" to the real notes)
+FIGURES = [
+    ("classifier_fd", "Frechet distance, classifier embedding (to train)", "lower"),
+    ("inception_score", "Inception score (pitch classes)", "higher"),
+    ("classifier_pitch_entropy_bits", "pitch entropy, classifier (bits)", "closer"),
+    ("classifier_pitch_accuracy", "pitch accuracy, classifier (requested pitch)", "higher"),
+    ("classifier_source_accuracy", "source accuracy, classifier", "higher"),
+    ("classifier_pitch_confidence", "classifier confidence (mean top probability)", "higher"),
+    ("pitch_accuracy", "pitch accuracy, CREPE", "higher"),
+    ("pitch_class_accuracy", "pitch accuracy, CREPE, octave errors forgiven", "higher"),
+    ("median_cents_off", "median cents off the target, CREPE", "lower"),
+    ("pitch_entropy_bits", "pitch entropy, CREPE (bits)", "closer"),
+    ("pitched", "share with a confident pitch", "higher"),
+    ("decay_inside", "share with decay time inside the data's 5-95 % range", "higher"),
+    ("decay_median_s", "median decay time to -30 dB (s)", "closer"),
+    ("shape_distance", "note-shape distance to train (W1 / spread, mean of 4)", "lower"),
+    ("silence", "share of digital silence (|x| < 1e-4)", "closer"),
+]
+
+
+@dataclass
+class Reference:
+    """What generated notes are measured against (from :func:`build_reference`).
+
+    ``train_embedding [M, E]``: the training notes in the classifier's embedding. ``valid_*``: the real
+    validation latents ``[V, 64, frames]`` and labels. ``train_shapes`` / ``valid_shapes``: note shapes of
+    decoded real notes; ``valid_audio_pitch [A]`` their CREPE pitches, ``valid_audio_requested [A]`` their labels.
+    """
+
+    classifier: EvalClassifier
+    train_embedding: np.ndarray
+    valid_latents: torch.Tensor
+    valid_pitch: np.ndarray
+    valid_source: np.ndarray | None
+    sample_rate: int | None = None
+    train_shapes: dict | None = None
+    valid_shapes: dict | None = None
+    valid_audio_pitch: np.ndarray | None = None
+    valid_audio_requested: np.ndarray | None = None
+    pitch_method: str = "crepe"
+    seconds: dict = field(default_factory=dict)
+
+
+def _labels(x) -> np.ndarray | None:
+    return None if x is None else np.asarray(x, dtype=np.int64)
+
+
+def _decode(to_audio: ToAudio, latents: torch.Tensor, batch: int = 16) -> list[np.ndarray]:
+    audio = []
+    for start in range(0, len(latents), batch):
+        audio.extend(np.asarray(w, dtype=np.float32).reshape(-1) for w in to_audio(latents[start:start + batch]))
+    return audio
+
+
+def _spread_indices(n_total: int, n: int) -> np.ndarray:
+    """``n`` indices spread evenly over ``range(n_total)`` (covers all pitches of a sorted set)."""
+    return np.unique(np.linspace(0, n_total - 1, n).round().astype(int))
+
+
+def build_reference(*, train_latents, train_pitch, train_source=None, valid_latents, valid_pitch,
+                    valid_source=None, to_audio: ToAudio | None = None, sample_rate: int | None = None,
+                    cache_key: str, num_audio: int = 100, pitch_method: str = "auto",
+                    config: ClassifierConfig = ClassifierConfig(), cache_dir: str | Path | None = None,
+                    verbose: bool = True) -> Reference:
+    """The evaluation classifier and the real notes' figures, cached on disk.
+
+    Args:
+        train_latents, valid_latents: ``[N, 64, frames]`` standardised latents (``LatentDataset.latents``).
+        train_pitch, valid_pitch: ``[N]`` MIDI pitches; ``*_source``: ``[N]`` 0 acoustic, 1 electronic,
+            2 synthetic (-1 unknown), or None.
+        to_audio: standardised latents ``[n, 64, frames]`` -> list of n waveforms (destandardise + decode);
+            None skips the audio figures.
+        sample_rate: the waveforms' rate (Hz).
+        cache_key: names the dataset and codec, e.g. ``f"{codec.cache_id}-{profile}"``: audio figures are
+            cached under it with a hash of the latents, so it must change when ``to_audio`` does.
+        num_audio: how many train and valid notes to decode (spread over the sets).
+        pitch_method: ``"auto"`` (CREPE, pYIN without torchcrepe), ``"crepe"`` or ``"pyin"``.
+    """
+    clock = time.perf_counter()
+    train_latents = torch.as_tensor(train_latents, dtype=torch.float32)
+    valid_latents = torch.as_tensor(valid_latents, dtype=torch.float32)
+    train_pitch, valid_pitch = _labels(train_pitch), _labels(valid_pitch)
+    train_source, valid_source = _labels(train_source), _labels(valid_source)
+    classifier = load_or_train_classifier(
+        cache_key=cache_key, train_latents=train_latents, train_pitch=train_pitch, train_source=train_source,
+        valid_latents=valid_latents, valid_pitch=valid_pitch, valid_source=valid_source, config=config,
+        cache_dir=cache_dir, verbose=verbose)
+    if pitch_method == "auto":
+        pitch_method = "crepe" if load_torchcrepe() is not None else "pyin"
+    reference = Reference(classifier, classifier.predict(train_latents)["embedding"], valid_latents, valid_pitch,
+                          valid_source, sample_rate, pitch_method=pitch_method)
+    reference.seconds["classifier"] = round(time.perf_counter() - clock, 2)
+    if to_audio is None:
+        return reference
+    if sample_rate is None:
+        raise ValueError("build_reference: pass sample_rate (e.g. codec.sample_rate) with to_audio.")
+    clock = time.perf_counter()
+    ti = _spread_indices(len(train_latents), min(num_audio, len(train_latents)))
+    vi = _spread_indices(len(valid_latents), min(num_audio, len(valid_latents)))
+    key = data_key(train_latents[ti].numpy(), valid_latents[vi].numpy(), valid_pitch[vi],
+                   np.frombuffer(f"{sample_rate}-{pitch_method}".encode(), dtype=np.uint8))
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in cache_key)[:80]
+    path = Path(cache_dir or default_cache_dir() / "eval_classifier") / f"{safe}-audio-{key}.pt"
+    saved = None
+    if path.is_file():
+        try:
+            saved = torch.load(path, weights_only=False)
+        except Exception:
+            saved = None
+    if saved is None:
+        valid_audio = _decode(to_audio, valid_latents[vi])
+        saved = {"train_shapes": note_shapes(_decode(to_audio, train_latents[ti]), sample_rate),
+                 "valid_shapes": note_shapes(valid_audio, sample_rate),
+                 "valid_audio_pitch": note_pitches(valid_audio, sample_rate, method=pitch_method)}
+        _save_atomically(saved, path)
+    reference.train_shapes, reference.valid_shapes = saved["train_shapes"], saved["valid_shapes"]
+    reference.valid_audio_pitch, reference.valid_audio_requested = saved["valid_audio_pitch"], valid_pitch[vi]
+    reference.seconds["audio"] = round(time.perf_counter() - clock, 2)
+    return reference
+
+
+def _prefixed(figures: dict) -> dict:
+    """Classifier figures renamed so they never clash with the audio ones (``fd`` -> ``classifier_fd``...)."""
+    return {k if k == "inception_score" else f"classifier_{k}": v for k, v in figures.items()}
+
+
+def _audio_figures(pitches, shapes, reference: Reference, requested) -> dict:
+    p = pitch_figures(pitches, requested=requested)
+    out = {"pitch_accuracy": p["accuracy"], "median_cents_off": p["median_cents_off"],
+           "pitch_entropy_bits": p["entropy_bits"], "pitched": p["pitched"]}
+    if requested is not None:
+        off = (np.asarray(pitches) - np.asarray(requested)) * 100.0
+        folded = np.abs((off + 600.0) % 1200.0 - 600.0)
+        out["pitch_class_accuracy"] = float(np.mean(np.isfinite(folded) & (folded <= 50.0)))
+    d = shape_distance(shapes, reference.train_shapes)
+    out.update({"decay_inside": d["decay_s_inside"], "decay_median_s": float(np.median(shapes["decay_s"])),
+                "shape_distance": d["distance"], "silence": float(np.mean(shapes["silence"]))})
+    return out
+
+
+def reference_figures(reference: Reference, *, num_notes: int, num_audio: int = 0, conditional: bool = False,
+                      repeats: int = 8, seed: int = 0) -> dict:
+    """Real validation notes' figures over ``repeats`` random subsets: ``{key: (mean, std)}`` and ``"sizes"``.
+
+    Subsets hold ``min(num_notes, V // 2)`` notes (``num_audio`` for the audio figures), so each figure's
+    noise matches a generated set of that size. ``conditional``: score against the notes' own labels.
+    """
+    rng = np.random.default_rng(seed)
+    n = max(2, min(num_notes, len(reference.valid_latents) // 2))
+    rows = []
+    for _ in range(repeats):
+        i = np.sort(rng.permutation(len(reference.valid_latents))[:n])
+        rows.append(_prefixed(classifier_figures(
+            reference.classifier, reference.valid_latents[i], train_embedding=reference.train_embedding,
+            pitch=reference.valid_pitch[i] if conditional else None,
+            source=reference.valid_source[i] if conditional and reference.valid_source is not None else None)))
+    sizes = {"classifier": n}
+    if num_audio and reference.valid_shapes is not None:
+        total = len(reference.valid_audio_pitch)
+        na = max(2, min(num_audio, total // 2))
+        for r in range(repeats):
+            j = np.sort(rng.permutation(total)[:na])
+            shapes = {k: v[j] for k, v in reference.valid_shapes.items()}
+            rows[r].update(_audio_figures(reference.valid_audio_pitch[j], shapes, reference,
+                                          reference.valid_audio_requested[j] if conditional else None))
+        sizes["audio"] = na
+    out = {k: (float(np.mean([row[k] for row in rows])), float(np.std([row[k] for row in rows])))
+           for k in rows[0]}
+    out["sizes"] = sizes
+    return out
+
+
+@dataclass
+class EvalReport:
+    """Figures of one set of generated notes, each beside the real validation notes' (mean, std).
+
+    ``figures[key] = value``, ``real[key] = (mean, std)`` over subsets of ``sizes`` notes.
+    """
+
+    num_notes: int
+    num_audio: int
+    conditional: bool
+    figures: dict
+    real: dict
+    sizes: dict
+    pitch_method: str
+    seconds: float
+
+    def __getitem__(self, key: str) -> float:
+        return self.figures[key]
+
+    def as_dict(self) -> dict:
+        """Plain JSON-ready dict (for ``report.json``)."""
+        d = asdict(self)
+        d["real"] = {k: {"mean": m, "std": s} for k, (m, s) in self.real.items()}
+        d["better"] = {k: b for k, _, b in FIGURES if k in self.figures}
+        return d
+
+    def table(self, *, title: str = "generated") -> str:
+        """A markdown table: figure | this set | real valid notes (mean +- std) | which way is better."""
+        lines = [f"| measure | {title} (n={self.num_notes}, audio {self.num_audio}) | real valid "
+                 f"(subsets of {self.sizes.get('classifier')}/{self.sizes.get('audio', '-')}) | better |",
+                 "|---|---|---|---|"]
+        for key, label, better in FIGURES:
+            if key in self.figures:
+                mean, std = self.real.get(key, (float("nan"), float("nan")))
+                lines.append(f"| {label} | {_fmt(self.figures[key])} | {_fmt(mean)} +- {_fmt(std)} | {better} |")
+        return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
+
+
+def evaluate(*, latents, reference: Reference, to_audio: ToAudio | None = None, sample_rate: int | None = None,
+             conditions: dict | None = None, num_audio: int | None = None, repeats: int = 8) -> EvalReport:
+    """Scores generated notes against ``reference``.
+
+    Args:
+        latents: ``[N, 64, frames]`` STANDARDISED latents (what the sampler returns, before destandardising).
+        reference: from :func:`build_reference`.
+        to_audio: standardised latents ``[n, 64, frames]`` -> n waveforms; None: classifier figures only.
+        sample_rate: the waveforms' rate; defaults to the reference's.
+        conditions: ``{"pitch": [N] MIDI, "source": [N] 0-2}`` the samples were asked for (either optional).
+        num_audio: how many of the notes to decode (the first ones); default ``min(N, 100)``.
+        repeats: random subsets of real notes behind each reference figure's mean and spread.
+    """
+    clock = time.perf_counter()
+    latents = torch.as_tensor(latents, dtype=torch.float32).detach().cpu()
+    if latents.ndim != 3 or latents.shape[1:] != reference.valid_latents.shape[1:]:
+        raise ValueError(f"evaluate: latents have shape {tuple(latents.shape)}, the reference's notes "
+                         f"[N, {', '.join(map(str, reference.valid_latents.shape[1:]))}]; pass standardised "
+                         "latents with the same channels and frames (cut frames with [..., :num_frames]).")
+    conditions = conditions or {}
+    pitch, source = _labels(conditions.get("pitch")), _labels(conditions.get("source"))
+    conditional = pitch is not None
+    figures = _prefixed(classifier_figures(reference.classifier, latents, train_embedding=reference.train_embedding,
+                                           pitch=pitch, source=source))
+    n_audio = 0
+    if to_audio is not None and reference.train_shapes is not None:
+        sample_rate = sample_rate or reference.sample_rate
+        n_audio = min(len(latents), 100 if num_audio is None else num_audio)
+        audio = _decode(to_audio, latents[:n_audio])
+        pitches = note_pitches(audio, sample_rate, method=reference.pitch_method)
+        figures.update(_audio_figures(pitches, note_shapes(audio, sample_rate), reference,
+                                      None if pitch is None else pitch[:n_audio]))
+    real = reference_figures(reference, num_notes=len(latents), num_audio=n_audio, conditional=conditional,
+                             repeats=repeats)
+    sizes = real.pop("sizes")
+    return EvalReport(len(latents), n_audio, conditional, figures, real, sizes, reference.pitch_method,
+                      round(time.perf_counter() - clock, 2))
+
+
+def known_bad_latents(latents, *, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Sets every measure must score worse than ``latents [N, 64, frames]`` themselves.
+
+    ``shuffled``: each note's frames in random order; ``reversed``: played backwards; ``matched_noise``:
+    Gaussian noise with each note's own per-channel mean and std (what mean/std features cannot tell apart).
+    """
+    x = torch.as_tensor(latents, dtype=torch.float32)
+    g = torch.Generator().manual_seed(seed)
+    shuffled = torch.stack([xi[:, torch.randperm(xi.shape[-1], generator=g)] for xi in x])
+    noise = x.mean(-1, keepdim=True) + x.std(-1, keepdim=True) * torch.randn(x.shape, generator=g)
+    return {"shuffled": shuffled, "reversed": x.flip(-1), "matched_noise": noise}
+
+
+def evaluate_sets(sets: dict, *, reference: Reference, to_audio: ToAudio | None = None,
+                  sample_rate: int | None = None, conditions: dict | None = None,
+                  num_audio: int | None = None) -> dict[str, EvalReport]:
+    """:func:`evaluate` for each ``{name: latents [N, 64, frames]}`` (e.g. checkpoints after 100 and 3,000
+    steps). ``conditions`` is one dict for all sets, or ``{name: dict}``."""
+    per_set = conditions is not None and set(conditions) <= set(sets) and bool(conditions)
+    return {name: evaluate(latents=x, reference=reference, to_audio=to_audio, sample_rate=sample_rate,
+                           conditions=conditions.get(name) if per_set else conditions, num_audio=num_audio)
+            for name, x in sets.items()}
+
+
+def comparison_table(reports: dict[str, EvalReport]) -> str:
+    """Markdown: one column per set, then the real notes' mean +- std (of the first set's sizes)."""
+    names = list(reports)
+    first = reports[names[0]]
+    lines = ["| measure | " + " | ".join(names) + f" | real valid (subsets of {first.sizes.get('classifier')}/"
+             f"{first.sizes.get('audio', '-')}) | better |", "|---" * (len(names) + 3) + "|"]
+    for key, label, better in FIGURES:
+        if key in first.figures:
+            mean, std = first.real.get(key, (float("nan"), float("nan")))
+            cells = " | ".join(_fmt(reports[n].figures.get(key, float("nan"))) for n in names)
+            lines.append(f"| {label} | {cells} | {_fmt(mean)} +- {_fmt(std)} | {better} |")
+    return "\n".join(lines)

