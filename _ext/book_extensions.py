@@ -1,0 +1,67 @@
+"""Two small Sphinx additions for this book (loaded through `local_extensions` in _config.yml).
+
+1. Exercises are numbered per chapter ("Exercise 3.2": chapter 3, second exercise) instead of running
+   across the whole book. The chapter number is the one its title starts with ("3. The U-Net"); a page
+   without one numbers its exercises 1, 2, ...
+2. MathJax is served by the book itself, so equations render with no network: the files come from the
+   PyPI package `sphinx-mathjax-offline` (MathJax 3.2.2, installed by scripts/setup.sh) and are copied
+   into `_build/html/_static/mathjax/` when the build ends (`mathjax_path` in _config.yml points there).
+   Not in the book's own `_static/`: Jupyter Book adds every .js file found there to every page.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+# The parts of MathJax that the TeX-to-HTML component loads: itself, the TeX extensions it loads on
+# demand, its fonts, and the menu with its accessibility parts (loaded when a reader opens the menu).
+MATHJAX_PARTS = ("tex-chtml.js", "input/tex/extensions", "output/chtml", "ui", "a11y", "sre")
+
+
+def mathjax_source() -> Path:
+    """The folder of MathJax files inside the installed `sphinx-mathjax-offline` package."""
+    try:
+        dist = metadata.distribution("sphinx-mathjax-offline")
+    except metadata.PackageNotFoundError:
+        raise RuntimeError("The book serves MathJax itself and needs the package sphinx-mathjax-offline: "
+                           "run `bash scripts/setup.sh` (or `pip install -r requirements-dev.txt`).") from None
+    folder = Path(dist.locate_file("sphinx-mathjax-offline/static/mathjax"))
+    if not (folder / "tex-chtml.js").is_file():
+        raise RuntimeError(f"{folder} has no tex-chtml.js: reinstall sphinx-mathjax-offline.")
+    return folder
+
+
+def copy_mathjax(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    source, target = mathjax_source(), Path(app.outdir) / "_static" / "mathjax"
+    for part in MATHJAX_PARTS:
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part, dirs_exist_ok=True)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / part, target / part)
+
+
+def number_exercises_per_chapter(app, env) -> list[str]:
+    """Runs after Sphinx numbered every enumerable node across the book; restarts exercises per page."""
+    for docname, by_type in env.toc_fignumbers.items():
+        exercises = by_type.get("exercise")
+        if not exercises:
+            continue
+        title = env.titles[docname].astext() if docname in env.titles else ""
+        chapter = re.match(r"\s*(\d+)\.\s", title)
+        prefix = (int(chapter.group(1)),) if chapter else ()
+        for i, node_id in enumerate(sorted(exercises, key=exercises.get), start=1):
+            exercises[node_id] = prefix + (i,)
+    return []
+
+
+def setup(app):
+    mathjax_source()  # fail at the start of the build, with the fix, if the package is missing
+    app.connect("env-get-updated", number_exercises_per_chapter, priority=900)  # after Sphinx's numbering
+    app.connect("build-finished", copy_mathjax)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
