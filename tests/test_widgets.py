@@ -26,6 +26,7 @@ def test_widget_button_plays_the_tested_function_and_static_text_explains():
     model, codec, dataset = small_setup()
     box = generator_widget(model, codec, dataset, num_frames=16)
     assert "needs a running Python kernel" in repr(box)
+    assert box._repr_mimebundle_()["text/plain"] == repr(box)  # not cut short by ipywidgets (110 characters)
     controls, output = box.children
     seed, steps, solver, button = controls.children
     seed.value, steps.value, solver.value = 3, 2, "heun"

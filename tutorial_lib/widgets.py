@@ -26,9 +26,8 @@ def generate_audio(model: torch.nn.Module, codec: Codec, dataset: LatentDataset,
 class GeneratorBox(widgets.VBox):
     """The widget's box; its plain-text form tells a static page's reader what it needs."""
 
-    def __repr__(self):
-        return ("[Generate-and-listen widget: it needs a running Python kernel (Jupyter or Colab). "
-                "On a static page, the players below show what it produces.]")
+    def __repr__(self):  # ipywidgets cuts a widget's text form at 110 characters: keep it shorter
+        return "[Generate-and-listen widget: it needs a running Python kernel. Here, the players below.]"
 
 
 def generator_widget(model: torch.nn.Module, codec: Codec, dataset: LatentDataset, num_frames: int = 32) -> GeneratorBox:
