@@ -175,3 +175,24 @@ def test_training_step_updates_weights_and_ema_and_a_nan_batch_changes_nothing(l
     nan_loss = training_step(model, RectifiedFlow(), torch.full_like(latents[:8], float("nan")), optimizer,
                              ema_model=ema, ema_decay=0.5)
     assert nan_loss != nan_loss and all(torch.equal(a, b) for a, b in zip(after, model.parameters()))
+
+
+def test_a_model_outside_the_registry_trains_without_a_checkpoint():
+    """Chapter 3's exercise trains its own U-Net variant: only checkpointing needs the registry."""
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, t):
+            return self.w * x
+
+    from tutorial_lib.flow import RectifiedFlow
+
+    result = train(Tiny(), RectifiedFlow(), torch.randn(8, 64, 4), config=TrainConfig(steps=3, batch_size=4),
+                   progress=False)
+    assert len(result.history["train_loss"]) == 3
+    with pytest.raises(TypeError, match="cannot be checkpointed"):
+        train(Tiny(), RectifiedFlow(), torch.randn(8, 64, 4), config=TrainConfig(steps=3, batch_size=4),
+              progress=False, checkpoint_path="/tmp/lead/never.pt")

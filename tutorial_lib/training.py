@@ -174,7 +174,7 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     history = {"train_steps": [], "train_loss": [], "valid_steps": [], "valid_loss": []}
     start = 0
-    run = describe_run(model, flow, config, train_latents)
+    run = describe_run(model, flow, config, train_latents) if checkpoint_path is not None else None
     if checkpoint_path is not None and Path(checkpoint_path).is_file() and not restart:
         # The one loader: refuses a checkpoint of another run (model, flow, settings or data), naming what differs.
         saved, saved_ema, state = load_checkpoint(checkpoint_path, device, expect=run)
