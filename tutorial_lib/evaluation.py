@@ -175,43 +175,69 @@ def _audio_figures(pitches, shapes, reference: Reference, requested) -> dict:
     return out
 
 
+def _subset_stats(measure: Callable[[np.ndarray], dict], total: int, size: int, repeats: int,
+                  rng: np.random.Generator) -> tuple[dict, dict]:
+    """``measure(indices)`` averaged over ``repeats`` random subsets of ``size`` of ``range(total)``:
+    ``({key: mean}, {key: std})``; a single pass (std 0) when ``size >= total``."""
+    if size >= total:
+        row = measure(np.arange(total))
+        return row, {k: 0.0 for k in row}
+    rows = [measure(np.sort(rng.permutation(total)[:size])) for _ in range(repeats)]
+    return ({k: float(np.mean([r[k] for r in rows])) for k in rows[0]},
+            {k: float(np.std([r[k] for r in rows])) for k in rows[0]})
+
+
+def subset_sizes(reference: Reference, *, num_notes: int, num_audio: int = 0) -> dict:
+    """Notes per subset behind each figure: at most half the real validation notes (and decoded notes), so
+    that different random subsets differ and give a spread. Generated sets larger than this are scored on
+    subsets of the same size too: Frechet and Wasserstein distances shrink as sets grow."""
+    sizes = {"classifier": max(2, min(num_notes, len(reference.valid_latents) // 2))}
+    if num_audio and reference.valid_audio_pitch is not None:
+        sizes["audio"] = max(2, min(num_audio, len(reference.valid_audio_pitch) // 2))
+    return sizes
+
+
+def _classifier_measure(reference: Reference, latents, pitch, source):
+    def measure(i):
+        return _prefixed(classifier_figures(
+            reference.classifier, latents[i], train_embedding=reference.train_embedding,
+            pitch=None if pitch is None else pitch[i], source=None if source is None else source[i]))
+    return measure
+
+
+def _audio_measure(reference: Reference, pitches, shapes, requested):
+    def measure(j):
+        return _audio_figures(pitches[j], {k: v[j] for k, v in shapes.items()}, reference,
+                              None if requested is None else requested[j])
+    return measure
+
+
 def reference_figures(reference: Reference, *, num_notes: int, num_audio: int = 0, conditional: bool = False,
                       repeats: int = 8, seed: int = 0) -> dict:
-    """Real validation notes' figures over ``repeats`` random subsets: ``{key: (mean, std)}`` and ``"sizes"``.
-
-    Subsets hold ``min(num_notes, V // 2)`` notes (``num_audio`` for the audio figures), so each figure's
-    noise matches a generated set of that size. ``conditional``: score against the notes' own labels.
-    """
+    """Real validation notes' figures over ``repeats`` random subsets: ``{key: (mean, std)}`` and ``"sizes"``
+    (from :func:`subset_sizes`). ``conditional``: scored against the notes' own labels."""
     rng = np.random.default_rng(seed)
-    n = max(2, min(num_notes, len(reference.valid_latents) // 2))
-    rows = []
-    for _ in range(repeats):
-        i = np.sort(rng.permutation(len(reference.valid_latents))[:n])
-        rows.append(_prefixed(classifier_figures(
-            reference.classifier, reference.valid_latents[i], train_embedding=reference.train_embedding,
-            pitch=reference.valid_pitch[i] if conditional else None,
-            source=reference.valid_source[i] if conditional and reference.valid_source is not None else None)))
-    sizes = {"classifier": n}
-    if num_audio and reference.valid_shapes is not None:
-        total = len(reference.valid_audio_pitch)
-        na = max(2, min(num_audio, total // 2))
-        for r in range(repeats):
-            j = np.sort(rng.permutation(total)[:na])
-            shapes = {k: v[j] for k, v in reference.valid_shapes.items()}
-            rows[r].update(_audio_figures(reference.valid_audio_pitch[j], shapes, reference,
-                                          reference.valid_audio_requested[j] if conditional else None))
-        sizes["audio"] = na
-    out = {k: (float(np.mean([row[k] for row in rows])), float(np.std([row[k] for row in rows])))
-           for k in rows[0]}
-    out["sizes"] = sizes
-    return out
+    sizes = subset_sizes(reference, num_notes=num_notes, num_audio=num_audio)
+    mean, std = _subset_stats(_classifier_measure(
+        reference, reference.valid_latents, reference.valid_pitch if conditional else None,
+        reference.valid_source if conditional else None), len(reference.valid_latents), sizes["classifier"],
+        repeats, rng)
+    if "audio" in sizes:
+        m, s = _subset_stats(_audio_measure(
+            reference, reference.valid_audio_pitch, reference.valid_shapes,
+            reference.valid_audio_requested if conditional else None), len(reference.valid_audio_pitch),
+            sizes["audio"], repeats, rng)
+        mean, std = {**mean, **m}, {**std, **s}
+    return {**{k: (mean[k], std[k]) for k in mean}, "sizes": sizes}
 
 
 @dataclass
 class EvalReport:
     """Figures of one set of generated notes, each beside the real validation notes' (mean, std).
 
-    ``figures[key] = value``, ``real[key] = (mean, std)`` over subsets of ``sizes`` notes.
+    ``figures[key]``: the value (the mean over random subsets of ``sizes`` notes when the set is larger,
+    with the subsets' std in ``spread[key]``, else 0); ``real[key] = (mean, std)`` over subsets of real
+    validation notes of the same sizes.
     """
 
     num_notes: int
@@ -222,6 +248,7 @@ class EvalReport:
     sizes: dict
     pitch_method: str
     seconds: float
+    spread: dict = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> float:
         return self.figures[key]
@@ -241,7 +268,10 @@ class EvalReport:
         for key, label, better in FIGURES:
             if key in self.figures:
                 mean, std = self.real.get(key, (float("nan"), float("nan")))
-                lines.append(f"| {label} | {_fmt(self.figures[key])} | {_fmt(mean)} +- {_fmt(std)} | {better} |")
+                value = _fmt(self.figures[key])
+                if self.spread.get(key):
+                    value += f" +- {_fmt(self.spread[key])}"
+                lines.append(f"| {label} | {value} | {_fmt(mean)} +- {_fmt(std)} | {better} |")
         return "\n".join(lines)
 
 
@@ -252,7 +282,8 @@ def _fmt(x: float) -> str:
 
 
 def evaluate(*, latents, reference: Reference, to_audio: ToAudio | None = None, sample_rate: int | None = None,
-             conditions: dict | None = None, num_audio: int | None = None, repeats: int = 8) -> EvalReport:
+             conditions: dict | None = None, num_audio: int | None = None, repeats: int = 8,
+             seed: int = 0) -> EvalReport:
     """Scores generated notes against ``reference``.
 
     Args:
@@ -261,8 +292,9 @@ def evaluate(*, latents, reference: Reference, to_audio: ToAudio | None = None, 
         to_audio: standardised latents ``[n, 64, frames]`` -> n waveforms; None: classifier figures only.
         sample_rate: the waveforms' rate; defaults to the reference's.
         conditions: ``{"pitch": [N] MIDI, "source": [N] 0-2}`` the samples were asked for (either optional).
-        num_audio: how many of the notes to decode (the first ones); default ``min(N, 100)``.
-        repeats: random subsets of real notes behind each reference figure's mean and spread.
+        num_audio: how many of the notes to decode (evenly spread over the set); default ``min(N, 100)``.
+        repeats: random subsets behind each figure's mean and spread (see :func:`subset_sizes`).
+        seed: picks the subsets.
     """
     clock = time.perf_counter()
     latents = torch.as_tensor(latents, dtype=torch.float32).detach().cpu()
@@ -273,21 +305,26 @@ def evaluate(*, latents, reference: Reference, to_audio: ToAudio | None = None, 
     conditions = conditions or {}
     pitch, source = _labels(conditions.get("pitch")), _labels(conditions.get("source"))
     conditional = pitch is not None
-    figures = _prefixed(classifier_figures(reference.classifier, latents, train_embedding=reference.train_embedding,
-                                           pitch=pitch, source=source))
+    real = reference_figures(reference, num_notes=len(latents), num_audio=0 if to_audio is None else
+                             min(len(latents), 100 if num_audio is None else num_audio),
+                             conditional=conditional, repeats=repeats)
+    sizes = real.pop("sizes")
+    rng = np.random.default_rng(seed)
+    figures, spread = _subset_stats(_classifier_measure(reference, latents, pitch, source), len(latents),
+                                    sizes["classifier"], repeats, rng)
     n_audio = 0
     if to_audio is not None and reference.train_shapes is not None:
         sample_rate = sample_rate or reference.sample_rate
         n_audio = min(len(latents), 100 if num_audio is None else num_audio)
-        audio = _decode(to_audio, latents[:n_audio])
+        pick = _spread_indices(len(latents), n_audio)  # spread: a set sorted by pitch keeps all its pitches
+        audio = _decode(to_audio, latents[pick])
         pitches = note_pitches(audio, sample_rate, method=reference.pitch_method)
-        figures.update(_audio_figures(pitches, note_shapes(audio, sample_rate), reference,
-                                      None if pitch is None else pitch[:n_audio]))
-    real = reference_figures(reference, num_notes=len(latents), num_audio=n_audio, conditional=conditional,
-                             repeats=repeats)
-    sizes = real.pop("sizes")
+        m, s = _subset_stats(_audio_measure(reference, pitches, note_shapes(audio, sample_rate),
+                                            None if pitch is None else pitch[pick]),
+                             n_audio, sizes["audio"], repeats, rng)
+        figures, spread = {**figures, **m}, {**spread, **s}
     return EvalReport(len(latents), n_audio, conditional, figures, real, sizes, reference.pitch_method,
-                      round(time.perf_counter() - clock, 2))
+                      round(time.perf_counter() - clock, 2), spread)
 
 
 def known_bad_latents(latents, *, seed: int = 0) -> dict[str, torch.Tensor]:

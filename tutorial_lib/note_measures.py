@@ -29,6 +29,8 @@ SILENCE_LEVEL = 1e-4
 DECAY_DB = 30.0
 #: Onset: the first moment within this many dB of the peak.
 ONSET_DB = 20.0
+#: Pitch tracking: seconds between frames, and how much of the note is searched (the held part).
+HOP_S, PITCH_SECONDS = 0.02, 1.0
 SHAPE_FEATURES = ("decay_s", "onset_s", "peak_db", "silence")
 
 
@@ -83,7 +85,7 @@ def _rms_db(waveform: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
     return 10.0 * np.log10(np.mean(view ** 2, axis=1) + 1e-20)
 
 
-def track_pitch(waveform, sample_rate: int, *, seconds: float = 1.0, hop_s: float = 0.02,
+def track_pitch(waveform, sample_rate: int, *, seconds: float = PITCH_SECONDS, hop_s: float = HOP_S,
                 method: str = "auto", model: str = "tiny") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Frame-wise pitch of the first ``seconds`` of a note.
 
@@ -133,11 +135,39 @@ def track_pitch(waveform, sample_rate: int, *, seconds: float = 1.0, hop_s: floa
     return midi[:n], confidence[:n], level[:n]
 
 
-def note_pitch(waveform, sample_rate: int, **kwargs) -> float:
+def refine_pitch(segment: np.ndarray, sample_rate: int, midi: float, *, search_cents: float = 50.0) -> float:
+    """Sharpens a pitch estimate with the spectrum: the strongest peak within ``search_cents`` of ``midi``
+    in a Hann-windowed, zero-padded FFT of ``segment``, interpolated by a parabola through the log
+    magnitudes. Returns ``midi`` unchanged when no peak stands inside the window.
+
+    Measured here: CREPE alone reads pure tones and the synthetic notes 4-9 cents sharp (``tiny`` and
+    ``full`` alike); refined, within a cent. But on notes decoded by the mel codec, whose harmonics are
+    smeared across mel bands, the refined pitch lies a median 22 cents from the label against CREPE's 10,
+    so :func:`note_pitch` refines only when asked.
+    """
+    x = np.asarray(segment, dtype=np.float64)
+    if not np.isfinite(midi) or len(x) < 256:
+        return midi
+    n_fft = 1 << int(np.ceil(np.log2(len(x) * 8)))
+    spectrum = np.log(np.abs(np.fft.rfft(x * np.hanning(len(x)), n_fft)) + 1e-12)
+    lo, hi = (int(np.floor(_midi_to_hz(midi + d * search_cents / 100.0) * n_fft / sample_rate)) for d in (-1, 1))
+    lo, hi = max(lo, 1), min(hi + 1, len(spectrum) - 2)
+    if hi - lo < 3:
+        return midi
+    k = lo + int(np.argmax(spectrum[lo:hi + 1]))
+    if k in (lo, hi):  # the slope of a neighbour's peak, not a peak of our own
+        return midi
+    a, b, c = spectrum[k - 1], spectrum[k], spectrum[k + 1]
+    offset = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
+    return float(_hz_to_midi((k + offset) * sample_rate / n_fft))
+
+
+def note_pitch(waveform, sample_rate: int, *, refine: bool = False, **kwargs) -> float:
     """One note's pitch (fractional MIDI; NaN when no frame is confidently pitched).
 
     The median over frames of the held part: from the loudest frame on, within ``PITCH_RANGE_DB`` of it,
-    with confidence at least ``MIN_CONFIDENCE``. ``kwargs`` go to :func:`track_pitch`.
+    with confidence at least ``MIN_CONFIDENCE``; with ``refine``, sharpened by :func:`refine_pitch` over
+    the audio of those frames. ``kwargs`` go to :func:`track_pitch`.
     """
     midi, confidence, level = track_pitch(waveform, sample_rate, **kwargs)
     if len(midi) == 0 or not np.isfinite(level).any():
@@ -146,7 +176,15 @@ def note_pitch(waveform, sample_rate: int, **kwargs) -> float:
     keep = np.zeros(len(midi), dtype=bool)
     keep[peak:] = True
     keep &= (level >= level[peak] - PITCH_RANGE_DB) & (confidence >= MIN_CONFIDENCE) & np.isfinite(midi)
-    return float(np.median(midi[keep])) if keep.any() else float("nan")
+    if not keep.any():
+        return float("nan")
+    estimate = float(np.median(midi[keep]))
+    if not refine:
+        return estimate
+    frames = np.nonzero(keep)[0]
+    hop = kwargs.get("hop_s", HOP_S) * sample_rate  # frame i is centred on sample i * hop
+    start, stop = int(round(frames[0] * hop)), int(round((frames[-1] + 1) * hop))
+    return refine_pitch(np.asarray(waveform, dtype=np.float64)[start:stop], sample_rate, estimate)
 
 
 def note_pitches(waveforms, sample_rate: int, **kwargs) -> np.ndarray:
