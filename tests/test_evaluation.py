@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from tutorial_lib.eval_classifier import ClassifierConfig, inception_score, load_or_train_classifier
-from tutorial_lib.evaluation import (build_reference, comparison_table, evaluate, evaluate_sets,
-                                     known_bad_latents)
+from tutorial_lib.eval_classifier import ClassifierConfig, inception_score
+from tutorial_lib.evaluation import comparison_table, evaluate, evaluate_sets, known_bad_latents, reference_from_prepared
 from tutorial_lib.note_measures import (load_torchcrepe, note_pitch, note_shape, note_shapes, pitch_entropy,
                                         pitch_figures, shape_distance)
 
@@ -24,10 +23,10 @@ def tone(midi, decay_s=1.0):
 def test_a_pure_tone_is_found_within_5_cents(method):
     if method == "crepe" and load_torchcrepe() is None:
         pytest.skip("torchcrepe is not installed")
-    for midi in (45.3, 64, 69, 84):
+    for midi in (45.3, 69, 84):
         assert abs(note_pitch(tone(midi), SR, method=method, refine=True) - midi) * 100 < 5
         # CREPE alone reads pure tones 4-9 cents sharp: still far inside the 50-cent accuracy window
-        assert abs(note_pitch(tone(midi), SR, method=method) - midi) * 100 < 12
+        assert abs(note_pitch(tone(midi), SR, method=method) - midi) * 100 < (12 if method == "crepe" else 5)
 
 
 def test_a_detuned_tone_fails_pitch_accuracy():
@@ -80,29 +79,19 @@ def ci(tmp_path_factory):
 
     cache = tmp_path_factory.mktemp("eval_cache")
     prepared = prepare(profile="ci", codec="mel", cache_dir=cache, progress=False)
-    train, valid = prepared.data.train, prepared.data.valid
-
-    def labels(d):
-        return np.array([n.pitch for n in d.notes]), np.array([SOURCE_IDS[n.source] for n in d.notes])
-
-    def to_audio(x):
-        return [prepared.codec.decode(train.destandardise(z)) for z in x]
-
-    (tp, ts), (vp, vs) = labels(train), labels(valid)
-    kwargs = dict(train_latents=train.latents, train_pitch=tp, train_source=ts, valid_latents=valid.latents,
-                  valid_pitch=vp, valid_source=vs, cache_key=f"{prepared.codec.cache_id}-ci",
-                  config=ClassifierConfig(epochs=15), cache_dir=cache / "eval")
-    reference = build_reference(**kwargs, to_audio=to_audio, sample_rate=prepared.codec.sample_rate, num_audio=12,
-                                verbose=False)
+    valid = prepared.data.valid
+    settings = dict(config=ClassifierConfig(epochs=15), cache_dir=cache / "eval", verbose=False)
+    reference = reference_from_prepared(prepared, num_audio=12, **settings)
     pick = np.random.default_rng(0).permutation(len(valid))[:40]
-    return {"reference": reference, "to_audio": to_audio, "valid": valid.latents[pick], "pitch": vp[pick],
-            "source": vs[pick], "kwargs": kwargs}
+    return {"reference": reference, "to_audio": prepared.to_audio, "valid": valid.latents[pick], "prepared": prepared,
+            "pitch": np.array([valid.notes[i].pitch for i in pick]), "settings": settings,
+            "source": np.array([SOURCE_IDS[valid.notes[i].source] for i in pick])}
 
 
 def test_classifier_is_cached_and_learns_pitch(ci):
     classifier = ci["reference"].classifier
     assert classifier.valid_pitch_accuracy > 0.7
-    again = load_or_train_classifier(**{k: v for k, v in ci["kwargs"].items()}, verbose=False)
+    again = reference_from_prepared(ci["prepared"], audio=False, **ci["settings"]).classifier
     assert again.train_seconds == classifier.train_seconds  # read back, not retrained
     x = ci["valid"][:4]
     assert np.allclose(again.predict(x)["embedding"], classifier.predict(x)["embedding"], atol=1e-5)
@@ -128,6 +117,14 @@ def test_conditional_report_and_its_json(ci):
     assert report["classifier_pitch_accuracy"] > 0.6 and report["pitch_accuracy"] >= 0.5
     wrong = evaluate(latents=ci["valid"][:20], reference=ci["reference"], conditions={"pitch": ci["pitch"][:20] + 1})
     assert wrong["classifier_pitch_accuracy"] < 0.2 and "pitch_accuracy" not in wrong.figures
+    # labels given for some notes only (-1: not given) count only where given; a Conditions object works too
+    partial = ci["pitch"][:20].copy()
+    partial[10:] = -1
+    from types import SimpleNamespace
+
+    half = evaluate(latents=ci["valid"][:20], reference=ci["reference"],
+                    conditions=SimpleNamespace(pitch=torch.as_tensor(partial), source=torch.full((20,), -1)))
+    assert half["classifier_pitch_accuracy"] > 0.6 and "classifier_source_accuracy" not in half.figures
     data = json.loads(json.dumps(report.as_dict()))
     assert data["better"]["classifier_fd"] == "lower" and "mean" in data["real"]["pitch_accuracy"]
     assert "Frechet distance" in report.table()

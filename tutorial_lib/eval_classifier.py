@@ -113,7 +113,8 @@ def classifier_figures(classifier: EvalClassifier, latents, *, train_embedding: 
     Args:
         latents: ``[N, 64, frames]`` standardised latents.
         train_embedding: ``[M, E]`` embeddings of the training notes (the Frechet distance's reference).
-        pitch, source: ``[N]`` requested MIDI pitches / source ids, for conditional accuracy (optional).
+        pitch, source: ``[N]`` requested MIDI pitches / source ids, for conditional accuracy (optional;
+            entries of -1, "not given", are left out).
 
     Returns:
         ``{"fd", "inception_score", "pitch_entropy_bits", "pitch_confidence"}`` plus ``"pitch_accuracy"`` /
@@ -128,10 +129,14 @@ def classifier_figures(classifier: EvalClassifier, latents, *, train_embedding: 
                "inception_score": inception_score(probs),
                "pitch_entropy_bits": float(-(p * np.log2(p)).sum()),
                "pitch_confidence": float(probs.max(1).mean())}
-    if pitch is not None:
-        figures["pitch_accuracy"] = float(np.mean(predicted == classifier.pitch_class(pitch)))
+    if pitch is not None:  # requested pitches the classifier never saw count as misses; -1 (none) is left out
+        known = np.asarray(pitch) >= 0
+        hits = predicted == classifier.pitch_class(pitch)
+        figures["pitch_accuracy"] = float(np.mean(hits[known])) if known.any() else float("nan")
     if source is not None and classifier.has_source:
-        figures["source_accuracy"] = float(np.mean(out["source_probs"].argmax(1) == np.asarray(source)))
+        known = np.asarray(source) >= 0
+        hits = out["source_probs"].argmax(1) == np.asarray(source)
+        figures["source_accuracy"] = float(np.mean(hits[known])) if known.any() else float("nan")
     return figures
 
 
@@ -158,9 +163,13 @@ def train_classifier(*, train_latents, train_pitch, train_source=None, valid_lat
     clock = time.perf_counter()
     torch.manual_seed(config.seed)
     x = torch.as_tensor(train_latents, dtype=torch.float32)
-    pitches = np.unique(np.asarray(train_pitch, dtype=np.int64))
+    train_pitch = np.asarray(train_pitch, dtype=np.int64)
+    pitches = np.unique(train_pitch[train_pitch >= 0])  # -1: no label, left out of the pitch loss
+    if len(pitches) < 2:
+        raise ValueError(f"The evaluation classifier needs notes of at least two pitches, got {pitches.tolist()}: "
+                         "name the notes <family>_<source>_<NNN>-<pitch>-<velocity> or give examples.json.")
     lookup = {int(p): k for k, p in enumerate(pitches)}
-    y_pitch = torch.tensor([lookup[int(p)] for p in train_pitch])
+    y_pitch = torch.tensor([lookup.get(int(p), -1) for p in train_pitch])
     y_source = torch.as_tensor(np.full(len(x), -1) if train_source is None else np.asarray(train_source)).long()
     has_source = bool((y_source >= 0).any())
     model = LatentClassifier(channels=x.shape[1], num_pitches=len(pitches), config=config)
@@ -176,7 +185,7 @@ def train_classifier(*, train_latents, train_pitch, train_source=None, valid_lat
             idx = order[start:start + config.batch_size]
             xb = x[idx] + config.input_noise * torch.randn(x[idx].shape, generator=generator)
             pitch_logits, source_logits, _ = model(xb)
-            loss = F.cross_entropy(pitch_logits, y_pitch[idx])
+            loss = F.cross_entropy(pitch_logits, y_pitch[idx], ignore_index=-1)
             if has_source:
                 loss = loss + F.cross_entropy(source_logits, y_source[idx], ignore_index=-1)
             optimiser.zero_grad()

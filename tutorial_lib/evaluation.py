@@ -82,6 +82,18 @@ def _labels(x) -> np.ndarray | None:
     return None if x is None else np.asarray(x, dtype=np.int64)
 
 
+def _condition(conditions, name: str) -> np.ndarray | None:
+    """``conditions[name]`` or ``conditions.name`` (a dict or ``tutorial_lib.conditioning.Conditions``) as
+    ``[N]`` ints; None when absent or never given (all -1)."""
+    if conditions is None:
+        return None
+    value = conditions.get(name) if isinstance(conditions, dict) else getattr(conditions, name, None)
+    if value is None:
+        return None
+    value = np.asarray(torch.as_tensor(value).cpu(), dtype=np.int64).reshape(-1)
+    return None if (value < 0).all() else value
+
+
 def _decode(to_audio: ToAudio, latents: torch.Tensor, batch: int = 16) -> list[np.ndarray]:
     audio = []
     for start in range(0, len(latents), batch):
@@ -156,6 +168,30 @@ def build_reference(*, train_latents, train_pitch, train_source=None, valid_late
     return reference
 
 
+def reference_from_prepared(prepared, *, num_audio: int = 100, audio: bool = True, **kwargs) -> Reference:
+    """:func:`build_reference` from ``tutorial_lib.pipeline.prepare(...)``'s result: its train / valid
+    latents and labels, its ``to_audio`` (destandardise + decode) and codec; cached per codec, data and
+    frames. ``audio=False`` skips decoding (classifier figures only). ``kwargs`` go to :func:`build_reference`.
+    """
+    from .data.latents import SOURCE_IDS
+
+    train, valid = prepared.data.train, prepared.data.valid
+
+    def labels(dataset):
+        return (np.array([n.pitch for n in dataset.notes]),
+                np.array([SOURCE_IDS.get(n.source, -1) for n in dataset.notes]))
+
+    def to_audio(latents):  # standardised [n, 64, frames] -> n waveforms
+        return [prepared.codec.decode(z) for z in train.destandardise(torch.as_tensor(latents))]
+
+    (tp, ts), (vp, vs) = labels(train), labels(valid)
+    return build_reference(train_latents=train.latents, train_pitch=tp, train_source=ts, valid_latents=valid.latents,
+                           valid_pitch=vp, valid_source=vs, to_audio=getattr(prepared, "to_audio", to_audio) if audio
+                           else None, sample_rate=prepared.codec.sample_rate,
+                           cache_key=f"{prepared.codec.cache_id}-{train.latents.shape[-1]}f", num_audio=num_audio,
+                           **kwargs)
+
+
 def _prefixed(figures: dict) -> dict:
     """Classifier figures renamed so they never clash with the audio ones (``fd`` -> ``classifier_fd``...)."""
     return {k if k == "inception_score" else f"classifier_{k}": v for k, v in figures.items()}
@@ -166,7 +202,8 @@ def _audio_figures(pitches, shapes, reference: Reference, requested) -> dict:
     out = {"pitch_accuracy": p["accuracy"], "median_cents_off": p["median_cents_off"],
            "pitch_entropy_bits": p["entropy_bits"], "pitched": p["pitched"]}
     if requested is not None:
-        off = (np.asarray(pitches) - np.asarray(requested)) * 100.0
+        known = np.asarray(requested) >= 0
+        off = (np.asarray(pitches)[known] - np.asarray(requested)[known]) * 100.0
         folded = np.abs((off + 600.0) % 1200.0 - 600.0)
         out["pitch_class_accuracy"] = float(np.mean(np.isfinite(folded) & (folded <= 50.0)))
     d = shape_distance(shapes, reference.train_shapes)
@@ -291,7 +328,8 @@ def evaluate(*, latents, reference: Reference, to_audio: ToAudio | None = None, 
         reference: from :func:`build_reference`.
         to_audio: standardised latents ``[n, 64, frames]`` -> n waveforms; None: classifier figures only.
         sample_rate: the waveforms' rate; defaults to the reference's.
-        conditions: ``{"pitch": [N] MIDI, "source": [N] 0-2}`` the samples were asked for (either optional).
+        conditions: the labels the samples were asked for: ``{"pitch": [N] MIDI, "source": [N] 0-2}`` (either
+            optional) or a ``tutorial_lib.conditioning.Conditions``; -1 means "not given" for that note.
         num_audio: how many of the notes to decode (evenly spread over the set); default ``min(N, 100)``.
         repeats: random subsets behind each figure's mean and spread (see :func:`subset_sizes`).
         seed: picks the subsets.
@@ -302,8 +340,9 @@ def evaluate(*, latents, reference: Reference, to_audio: ToAudio | None = None, 
         raise ValueError(f"evaluate: latents have shape {tuple(latents.shape)}, the reference's notes "
                          f"[N, {', '.join(map(str, reference.valid_latents.shape[1:]))}]; pass standardised "
                          "latents with the same channels and frames (cut frames with [..., :num_frames]).")
-    conditions = conditions or {}
-    pitch, source = _labels(conditions.get("pitch")), _labels(conditions.get("source"))
+    pitch, source = _condition(conditions, "pitch"), _condition(conditions, "source")
+    if pitch is not None and len(pitch) != len(latents) or source is not None and len(source) != len(latents):
+        raise ValueError(f"evaluate: conditions must hold one label per note ({len(latents)}).")
     conditional = pitch is not None
     real = reference_figures(reference, num_notes=len(latents), num_audio=0 if to_audio is None else
                              min(len(latents), 100 if num_audio is None else num_audio),

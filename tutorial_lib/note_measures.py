@@ -220,14 +220,18 @@ def pitch_figures(midi, *, requested=None, tolerance_cents: float | None = None)
         ``{"accuracy", "median_cents_off", "entropy_bits", "pitched"}`` (``pitched``: share with a pitch).
     """
     midi = np.asarray(midi, dtype=np.float64)
-    target = np.round(midi) if requested is None else np.asarray(requested, dtype=np.float64)
+    entropy = pitch_entropy(midi)
+    if requested is not None:  # -1: no pitch was requested for that note; it is left out
+        requested = np.asarray(requested, dtype=np.float64)
+        midi, requested = midi[requested >= 0], requested[requested >= 0]
+    target = np.round(midi) if requested is None else requested
     tolerance = tolerance_cents if tolerance_cents is not None else (25.0 if requested is None else 50.0)
     cents = np.abs(midi - target) * 100.0
     ok = np.isfinite(cents) & (cents <= tolerance)
     found = np.isfinite(cents)
     return {"accuracy": float(ok.mean()) if len(midi) else float("nan"),
             "median_cents_off": float(np.median(cents[found])) if found.any() else float("nan"),
-            "entropy_bits": pitch_entropy(midi), "pitched": float(found.mean()) if len(midi) else float("nan")}
+            "entropy_bits": entropy, "pitched": float(found.mean()) if len(midi) else float("nan")}
 
 
 def note_shape(waveform, sample_rate: int, *, hop_s: float = 0.01) -> dict:
