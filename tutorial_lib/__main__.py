@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from .codec import CODEC_NAMES
+from .conditioning import SOURCES
+from .sampling import SOLVERS
 from .profiles import PROFILES, default_cache_dir
 
 
@@ -16,6 +18,12 @@ def _training_steps(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of training steps, 1 or more "
                                          "(leave --steps out for the profile's own)")
+    return int(text)
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, 1 or more")
     return int(text)
 
 
@@ -31,8 +39,24 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--m2l-weights", help="path to music2latent.pt")
     run.add_argument("--cache", help=f"cache folder (default {default_cache_dir()})")
     run.add_argument("--steps", type=_training_steps, help="override the profile's training steps (1 or more)")
+    run.add_argument("--precision", choices=("fp32", "bf16"),
+                     help="default: the profile's (bf16 autocast on gpu, where the GPU has it; fp32 elsewhere)")
     run.add_argument("--restart", action="store_true",
                      help="start training over, overwriting OUT/checkpoint.pt (default: resume it if it is this run's)")
+
+    gen = commands.add_parser("generate", help="notes from a trained checkpoint, with labels and guidance if you like")
+    gen.add_argument("--checkpoint", required=True, help="checkpoint.pt written by `run`")
+    gen.add_argument("--out", required=True, help="folder for the .wav files")
+    gen.add_argument("--num", type=_positive_int, default=4, help="how many notes (default 4)")
+    gen.add_argument("--pitch", type=int, help="MIDI pitch, e.g. 60 for middle C (default: any)")
+    gen.add_argument("--source", choices=SOURCES, help="instrument source (default: any)")
+    gen.add_argument("--velocity", type=int, help="1-127 (default: any)")
+    gen.add_argument("--guidance", type=float, default=1.0,
+                     help="classifier-free guidance scale: 0 ignores the labels, 1 follows them, >1 insists")
+    gen.add_argument("--sample-steps", type=_positive_int, default=50, help="solver steps (default 50)")
+    gen.add_argument("--solver", choices=sorted(SOLVERS), default="euler")
+    gen.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same notes")
+    gen.add_argument("--m2l-weights", help="path to music2latent.pt (models trained on Music2Latent latents)")
 
     synth = commands.add_parser("synth", help="write the synthetic NSynth-style guitar set")
     synth.add_argument("--out", required=True)
@@ -48,13 +72,34 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
+            from .distributed import leave
             from .pipeline import run_pipeline
             from .threads import use_cpu_threads
 
             use_cpu_threads()
-            report = run_pipeline(args.out, args.data, args.profile, args.codec, args.m2l_weights, args.cache, args.steps,
-                                  restart=args.restart)
-            print(json.dumps({k: report[k] for k in ("data", "codec", "training", "seconds")}, indent=2))
+            try:  # under torchrun, every rank runs this; rank 0 alone returns a report
+                report = run_pipeline(args.out, args.data, args.profile, args.codec, args.m2l_weights, args.cache,
+                                      args.steps, restart=args.restart, precision=args.precision)
+            finally:
+                leave()
+            if report:
+                print(json.dumps({k: report[k] for k in ("data", "codec", "training", "seconds")}, indent=2))
+        elif args.command == "generate":
+            from .generation import NoteGenerator, write_wav
+
+            generator = NoteGenerator.from_checkpoint(args.checkpoint, m2l_weights=args.m2l_weights)
+            _, waveforms = generator.generate(args.num, seed=args.seed, pitch=args.pitch, source=args.source,
+                                              velocity=args.velocity, guidance=args.guidance,
+                                              sample_steps=args.sample_steps, solver=args.solver)
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            labels = "-".join(f"{k}{v}" for k, v in (("pitch", args.pitch), ("", args.source),
+                                                      ("velocity", args.velocity)) if v is not None) or "any"
+            print(f"Model: {generator.trained_on}; codec {generator.space.codec.describe()}")
+            for i, audio in enumerate(waveforms):
+                info = write_wav(out / f"{labels}-g{args.guidance:g}-seed{args.seed}-{i:02d}.wav", audio,
+                                 generator.space.codec.sample_rate)
+                print(f"{out / info['file']}  ({info['seconds']} s, rms {info['rms']}, peak {info['peak']})")
         elif args.command == "synth":
             from .data import write_synthetic_nsynth
 

@@ -24,8 +24,9 @@ from .unet import MODELS, build_model
 FORMAT = 2  # 1: model named by class, nothing checked on resume; 2: self-describing
 
 # Training settings a run may change when it resumes: they do not alter the steps already taken.
-# ``steps`` may change only while the learning rate does not depend on it (a constant schedule).
-MAY_CHANGE_ON_RESUME = ("steps", "eval_every", "checkpoint_every", "device")
+# ``steps`` may change only while the learning rate does not depend on it (a constant schedule). The number
+# of processes is not recorded at all: a checkpoint written by N ranks resumes on M.
+MAY_CHANGE_ON_RESUME = ("steps", "eval_every", "checkpoint_every", "device", "precision")
 
 WHAT_TO_DO = ("Choose a new output folder (--out, or another checkpoint_path) to keep that run, or start over "
               "with --restart (train(..., restart=True)), which overwrites it.")
@@ -64,9 +65,11 @@ def describe_run(model: nn.Module, flow, config, train_latents: torch.Tensor) ->
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer,
-                    step: int, history: dict, config, flow, *, data: dict | None = None) -> None:
+                    step: int, history: dict, config, flow, *, data: dict | None = None,
+                    extra: dict | None = None) -> None:
     """Writes the weights, the optimizer, the step, the history and the run's description, atomically
-    (a crash never leaves half a file). ``data`` is :func:`data_fingerprint` of the training latents."""
+    (a crash never leaves half a file). ``data`` is :func:`data_fingerprint` of the training latents;
+    ``extra`` (tensors and plain values) is kept as is, e.g. the latent space a sampler needs to decode."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
@@ -81,6 +84,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, ema_model: nn.Module, op
         "optimizer": optimizer.state_dict(),
         "step": step,
         "history": history,
+        "extra": extra or {},
     }
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     torch.save(state, tmp)

@@ -19,11 +19,14 @@ from .checkpoints import FORMAT as CHECKPOINT_FORMAT
 from .codec import Codec, load_codec
 from .data import LatentData, download_nsynth_guitar, prepare_latents, write_synthetic_nsynth
 from .conditioning import Conditions
+from .distributed import barrier, world
 from .flow import RectifiedFlow
-from .profiles import Profile, default_cache_dir, get_profile
+from .generation import LatentSpace, NoteGenerator, write_wav
+from .profiles import Profile, default_cache_dir, default_data_dir, get_profile
 from .sampling import generate
+from .estimates import describe_training
 from .threads import use_cpu_threads
-from .training import TrainResult, train
+from .training import TrainResult, pick_device, train
 from .unet import build_model, count_parameters
 
 
@@ -32,7 +35,7 @@ def resolve_data(profile: Profile, data: str | Path | None, cache_dir: Path, pro
     if data is not None:
         return Path(data), f"the folder {data}"
     if profile.real_data:
-        folder = download_nsynth_guitar(cache_dir / "nsynth", progress=progress)
+        folder = download_nsynth_guitar(default_data_dir(cache_dir) / "nsynth", progress=progress)
         return folder, "NSynth guitar subset (MP3, downloaded)"
     folder = write_synthetic_nsynth(
         cache_dir / f"synthetic-{profile.name}", profile.instruments_per_source, profile.pitches,
@@ -41,14 +44,14 @@ def resolve_data(profile: Profile, data: str | Path | None, cache_dir: Path, pro
     return folder, f"synthetic Karplus-Strong guitars (profile {profile.name}, seed 0), generated offline"
 
 
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> float:
-    """Writes 16-bit audio, scaling down (never up) if it would clip; returns the scale used."""
-    import soundfile as sf
-
-    peak = float(np.abs(audio).max()) if audio.size else 0.0
-    scale = 0.99 / peak if peak > 0.99 else 1.0
-    sf.write(path, audio * scale, sample_rate, subtype="PCM_16")
-    return scale
+def subset_sentence(profile: Profile, data: LatentData) -> str:
+    """``""``, or what part of the data a profile's ``max_notes`` kept and why (said wherever data are named)."""
+    used = {split: min(profile.max_notes.get(split, n), n) for split, n in data.listed.items()}
+    if used == data.listed:
+        return ""
+    counts = " and ".join(f"{used[s]:,} of its {data.listed[s]:,} {s} notes" for s in ("train", "valid"))
+    return (f"; ONLY A SUBSET: profile {profile.name} uses a fixed random {counts}, so that encoding fits a "
+            'free Colab session (PROFILE = "gpu" encodes them all)')
 
 
 @dataclass
@@ -62,15 +65,16 @@ class Prepared:
     data: LatentData
     cache_dir: Path
 
-    def to_audio(self, latents: torch.Tensor) -> list[np.ndarray]:
-        """Standardised latents ``[N, 64, frames]`` (what the sampler returns) -> N waveforms ``[samples]``.
+    @property
+    def latent_space(self) -> LatentSpace:
+        """The codec and the training set's statistics: what turns the model's latents into audio."""
+        train = self.data.train
+        return LatentSpace(self.codec, train.mean, train.std, self.profile.num_frames, self.data_source)
 
-        The one place that undoes the standardisation and decodes; every chapter, the widget and the
-        command line go through it.
-        """
-        latents = latents.detach().cpu()
-        raw = self.data.train.destandardise(latents if latents.ndim == 3 else latents[None])
-        return [self.codec.decode(z) for z in raw]
+    def to_audio(self, latents: torch.Tensor) -> list[np.ndarray]:
+        """Standardised latents ``[N, 64, frames]`` (what the sampler returns) -> N waveforms ``[samples]``
+        (see :meth:`LatentSpace.to_audio`, the one place that undoes the standardisation and decodes)."""
+        return self.latent_space.to_audio(latents)
 
     def conditions(self, split: str = "train") -> Conditions:
         """The labels ``[N]`` of a split's notes (pitch, source, velocity; -1 where a label is missing)."""
@@ -88,15 +92,23 @@ def prepare(profile: str | Profile = "cpu", data: str | Path | None = None, code
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     timings = {} if timings is None else timings
     use_cpu_threads()
+    place = world()  # under torchrun: joins the other ranks (and picks this rank's GPU) before the codec loads
     clock = time.perf_counter()  # the codec first: missing weights fail before minutes of data work
     the_codec = load_codec(codec or prof.codec, checkpoint=m2l_weights)
     timings["codec"] = round(time.perf_counter() - clock, 2)
     clock = time.perf_counter()
-    folder, source = resolve_data(prof, data, cache_dir, progress)
+    if not place.is_main:  # rank 0 writes (or downloads) the data while the others wait
+        barrier()
+    folder, source = resolve_data(prof, data, cache_dir, progress and place.is_main)
+    if place.is_main and place.size > 1:
+        barrier()
+    progress = progress and place.is_main
     timings["data"] = round(time.perf_counter() - clock, 2)
     clock = time.perf_counter()
-    latents = prepare_latents(folder, the_codec, cache_dir / "latents", prof.num_frames, progress=progress)
+    latents = prepare_latents(folder, the_codec, cache_dir / "latents", prof.num_frames, progress=progress,
+                              max_notes=prof.max_notes)
     timings["latents"] = round(time.perf_counter() - clock, 2)
+    source += subset_sentence(prof, latents)
     return Prepared(prof, folder, source, the_codec, latents, cache_dir)
 
 
@@ -116,30 +128,104 @@ def train_model(prepared: Prepared, model: str | None = None, model_kwargs: dict
     config = replace(prof.train, **train_overrides)
     if checkpoint_path is None:
         tag = hashlib.sha1(json.dumps([CHECKPOINT_FORMAT, name, kwargs, asdict(config), prepared.codec.cache_id,
-                                       str(prepared.data_folder.resolve())], sort_keys=True, default=str).encode())
+                                       str(prepared.data_folder.resolve()), *([prof.max_notes] if prof.max_notes else [])],
+                                      sort_keys=True, default=str).encode())
         checkpoint_path = prepared.cache_dir / "runs" / f"{prof.name}-{name}-{tag.hexdigest()[:10]}.pt"
+    if progress and pick_device(config.device).type == "cuda":  # say how long it will take before it starts
+        print(training_plan(replace(prof, train=config), name, kwargs, Path(checkpoint_path)))
     torch.manual_seed(config.seed)
     net = build_model(name, **kwargs)
     labels = {}
     if kwargs.get("conditioned"):
         labels = {"train_conditions": prepared.conditions("train"), "valid_conditions": prepared.conditions("valid")}
     return train(net, RectifiedFlow(), prepared.data.train.latents, prepared.data.valid.latents, config,
-                 checkpoint_path=checkpoint_path, progress=progress, restart=restart, **labels)
+                 checkpoint_path=checkpoint_path, progress=progress, restart=restart, **labels,
+                 checkpoint_extra={"latent_space": prepared.latent_space.describe()})
+
+
+def training_plan(profile: Profile, name: str, kwargs: dict, checkpoint_path: Path) -> str:
+    """The estimate printed before training on a GPU (tutorial_lib.estimates), and whether it resumes."""
+    try:
+        text = describe_training(profile, name, kwargs, gpu_name=torch.cuda.get_device_name())
+    except ValueError as error:  # a model whose speed was never measured
+        text = f"No time estimate: {error}"
+    if checkpoint_path.is_file():
+        text += f" Its checkpoint {checkpoint_path.name} exists: it resumes (or reloads, if complete)."
+    return text
+
+
+SOLVER = "euler"  # the seed's sampler, used by run and reported as such
+
+
+def write_samples(generator: NoteGenerator, folder: Path, *, num: int, sample_steps: int, solver: str = SOLVER,
+                  pitches: tuple[int, ...] = (), guidance: float = 1.0) -> list[dict]:
+    """Writes ``num`` unconditional notes and, for a conditioned model, one acoustic note (velocity 100) at each
+    of ``pitches``; returns what is in each file (see :func:`~tutorial_lib.generation.write_wav`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rate = generator.space.codec.sample_rate
+    stats = []
+    _, audio = generator.generate(num, seed=0, sample_steps=sample_steps, solver=solver)
+    for i, waveform in enumerate(audio):
+        stats.append({**write_wav(folder / f"sample_{i:02d}.wav", waveform, rate), "labels": "none"})
+    for pitch in pitches if generator.conditioned else ():
+        _, audio = generator.generate(1, seed=0, pitch=pitch, source="acoustic", velocity=100, guidance=guidance,
+                                      sample_steps=sample_steps, solver=solver)
+        info = write_wav(folder / f"pitch{pitch}_acoustic_velocity100_g{guidance:g}.wav", audio[0], rate)
+        stats.append({**info, "labels": {"pitch": pitch, "source": "acoustic", "velocity": 100, "guidance": guidance}})
+    for info in stats:
+        info["file"] = f"{folder.name}/{info['file']}"
+    return stats
+
+
+def evaluation_reference(prepared: Prepared, *, num_audio: int = 100, progress: bool = True):
+    """The evaluation classifier and the real notes' figures for ``prepared``'s data and codec (cached)."""
+    from .evaluation import build_reference
+
+    train, valid = prepared.conditions("train"), prepared.conditions("valid")
+    return build_reference(train_latents=prepared.data.train.latents, train_pitch=train.pitch,
+                           train_source=train.source, valid_latents=prepared.data.valid.latents,
+                           valid_pitch=valid.pitch, valid_source=valid.source, to_audio=prepared.to_audio,
+                           sample_rate=prepared.codec.sample_rate, num_audio=num_audio, verbose=progress,
+                           cache_key=f"{prepared.codec.cache_id}-{prepared.profile.name}")
+
+
+def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int, sample_steps: int,
+                       guidance: float = 1.0, seed: int = 1, progress: bool = True) -> dict:
+    """``num`` unconditional notes and, for a conditioned model, ``num`` notes asked for the validation notes'
+    labels, each scored by :func:`tutorial_lib.evaluation.evaluate` beside the real notes' own figures."""
+    from .evaluation import evaluate
+
+    reference = evaluation_reference(prepared, progress=progress)
+    latents, _ = generator.generate(num, seed=seed, sample_steps=sample_steps)
+    out = {"unconditional": evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio).as_dict()}
+    if generator.conditioned:
+        valid = prepared.conditions("valid")
+        pick = torch.arange(num) % len(valid)
+        asked = valid[pick]
+        latents = generate(generator.model, num, generator.space.num_frames, seed=seed, num_steps=sample_steps,
+                           flow=generator.flow, conditions=asked, guidance=guidance).samples.cpu()
+        report = evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio,
+                          conditions={"pitch": asked.pitch, "source": asked.source})
+        out[f"conditional (guidance {guidance:g})"] = report.as_dict()
+    return out
 
 
 def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str = "ci", codec: str | None = None,
                  m2l_weights: str | None = None, cache_dir: str | Path | None = None, steps: int | None = None,
-                 progress: bool = True, *, restart: bool = False) -> dict:
+                 progress: bool = True, *, restart: bool = False, precision: str | None = None) -> dict:
     """Runs every stage and writes ``out/samples/*.wav``, ``out/checkpoint.pt`` and ``out/report.json``.
 
     An existing ``out/checkpoint.pt`` is resumed if it belongs to the same run (else refused, naming the
-    setting that differs), or overwritten with ``restart=True``.
+    setting that differs), or overwritten with ``restart=True``. ``precision`` ("fp32" or "bf16") replaces
+    the profile's. Under torchrun every rank encodes and trains its share; rank 0 alone samples, decodes and
+    writes the report (the other ranks return ``{}``).
     """
     out = Path(out)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     if steps is not None and steps < 1:  # 0 once meant "not given" and trained the whole profile
         raise ValueError(f"steps={steps}: training needs at least 1 step (leave it out for the profile's own).")
-    prof = get_profile(profile, **({"steps": steps} if steps is not None else {}))
+    overrides = {"steps": steps, "precision": precision}
+    prof = get_profile(profile, **{k: v for k, v in overrides.items() if v is not None})
     timings = {}
     prepared = prepare(prof, data, codec, m2l_weights, cache_dir, progress, timings)
     clock = time.perf_counter()
@@ -151,20 +237,20 @@ def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str =
         clock = now
 
     result = train_model(prepared, checkpoint_path=out / "checkpoint.pt", progress=progress, restart=restart)
-    model, flow = result.model, RectifiedFlow()
+    model = result.model
     lap("training")
-    samples = generate(result.ema_model, prof.num_samples, prof.num_frames, seed=0, num_steps=prof.sample_steps,
-                       flow=flow).samples
-    lap("sampling")
-    latents = prepared.data.train.destandardise(samples.cpu())
-    sample_stats = []
-    for i, z in enumerate(latents):
-        audio = prepared.codec.decode(z)
-        scale = write_wav(out / "samples" / f"sample_{i:02d}.wav", audio, prepared.codec.sample_rate)
-        sample_stats.append({"file": f"samples/sample_{i:02d}.wav", "seconds": round(len(audio) / prepared.codec.sample_rate, 2),
-                             "rms": float(np.sqrt(np.mean(audio ** 2))), "finite": bool(np.isfinite(audio).all()),
-                             "scaled_by": round(scale, 4)})
-    lap("decoding")
+    place = world()
+    if not place.is_main:
+        return {}
+    generator = NoteGenerator(result.ema_model.eval(), result.flow, prepared.latent_space)
+    sample_stats = write_samples(generator, out / "samples", num=prof.num_samples, sample_steps=prof.sample_steps,
+                                 solver=SOLVER, pitches=prof.named_pitches, guidance=prof.guidance)
+    lap("sampling and decoding")
+    evaluation = None
+    if prof.eval_samples:
+        evaluation = evaluate_generator(generator, prepared, num=prof.eval_samples, sample_steps=prof.sample_steps,
+                                        guidance=prof.guidance, progress=progress)
+        lap("evaluation")
 
     history = result.history
     report = {
@@ -176,9 +262,11 @@ def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str =
         "codec": prepared.codec.describe(),
         "model": {"name": prof.model, "parameters": count_parameters(model), "config": {k: list(v) if isinstance(v, tuple) else v for k, v in model.config.items()}},
         "training": {"steps": prof.train.steps, "batch_size": prof.train.batch_size, "lr": prof.train.lr,
+                     "precision": prof.train.precision, "processes": place.size,
                      "final_train_loss": float(np.mean(history["train_loss"][-20:])),
                      "final_valid_loss": history["valid_loss"][-1] if history["valid_loss"] else None},
-        "sampling": {"solver": "euler", "steps": prof.sample_steps, "samples": sample_stats},
+        "sampling": {"solver": SOLVER, "steps": prof.sample_steps, "guidance": prof.guidance, "samples": sample_stats},
+        "evaluation": evaluation,
         "seconds": timings,
         "machine": {"python": platform.python_version(), "torch": torch.__version__, "device": str(next(model.parameters()).device)},
     }

@@ -4,7 +4,10 @@
   on 2 CPU cores.
 * ``cpu``: the offline default of the notebooks, a minute or two per chapter on a laptop. Where a chapter
   trains the seed's U-Net beside ours, it uses the seed's design at 1/16 of its parameters.
-* ``gpu``: the seed's full scale on the real NSynth guitar subset with Music2Latent (Colab GPU).
+* ``colab``: the real NSynth guitar notes and Music2Latent, sized so that each chapter runs in about 10 minutes
+  on a free Colab GPU (a T4): a random 5,000 of the 32,690 training notes and 1,000 of the 2,081 validation
+  notes, and a training budget of minutes (``tutorial_lib.estimates`` works the times out and prints them).
+* ``gpu``: the seed's full scale on the real NSynth guitar subset with Music2Latent (a large GPU; hours on a T4).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .estimates import train_samples_per_s
 from .training import TrainConfig
 
 
@@ -32,28 +36,57 @@ class Profile:
     codec: str = "auto"
     # Sizes of the seed's U-Net when a chapter trains it beside ours ({} = the seed's own 35 M parameters).
     seed_model_kwargs: dict = field(default_factory=dict)
+    # Real data only: at most this many notes per split ({"train": 5000}), a fixed random choice (seed 0).
+    max_notes: dict = field(default_factory=dict)
+    named_pitches: tuple[int, ...] = (45, 57, 69)  # `run` writes one conditional note at each (conditioned models)
+    guidance: float = 1.0  # classifier-free guidance scale of those notes and of the conditional evaluation
+    eval_samples: int = 0  # notes generated and scored by tutorial_lib.evaluation in `run` (0: no evaluation)
+
+
+# The colab profile: chapter 4 trains our U-Net and the seed's within this many minutes on a free Colab T4
+# (estimated from the H100's measured speed; see tutorial_lib.estimates). Steps follow from it.
+COLAB_TRAIN_MINUTES = 4.5
+COLAB_OURS, COLAB_SEED = {"channels": (256, 512, 512), "conditioned": True}, {"channels": (32, 64, 128, 256, 512)}
+
+
+def steps_within(minutes: float, batch_size: int, models: list[tuple[str, dict]], card: str = "T4") -> int:
+    """Training steps (a multiple of 10) that train every one of ``models`` within ``minutes`` on ``card``."""
+    per_step = sum(batch_size / train_samples_per_s(name, kwargs, card=card)[0] for name, kwargs in models)
+    return int(minutes * 60 / per_step) // 10 * 10
 
 
 PROFILES = {
     "ci": Profile(
         name="ci", instruments_per_source={"train": 2, "valid": 1}, pitches=range(40, 89, 3),
-        velocities=(25, 75, 127), real_data=False, model="unet", model_kwargs={"channels": (64, 128, 128)},
+        velocities=(25, 75, 127), real_data=False, model="unet",
+        model_kwargs={"channels": (64, 128, 128), "conditioned": True},
         train=TrainConfig(steps=600, batch_size=32, lr=1e-3, ema_decay=0.99, eval_every=50, checkpoint_every=200),
-        sample_steps=32, num_samples=4,
+        sample_steps=32, num_samples=4, eval_samples=32,
     ),
     "cpu": Profile(
         name="cpu", instruments_per_source={"train": 3, "valid": 1}, pitches=range(40, 89, 2),
-        velocities=(25, 75, 127), real_data=False, model="unet", model_kwargs={"channels": (64, 128, 128)},
+        velocities=(25, 75, 127), real_data=False, model="unet",
+        model_kwargs={"channels": (64, 128, 128), "conditioned": True},
         train=TrainConfig(steps=800, batch_size=32, lr=1e-3, ema_decay=0.99, eval_every=50, checkpoint_every=200),
-        sample_steps=50, num_samples=5, seed_model_kwargs={"channels": (32, 64, 128, 256, 512)},
+        sample_steps=50, num_samples=5, seed_model_kwargs={"channels": (32, 64, 128, 256, 512)}, eval_samples=100,
+    ),
+    "colab": Profile(
+        name="colab", instruments_per_source={}, pitches=range(21, 109), velocities=(25, 50, 75, 100, 127),
+        real_data=True, model="unet", model_kwargs=COLAB_OURS, seed_model_kwargs=COLAB_SEED,
+        max_notes={"train": 5000, "valid": 1000},
+        train=TrainConfig(steps=steps_within(COLAB_TRAIN_MINUTES, 500, [("unet", COLAB_OURS), ("seed", COLAB_SEED)]),
+                          batch_size=500, lr=1e-3, warmup_steps=20, ema_decay=0.99, eval_every=40,
+                          checkpoint_every=1000, precision="bf16"),
+        sample_steps=100, num_samples=5, codec="m2l",
     ),
     "gpu": Profile(
         name="gpu", instruments_per_source={}, pitches=range(21, 109), velocities=(25, 50, 75, 100, 127),
         real_data=True, model="seed", model_kwargs={},
         # The seed: 1000 epochs of 32,690 notes in batches of 500 = 66 steps per epoch.
+        # bf16 autocast: about 3x faster than fp32 for the seed's U-Net on an H100 (benchmarks/results).
         train=TrainConfig(steps=66_000, batch_size=500, lr=1e-4, ema_decay=0.9999, eval_every=660,
-                          checkpoint_every=2000),
-        sample_steps=100, num_samples=5, codec="m2l",
+                          checkpoint_every=2000, precision="bf16"),
+        sample_steps=100, num_samples=5, codec="m2l", eval_samples=200,
     ),
 }
 
@@ -67,6 +100,16 @@ def get_profile(name: str, **overrides) -> Profile:
     if train_fields:
         profile = replace(profile, train=replace(profile.train, **train_fields))
     return replace(profile, **overrides)
+
+
+def default_data_dir(cache_dir: Path) -> Path:
+    """Where downloaded data are unpacked: ``$TUTORIAL_LIB_DATA`` if set, else ``cache_dir``.
+
+    In Colab with the cache on Google Drive, the notes stay on the machine's own disk (35,000 small files
+    unpack slowly onto Drive); their unpacked files keep the archive's times, so the latents cached on
+    Drive still match them in the next session.
+    """
+    return Path(os.environ["TUTORIAL_LIB_DATA"]).expanduser() if os.environ.get("TUTORIAL_LIB_DATA") else cache_dir
 
 
 def default_cache_dir() -> Path:
