@@ -5,6 +5,9 @@ Each note is encoded once. The latents of a split live in one file under
 changed file is encoded again and a second run reads everything from disk. Encoding saves its progress
 every ``save_every`` notes: an interrupted run loses at most that many.
 
+Under torchrun several processes share the work: rank ``r`` of ``N`` encodes every N-th missing note into
+its own part file beside the shard, and rank 0 merges the parts into the shard (appendix "Past one machine").
+
 :class:`LatentDataset` cuts a fixed number of frames, standardises each channel with the training
 set's mean and standard deviation (stored beside the cache) and returns the labels with the latents.
 """
@@ -22,6 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..codec import Codec
+from ..distributed import World, barrier, world
 from .nsynth import AudioError, Note, empty_split_message, list_notes, load_note
 from .synth import DURATION_S
 
@@ -73,17 +77,22 @@ class DamagedCacheError(ValueError):
     """A latent cache file holds values no codec should give (NaN, infinity)."""
 
 
-def _load_shard(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, list[str]]]:
+def _load_shard(path: Path, skipped: dict[str, str] | None = None
+                ) -> tuple[dict[str, torch.Tensor], dict[str, list[str]]]:
     """A shard on disk is ``{"keys": [N], "latents": [N, 64, frames], "fixes": [N lists]}`` (one tensor loads
-    fast); returns ``({key: latents [64, frames]}, {key: fixes})``. Raises :class:`DamagedCacheError`
+    fast); returns ``({key: latents [64, frames]}, {key: fixes})``. A part file written by one rank also
+    holds ``"skipped": {key: why}``, added to ``skipped``. Raises :class:`DamagedCacheError`
     (naming the file to delete) if any latent is NaN or infinite."""
     if not path.is_file():
         return {}, {}
     try:
         shard = torch.load(path)
-        keys, latents = list(shard["keys"]), shard["latents"]
+        keys = list(shard["keys"])
+        latents = shard["latents"] if keys else torch.zeros(0, 1)
     except Exception:  # an older layout or a damaged file: encode again, it is only a cache
         return {}, {}
+    if skipped is not None:
+        skipped.update(shard.get("skipped") or {})
     finite = torch.isfinite(latents.flatten(1)).all(dim=1) if len(keys) else torch.ones(0, dtype=torch.bool)
     if not bool(finite.all()):
         raise DamagedCacheError(
@@ -94,18 +103,75 @@ def _load_shard(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, list[str
     return dict(zip(keys, latents)), dict(zip(keys, fixes))
 
 
-def _save_shard(cache: dict[str, torch.Tensor], fixes: dict[str, list[str]], path: Path) -> None:
-    save_atomically({"keys": list(cache), "latents": torch.stack(list(cache.values())),
-                     "fixes": [fixes.get(key, []) for key in cache]}, path)
+def _save_shard(cache: dict[str, torch.Tensor], fixes: dict[str, list[str]], path: Path,
+                skipped: dict[str, str] | None = None) -> None:
+    save_atomically({"keys": list(cache), "latents": torch.stack(list(cache.values())) if cache else None,
+                     "fixes": [fixes.get(key, []) for key in cache], **({"skipped": skipped} if skipped else {})},
+                    path)
+
+
+def _encode_one(note: Note, codec: Codec, num_samples: int) -> tuple[torch.Tensor | None, list[str] | str]:
+    """``(latents [64, frames], fixes)`` of one note, or ``(None, why it was skipped)``."""
+    try:
+        audio, fixes = load_note(note.path, codec.sample_rate, num_samples)
+    except AudioError as error:
+        return None, str(error)
+    encoded = codec.encode(audio, codec.sample_rate)
+    if not bool(torch.isfinite(encoded).all()):
+        return None, f"{note.path}: the codec ({codec.name}) turned it into NaN or infinite latents; check both."
+    return encoded, fixes
+
+
+def _parts(shard_path: Path) -> list[Path]:
+    return sorted(shard_path.parent.glob(f"{shard_path.stem}.part-*.pt"))
+
+
+def _read_with_parts(shard_path: Path, skipped: dict[str, str]) -> tuple[dict, dict]:
+    cache, fixes = _load_shard(shard_path)
+    for part in _parts(shard_path):
+        more, more_fixes = _load_shard(part, skipped)
+        cache.update(more)
+        fixes.update(more_fixes)
+    return cache, fixes
+
+
+def _encode_my_share(notes: list[Note], codec: Codec, shard_path: Path, num_samples: int, save_every: int,
+                     progress: bool, place: World) -> dict[str, str]:
+    """Rank ``place.rank`` encodes every ``place.size``-th note missing from the shard and its parts into its
+    own part file; returns ``{key: why}`` of the notes in the cache before (``""``) or skipped now."""
+    from ..progress import progress_bar as tqdm
+
+    before: dict[str, str] = {}
+    cache, _ = _read_with_parts(shard_path, before)
+    before.update(dict.fromkeys(cache, ""))
+    barrier()  # every rank has read the same files before any rank writes its part
+    part = shard_path.with_name(f"{shard_path.stem}.part-{place.rank}.pt")
+    mine, mine_fixes, skipped = {}, {}, {}
+    mine.update(_load_shard(part, skipped)[0])
+    missing = [n for n in notes if _file_key(n.path) not in before]
+    for i, note in enumerate(tqdm(missing[place.rank::place.size], desc=f"Encoding ({codec.name})",
+                                  disable=not progress or not place.is_main)):
+        encoded, fixes = _encode_one(note, codec, num_samples)
+        if encoded is None:
+            skipped[_file_key(note.path)] = fixes
+        else:
+            mine[_file_key(note.path)], mine_fixes[_file_key(note.path)] = encoded, fixes
+        if (i + 1) % save_every == 0:
+            _save_shard(mine, mine_fixes, part, skipped)
+    _save_shard(mine, mine_fixes, part, skipped)
+    barrier()
+    return before
 
 
 def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duration: float = DURATION_S,
-                 save_every: int = 200, progress: bool = True) -> tuple[torch.Tensor, list[Note], EncodeReport]:
+                 save_every: int = 200, progress: bool = True, *, place: World | None = None
+                 ) -> tuple[torch.Tensor, list[Note], EncodeReport]:
     """Encodes ``notes`` (through the cache); returns ``latents [N, 64, frames]``, the kept notes, a report.
 
     Notes that cannot be read (or that the codec turns into NaN) are skipped and listed in the report,
     never fatal; the fixes a note needed (padded, cut, mixed to mono...) are counted even when it comes from
-    the cache.
+    the cache. Under torchrun (``place``: this process's :class:`~tutorial_lib.distributed.World`) the ranks
+    share the encoding, each writing its own part file, and every rank returns the same result.
     """
     from ..progress import progress_bar as tqdm
 
@@ -114,36 +180,48 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
     folder.mkdir(parents=True, exist_ok=True)
     parents = sorted({str(parent.resolve()) for parent in {n.path.parent for n in notes}})
     shard_path = folder / f"{hashlib.sha1(chr(10).join(parents).encode()).hexdigest()[:16]}.pt"
-    cache, cached_fixes = _load_shard(shard_path)
+    place = place or world()
+    before, skipped_by_ranks = None, {}
+    if place.size > 1 or _parts(shard_path):  # several ranks, or the parts of an interrupted parallel run
+        before = _encode_my_share(notes, codec, shard_path, num_samples, save_every, progress, place)
+        progress = False  # what is left is reading the cache
+    cache, cached_fixes = _read_with_parts(shard_path, skipped_by_ranks)
 
     report = EncodeReport()
     kept, latents, unsaved = [], [], 0
-    for note in tqdm(notes, desc=f"Encoding ({codec.name})", disable=not progress):
+    for note in tqdm(notes, desc=f"Encoding ({codec.name})", disable=not progress or not place.is_main):
         key = _file_key(note.path)
-        if key in cache:
+        if key in cache and (before is None or key in before):
             report.cached += 1
             report.fixed(cached_fixes.get(key, []), note.path.name)
+        elif key in cache:  # encoded just now by one of the ranks
+            report.encoded += 1
+            report.fixed(cached_fixes.get(key, []), note.path.name)
+        elif key in skipped_by_ranks:
+            report.skipped.append((str(note.path), skipped_by_ranks[key]))
+            continue
         else:
-            try:
-                audio, fixes = load_note(note.path, codec.sample_rate, num_samples)
-            except AudioError as error:
-                report.skipped.append((str(note.path), str(error)))
-                continue
-            encoded = codec.encode(audio, codec.sample_rate)
-            if not bool(torch.isfinite(encoded).all()):
-                why = f"{note.path}: the codec ({codec.name}) turned it into NaN or infinite latents; check both."
-                report.skipped.append((str(note.path), why))
+            encoded, fixes = _encode_one(note, codec, num_samples)
+            if encoded is None:
+                report.skipped.append((str(note.path), fixes))
                 continue
             report.fixed(fixes, note.path.name)
             cache[key], cached_fixes[key] = encoded, fixes
             report.encoded += 1
             unsaved += 1
-            if unsaved >= save_every:
+            if unsaved >= save_every and before is None:  # (several ranks: rank 0 saves at the end)
                 _save_shard(cache, cached_fixes, shard_path)
                 unsaved = 0
         kept.append(note)
         latents.append(cache[key])
-    if unsaved:
+    if before is not None:  # every rank has read the parts; rank 0 merges them into the shard
+        barrier()
+        if place.is_main:
+            _save_shard(cache, cached_fixes, shard_path)
+            for part in _parts(shard_path):
+                part.unlink(missing_ok=True)
+        barrier()
+    elif unsaved:
         _save_shard(cache, cached_fixes, shard_path)
     if not kept:
         silent = sum("is silent" in why for _, why in report.skipped)
