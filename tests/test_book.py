@@ -37,7 +37,26 @@ def test_parameters_then_colab_cell_with_the_configured_repository(path):
     assert "parameters" in cells[0]["metadata"].get("tags", []) and 'PROFILE = "cpu"' in "".join(cells[0]["source"])
     colab = "".join(cells[1]["source"])
     assert "remove-cell" in cells[1]["metadata"]["tags"] and '"google.colab" in sys.modules' in colab
-    assert f'%pip install -q "git+{repository_url()}"' in colab and 'PROFILE = "gpu"' in colab
+    assert f'%pip install -q "git+{repository_url()}"' in colab and 'PROFILE = "colab"' in colab
+    assert "USE_DRIVE = False" in colab and f'colab_plan("{path.stem}"' in colab  # Drive: opt-in
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_colab_note_gives_the_current_estimate_and_the_student_edition(path):
+    """The note under the Colab cell is what scripts/set_repository.py writes from the estimates and the address."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from set_repository import NOTE_ID, colab_note_cell, configured
+
+    cells = json.loads(path.read_text())["cells"]
+    notes = [c for c in cells if c.get("id") == NOTE_ID]
+    expected = "".join(colab_note_cell(path.stem, *configured())["source"])
+    assert len(notes) == 1 and "".join(notes[0]["source"]) == expected, (
+        f"{path.name}: the Colab note is out of date; run `python scripts/set_repository.py`.")
+    owner_name = repository_url().removeprefix("https://github.com/")
+    assert f"colab.research.google.com/github/{owner_name}/blob/main/student/{path.stem}.ipynb" in expected
+    assert "minute" in expected and "estimate" in expected or path.stem == "04a_toy_flow"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

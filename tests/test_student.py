@@ -27,6 +27,7 @@ def test_no_solution_is_left_and_every_stub_is_there(edition, teacher):
     solutions = [c for c in original["cells"] if "solution" in c["metadata"].get("tags", [])]
     assert solutions
     elsewhere = {line.strip() for c in original["cells"] if c not in solutions for line in "".join(c["source"]).splitlines()}
+    elsewhere |= {line.strip() for c in solutions for line in c["metadata"]["tutorial_lib"]["stub"].splitlines()}
     for cell in solutions:
         assert cell["metadata"]["tutorial_lib"]["stub"] in text
         for line in "".join(cell["source"]).splitlines():
@@ -53,3 +54,74 @@ def test_student_edition_runs_to_its_exercises_and_gives_feedback(edition, tmp_p
     checks = [c for c in code if "check_compression_ratio(" in c.source]
     results = [o["data"]["text/plain"] for c in checks for o in c.outputs if o.output_type == "execute_result"]
     assert len(results) == 2 and all(r.startswith("Not yet: set `ratio` to a number.") for r in results)
+
+
+ROOT = NOTEBOOKS.parent
+TEACHER = sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def answers_shown_early(notebook: dict) -> list[str]:
+    """``"cell i shows X, which answers exercise L"`` for every such cell before its exercise."""
+    from tutorial_lib.student import ANSWERS, SHOWN, exercises
+
+    cells, problems = notebook["cells"], []
+    found = exercises(cells)
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        for name in SHOWN.findall("".join(cell["source"])):
+            problems += [f"cell {i} shows {name}, which answers {label}" for at, label, _ in found
+                         if at > i and name in ANSWERS[label]]
+    return problems
+
+
+@pytest.mark.parametrize("teacher", TEACHER, ids=lambda p: p.stem)
+def test_no_exercise_is_answered_before_it_in_the_student_edition(edition, teacher):
+    student = json.loads((edition / teacher.name).read_text())
+    assert answers_shown_early(student) == []
+    # ... and what was moved is shown after its exercise, not lost.
+    from tutorial_lib.student import SHOWN
+    shown = lambda nb: sorted(n for c in nb["cells"] if c["cell_type"] == "code" for n in SHOWN.findall("".join(c["source"])))
+    assert shown(student) == shown(json.loads(teacher.read_text()))
+
+
+def test_the_teacher_edition_shows_answers_early_so_the_check_can_fail():
+    early = {p.stem: answers_shown_early(json.loads(p.read_text())) for p in TEACHER}
+    assert any("parse_note_name" in x for x in early["02_dataset"])
+    assert any("add_noise" in x for x in early["04_training"]) and any("sample_times" in x for x in early["04_training"])
+    assert any("euler_step" in x for x in early["05_sampling"]) and any("sample," in x for x in early["05_sampling"])
+    assert any("GaussianMixture.velocity" in x for x in early["04a_toy_flow"])
+
+
+def test_every_exercise_is_classified_and_every_answer_exists():
+    import importlib
+    import pkgutil
+
+    import tutorial_lib
+    from tutorial_lib.student import ANSWERS, exercises
+
+    labels = {label for p in TEACHER for _, label, _ in exercises(json.loads(p.read_text())["cells"])}
+    assert labels == set(ANSWERS), "list each exercise in tutorial_lib.student.ANSWERS with the code that answers it"
+    modules = [importlib.import_module(m.name) for m in pkgutil.walk_packages(tutorial_lib.__path__, "tutorial_lib.")
+               if m.name.rsplit(".", 1)[-1] not in {"__main__", "distributed"}]
+    for name in {n for names in ANSWERS.values() for n in names}:
+        head, *rest = name.split(".")
+        objects = [getattr(m, head) for m in modules if hasattr(m, head)]
+        for attribute in rest:
+            objects = [getattr(o, attribute) for o in objects if hasattr(o, attribute)]
+        assert objects, f"{name} (tutorial_lib.student.ANSWERS) is not in tutorial_lib"
+
+
+@pytest.mark.parametrize("teacher", TEACHER, ids=lambda p: p.stem)
+def test_kept_student_edition_is_what_the_command_writes(teacher):
+    kept = ROOT / "student" / teacher.name
+    assert kept.is_file() and json.loads(kept.read_text()) == student_notebook(json.loads(teacher.read_text())), (
+        f"student/{teacher.name} is out of date: run `python -m tutorial_lib student-edition --out student`.")
+    assert sorted(p.name for p in (ROOT / "student").glob("*.ipynb")) == [p.name for p in TEACHER]
+
+
+def test_student_folder_stays_out_of_the_book_and_of_nbmake():
+    config = (ROOT / "_config.yml").read_text()
+    assert "student" in config.split("exclude_patterns:")[1].splitlines()[0]
+    assert "student/" not in (ROOT / "_toc.yml").read_text()
+    assert "--nbmake" in (test := (ROOT / "scripts" / "test.sh").read_text()) and "student" not in test.split("--nbmake")[1].splitlines()[0]

@@ -13,6 +13,7 @@ be downloaded, else the mel codec, and says which.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import warnings
@@ -192,6 +193,17 @@ def download_m2l_weights() -> Path:
     return Path(hf_hub_download(repo_id=M2L_REPO_ID, filename=M2L_FILENAME, local_dir=models_dir))
 
 
+def weights_id(path: Path) -> str:
+    """``m2l-<size>-<hash of the first and last MiB>``: the same for every download of the same file (a new
+    Colab session downloads the weights again, with a new file time), so latents cached on Drive still match."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(1 << 20)
+        f.seek(max(0, size - (1 << 20)))
+        tail = f.read()
+    return f"m2l-{size}-{hashlib.sha1(head + tail).hexdigest()[:12]}"
+
+
 class Music2LatentCodec(Codec):
     """Music2Latent with its pretrained weights, through the package's own inference functions.
 
@@ -248,8 +260,7 @@ class Music2LatentCodec(Codec):
     def cache_id(self) -> str:
         if self.checkpoint is None:
             return "m2l-random-weights"
-        stat = Path(self.checkpoint).stat()
-        return f"m2l-{stat.st_size}-{int(stat.st_mtime)}"
+        return weights_id(Path(self.checkpoint))
 
     def encode(self, waveform: np.ndarray, sample_rate: int) -> torch.Tensor:
         from music2latent.inference import encode_audio_inference

@@ -129,6 +129,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
+def _minutes(minutes: float) -> str:
+    return f"{round(minutes)} minute" + ("" if round(minutes) == 1 else "s")
+
+
 def notes_used(profile) -> dict[str, int]:
     """Notes per split the profile encodes: its ``max_notes``, at most NSynth's own counts."""
     limits = getattr(profile, "max_notes", None) or {}
@@ -198,3 +202,29 @@ def colab_plan(chapter: str, profile, full_scale=None) -> str:
                      f"{_duration(60 * t4.minutes)} on a T4, {_duration(60 * h100.minutes)} on an H100 "
                      "(estimates).")
     return "\n".join(lines)
+
+
+def student_colab_url(repository_url: str, branch: str, chapter: str) -> str:
+    """The Colab address of ``student/<chapter>.ipynb`` in the repository at ``repository_url``."""
+    path = repository_url.removeprefix("https://github.com/").strip("/")
+    return f"https://colab.research.google.com/github/{path}/blob/{branch}/student/{chapter}.ipynb"
+
+
+def colab_note(chapter: str, profile, full_scale, *, student_url: str) -> str:
+    """The markdown note under each chapter's title: the Colab route, its expected time, the student edition."""
+    est = chapter_estimate(profile, chapter)
+    students = (f"**Students:** open [this chapter's student edition in Colab]({student_url}), where each "
+                "exercise comes before any code that answers it.")
+    if CHAPTER_WORK[chapter].get("no_data"):
+        return (f"**In Colab.** The launch button above opens this page in Google Colab; it needs no GPU and "
+                f"runs in about {_minutes(est.minutes)}, installation included. {students}")
+    notes = notes_used(profile)
+    full_t4, full_h100 = chapter_estimate(full_scale, chapter), chapter_estimate(full_scale, chapter, card="H100")
+    return (f"**In Colab.** The launch button above opens this chapter in Google Colab, whose first cell picks the "
+            f"`{profile.name}` profile: the real NSynth guitar notes (a fixed random {notes['train']:,} of the "
+            f"{NSYNTH_NOTES['train']:,} training notes) and the real Music2Latent weights. On a free Colab GPU (a "
+            f"T4) the chapter takes about {_minutes(est.minutes)} by our estimate (tutorial_lib.estimates: the "
+            "H100's measured speed scaled by the cards' published figures). Set `USE_DRIVE = True` in that cell to "
+            "keep latents and trained models on your Google Drive, so that later chapters reuse them. "
+            f'`PROFILE = "{full_scale.name}"` is the seed\'s full scale: about {_duration(60 * full_t4.minutes)} '
+            f"on a T4, {_duration(60 * full_h100.minutes)} on an H100. {students}")

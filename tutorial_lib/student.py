@@ -4,12 +4,38 @@ In the teacher's edition (the book), a solution sits between ``{solution-start}`
 markdown cells; its code cells are tagged ``solution`` and carry their stub in
 ``metadata["tutorial_lib"]["stub"]``. The student edition drops the solution text, swaps each solution
 cell for its stub, and clears all outputs. The check cells stay, so a student gets feedback at once.
+
+A chapter may display, before an exercise, the library code that answers it (chapter 4 shows ``add_noise``
+before asking for it). :data:`ANSWERS` names that code for each exercise; the student edition takes such
+``show_source(...)`` calls out of the cells before the exercise and shows them after its check instead.
+The edition kept in the repository is ``student/`` (``python -m tutorial_lib student-edition --out student``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+# For each exercise (its label): the library objects, as the chapters name them in ``show_source(...)``,
+# whose source answers it. Every exercise with a code solution is listed (tests/test_student.py checks).
+ANSWERS = {
+    "ex-ratio-m2l": (), "ex-ratio-mel": (),  # numbers worked out by hand
+    "ex-parse-name": ("parse_note_name",), "ex-split": (),
+    "ex-conv-params": (),  # a number (the exercise says the layer table shows it: work it out first)
+    # A subclass of the seed's U-Net; ours (ResBlock, UNet.forward) adds time per block too, shown as the idea.
+    "ex-time-everywhere": (),
+    "ex-add-noise": ("RectifiedFlow.add_noise",),
+    "ex-times": ("RectifiedFlow.sample_times",),
+    "ex-gaussian-velocity": ("GaussianMixture.velocity",),  # the mixture's exact field contains the answer
+    "ex-one-step": (),
+    # Heun's and the midpoint rule's first half are an Euler step.
+    "ex-euler-step": ("euler_step", "heun_step", "midpoint_step"),
+    "ex-sampler": ("sample",),
+    "ex-predict-steps": (),
+}
+SHOWN = re.compile(r"^\s*show_source\(([\w.]+)\)\s*$", re.M)
+LABEL = re.compile(r"^:label:\s*(\S+)", re.M)
 
 HEADER = ("> **Student edition.** Each exercise has a cell to complete (it raises `NotImplementedError` until "
           "you do) followed by a check that tells you what is wrong or that you are right.")
@@ -20,13 +46,67 @@ def _source(cell) -> str:
 
 
 def _is_gate(cell, which: str) -> bool:
-    return cell["cell_type"] == "markdown" and _source(cell).lstrip().startswith(f"```{{solution-{which}}}")
+    """A ``{solution-start}`` cell, or a cell holding the ``{solution-end}`` fence (after the solution's last
+    words, if they share the cell)."""
+    if cell["cell_type"] != "markdown":
+        return False
+    text = _source(cell)
+    if which == "start":
+        return text.lstrip().startswith("```{solution-start}")
+    return any(line.startswith("```{solution-end}") for line in text.splitlines())
+
+
+def exercises(cells: list[dict]) -> list[tuple[int, str, str]]:
+    """``(cell index, label, title)`` of each ``{exercise}`` markdown cell."""
+    found = []
+    for i, cell in enumerate(cells):
+        text = _source(cell)
+        if cell["cell_type"] == "markdown" and text.lstrip().startswith(":::{exercise}") and LABEL.search(text):
+            title = text.lstrip().splitlines()[0].removeprefix(":::{exercise}").strip()
+            found.append((i, LABEL.search(text).group(1), title))
+    return found
+
+
+def _answers_after(cells: list[dict]) -> list[dict]:
+    """``cells`` with every ``show_source(X)`` that answers a later exercise moved after that exercise's check."""
+    cells = json.loads(json.dumps(cells))
+    later = exercises(cells)
+    moved: dict[str, list[str]] = {}
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        for name in SHOWN.findall(_source(cell)):
+            label, title = next(((lb, t) for at, lb, t in later if at > i and name in ANSWERS.get(lb, ())),
+                                (None, None))
+            if label is None:
+                continue
+            moved.setdefault(label, []).append(name)
+            note = f"# show_source({name}) comes after the exercise \"{title}\": write yours first."
+            text = re.sub(rf"^(\s*)show_source\({re.escape(name)}\)\s*$", lambda m: m.group(1) + note, _source(cell),
+                          count=1, flags=re.M)
+            cell["source"] = text
+    for at, label, title in reversed(later):
+        if label not in moved:
+            continue
+        end = next(j for j in range(at, len(cells)) if _is_gate(cells[j], "end") or j == len(cells) - 1)
+        check = next((j for j in range(end + 1, len(cells)) if cells[j]["cell_type"] == "code"
+                      and not _is_gate(cells[j], "start")), end)
+        stop = next((j for j, _, _ in later if j > at), len(cells))
+        where = check + 1 if check < stop else end + 1
+        cells[where:where] = [
+            {"cell_type": "markdown", "id": f"answer-{label}"[:64], "metadata": {},
+             "source": "The library's own version, now that you have written yours:"},
+            {"cell_type": "code", "id": f"answer-code-{label}"[:64], "metadata": {}, "execution_count": None,
+             "outputs": [], "source": "\n".join(f"show_source({name})" for name in moved[label])},
+        ]
+    return cells
 
 
 def student_notebook(notebook: dict) -> dict:
-    """A copy of ``notebook`` (nbformat JSON) with solutions replaced by stubs and no outputs."""
+    """A copy of ``notebook`` (nbformat JSON) with solutions replaced by stubs, the library code that answers
+    an exercise shown only after it, and no outputs."""
     cells, inside = [], False
-    for cell in notebook["cells"]:
+    for cell in _answers_after(notebook["cells"]):
         if _is_gate(cell, "start"):
             inside = True
             continue

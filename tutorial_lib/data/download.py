@@ -8,8 +8,10 @@ Dataset licence: CC BY 4.0 (NSynth, Engel et al. 2017).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -71,6 +73,16 @@ def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = 
     return dest
 
 
+def keep_archive_times(zf: zipfile.ZipFile, dest: Path) -> None:
+    """Gives each unpacked file the time stored in the archive (``extractall`` stamps them "now"), so a copy
+    unpacked again in a new session (Colab) has the same keys in the latent cache, which include it."""
+    for info in zf.infolist():
+        path = dest / info.filename
+        if path.is_file():
+            stamp = time.mktime((*info.date_time, 0, 0, -1))
+            os.utime(path, (stamp, stamp))
+
+
 def download_nsynth_guitar(dest: str | Path, raw_url: str = RAW_URL, media_url: str = MEDIA_URL,
                            dataset: str = DATASET, progress: bool = True) -> Path:
     """Downloads and unpacks the NSynth guitar MP3 subset into ``dest``; returns ``dest/NSYNTH_GUITAR_MP3``.
@@ -109,6 +121,7 @@ def _download_and_unpack(dest: Path, target: Path, raw_url: str, media_url: str,
     try:
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(dest)
+            keep_archive_times(zf, dest)
     except zipfile.BadZipFile as error:
         for f in files:
             f.unlink()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -281,17 +282,32 @@ class LatentData:
     valid: LatentDataset
     reports: dict[str, EncodeReport]
     stats_path: Path
+    listed: dict[str, int] = field(default_factory=dict)  # notes per split before a profile's max_notes
+
+
+def choose_notes(notes: list[Note], limit: int | None, seed: int = 0) -> list[Note]:
+    """At most ``limit`` of ``notes``: a fixed random choice (``seed``), kept in their listed order."""
+    if limit is None or len(notes) <= limit:
+        return notes
+    keep = sorted(random.Random(seed).sample(range(len(notes)), limit))
+    return [notes[i] for i in keep]
 
 
 def prepare_latents(data_root: str | Path, codec: Codec, cache_dir: str | Path, num_frames: int = 32,
-                    progress: bool = True) -> LatentData:
-    """Lists, encodes (cached) and standardises the train and valid splits of ``data_root``."""
-    sets, reports = {}, {}
+                    progress: bool = True, *, max_notes: dict | None = None) -> LatentData:
+    """Lists, encodes (cached) and standardises the train and valid splits of ``data_root``.
+
+    ``max_notes`` (e.g. ``{"train": 5000}``) keeps at most that many notes of a split (:func:`choose_notes`);
+    ``LatentData.listed`` says how many there were.
+    """
+    sets, reports, listed = {}, {}, {}
     for split in ("train", "valid"):
         listing = list_notes(data_root, split)
         if not listing.notes:
             raise ValueError(empty_split_message(data_root, split, listing))
-        latents, kept, report = encode_notes(listing.notes, codec, cache_dir, progress=progress)
+        listed[split] = len(listing.notes)
+        chosen = choose_notes(listing.notes, (max_notes or {}).get(split))
+        latents, kept, report = encode_notes(chosen, codec, cache_dir, progress=progress)
         report.skipped[:0] = [(str(p), r) for p, r in listing.skipped]
         report.fixes.update(listing.fixes)
         report.fix_examples.update(listing.fix_examples)
@@ -301,4 +317,4 @@ def prepare_latents(data_root: str | Path, codec: Codec, cache_dir: str | Path, 
     stats_path = Path(cache_dir) / f"{codec.cache_id}-stats.pt"
     save_atomically({"mean": train.mean, "std": train.std, "num_frames": num_frames,
                       "data_root": str(Path(data_root).resolve())}, stats_path)
-    return LatentData(train=train, valid=valid, reports=reports, stats_path=stats_path)
+    return LatentData(train=train, valid=valid, reports=reports, stats_path=stats_path, listed=listed)
