@@ -20,18 +20,21 @@ def machine() -> dict:
     return info
 
 
-def write(name: str, results: dict, table_header: list[str], table_rows: list[list], notes: str = "") -> Path:
-    """``results/<name>.json`` (with machine and command) and ``results/<name>.md`` (a table)."""
-    RESULTS.mkdir(exist_ok=True)
+def write(name: str, results: dict, table_header: list[str], table_rows: list[list], notes: str = "",
+          folder: Path | None = None) -> Path:
+    """``results/<name>.json`` (with machine and command) and ``results/<name>.md`` (a table); ``folder``
+    replaces ``results/`` (a scratch folder, so that a trial run leaves the committed figures alone)."""
+    folder = Path(folder) if folder is not None else RESULTS
+    folder.mkdir(exist_ok=True)
     payload = {"benchmark": name, "command": "python " + " ".join(sys.argv), "machine": machine(),
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **results}
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
+    (folder / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
     lines = [f"# {name}", "", f"`{payload['command']}` on {payload['machine']['device']} "
              f"({payload['machine']['cpu_count']} CPUs, torch {payload['machine']['torch']}), {payload['date']}", ""]
     lines += ["| " + " | ".join(table_header) + " |", "|" + " --- |" * len(table_header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in table_rows]
     if notes:
         lines += ["", notes]
-    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    (folder / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    return RESULTS / f"{name}.json"
+    return folder / f"{name}.json"
