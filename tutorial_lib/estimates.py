@@ -192,13 +192,15 @@ def describe_training(profile, name: str, kwargs: dict, *, gpu_name: str | None 
 
 def colab_plan(chapter: str, profile, full_scale=None) -> str:
     """What the Colab cell prints: this chapter's expected time, and the full scale's, one setting away."""
-    lines = [f"Profile {profile.name}. " + chapter_estimate(profile, chapter).describe() + ".",
-             "With the cache on Google Drive (USE_DRIVE = True), a later chapter: about "
-             f"{_duration(60 * chapter_estimate(profile, chapter, drive_cache=True).minutes)}."]
-    if full_scale is not None and chapter in ("02_dataset", "04_training", "05_sampling"):
+    lines = [f"Profile {profile.name}. " + chapter_estimate(profile, chapter).describe() + "."]
+    if CHAPTER_WORK[chapter].get("no_data"):
+        return lines[0]
+    lines.append("With the cache on Google Drive (USE_DRIVE = True), a later chapter: about "
+                 f"{_duration(60 * chapter_estimate(profile, chapter, drive_cache=True).minutes)}.")
+    if full_scale is not None and full_scale.name != profile.name:
         t4 = chapter_estimate(full_scale, chapter)
         h100 = chapter_estimate(full_scale, chapter, card="H100")
-        lines.append(f'The seed\'s full scale is PROFILE = "{full_scale.name}": this chapter about '
+        lines.append(f'The seed\'s full scale (PROFILE = "{full_scale.name}" in this cell): this chapter about '
                      f"{_duration(60 * t4.minutes)} on a T4, {_duration(60 * h100.minutes)} on an H100 "
                      "(estimates).")
     return "\n".join(lines)
@@ -226,5 +228,5 @@ def colab_note(chapter: str, profile, full_scale, *, student_url: str) -> str:
             f"T4) the chapter takes about {_minutes(est.minutes)} by our estimate (tutorial_lib.estimates: the "
             "H100's measured speed scaled by the cards' published figures). Set `USE_DRIVE = True` in that cell to "
             "keep latents and trained models on your Google Drive, so that later chapters reuse them. "
-            f'`PROFILE = "{full_scale.name}"` is the seed\'s full scale: about {_duration(60 * full_t4.minutes)} '
-            f"on a T4, {_duration(60 * full_h100.minutes)} on an H100. {students}")
+            f'For the seed\'s full scale, set `PROFILE = "{full_scale.name}"` in that cell: about '
+            f"{_duration(60 * full_t4.minutes)} on a T4, {_duration(60 * full_h100.minutes)} on an H100. {students}")
