@@ -62,14 +62,17 @@ TEACHER = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 def answers_shown_early(notebook: dict) -> list[str]:
     """``"cell i shows X, which answers exercise L"`` for every such cell before its exercise."""
-    from tutorial_lib.student import ANSWERS, SHOWN, exercises
+    import re
+
+    from tutorial_lib.student import ANSWERS, exercises
 
     cells, problems = notebook["cells"], []
     found = exercises(cells)
     for i, cell in enumerate(cells):
         if cell["cell_type"] != "code":
             continue
-        for name in SHOWN.findall("".join(cell["source"])):
+        code = "\n".join(line.split("#")[0] for line in "".join(cell["source"]).splitlines())
+        for name in re.findall(r"show_source\(\s*([\w.]+)", code):  # anywhere on a line, not only alone
             problems += [f"cell {i} shows {name}, which answers {label}" for at, label, _ in found
                          if at > i and name in ANSWERS[label]]
     return problems
