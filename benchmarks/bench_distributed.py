@@ -19,7 +19,7 @@ import torch
 import torch.multiprocessing as mp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write  # noqa: E402
+from common import write
 
 NOTE = ("Measured on a 2-core machine that other work (five other agents' tests and builds) was using at the same "
         "time: the 2-process figure shows that the ranks agree and run, not what two free cores or two GPUs give.")

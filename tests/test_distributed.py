@@ -21,7 +21,7 @@ from tutorial_lib.training import TrainConfig, train
 from tutorial_lib.unet import UNet
 
 # Adam divides by the gradient's size: a gradient near 0 turns float noise into up to 1e-5 of weight.
-CONFIG = dict(batch_size=8, lr=1e-3, eval_every=2, checkpoint_every=100, device="cpu")
+CONFIG = {"batch_size": 8, "lr": 1e-3, "eval_every": 2, "checkpoint_every": 100, "device": "cpu"}
 
 
 def data():
@@ -47,8 +47,8 @@ def two_ranks(rank, port, folder, notes_root):
     stopped = train(model(), RectifiedFlow(), latents, latents[:6], TrainConfig(steps=4, **CONFIG),
                     checkpoint_path=f"{folder}/two.pt", progress=False)
     # an odd batch: shares of 4 and 3, labels dropped as one process would
-    conditioned = train(model(True), RectifiedFlow(), latents, None, TrainConfig(steps=3, **{**CONFIG, "batch_size": 7}),
-                        progress=False, train_conditions=labels)
+    conditioned = train(model(True), RectifiedFlow(), latents, None,
+                        TrainConfig(steps=3, **{**CONFIG, "batch_size": 7}), progress=False, train_conditions=labels)
     notes = list_notes(notes_root, "train").notes
     first = encode_notes(notes, MelCodec(), f"{folder}/cache", progress=False, save_every=2)
     second = encode_notes(notes, MelCodec(), f"{folder}/cache", progress=False)
@@ -77,7 +77,7 @@ def test_shares_cover_the_batch_once():
 
 def test_two_ranks_train_like_one_process_and_resume_on_one(ran, tmp_path):
     folder, results = ran
-    latents, labels = data()
+    latents, _ = data()
     one = train(model(), RectifiedFlow(), latents, latents[:6], TrainConfig(steps=4, **CONFIG), progress=False)
     for rank in results:  # every rank holds the same history: rank 0's validation reaches them all
         assert rank["stopped"]["train_loss"] == pytest.approx(one.history["train_loss"], rel=1e-4)
@@ -129,3 +129,15 @@ def test_two_ranks_fill_the_same_cache_as_one_process(ran, tiny_nsynth, tmp_path
     assert sorted(parallel["keys"]) == sorted(one["keys"])
     order = [parallel["keys"].index(k) for k in one["keys"]]
     assert torch.equal(parallel["latents"][order], one["latents"])
+
+
+def test_a_rank_that_never_came_back_leaves_nothing_missing(tiny_nsynth, tmp_path):
+    """Rank 0 of 2 alone (its partner lost): it encodes its half into a part file, the rest one by one,
+    and merges everything into the shard, the same as one process makes."""
+    notes = list_notes(tiny_nsynth, "train").notes
+    alone, _, report = encode_notes(notes, MelCodec(), tmp_path / "alone", progress=False, place=World(0, 2))
+    assert report.encoded == len(notes) and not list((tmp_path / "alone").rglob("*.part-*.pt"))
+    serial, _, _ = encode_notes(notes, MelCodec(), tmp_path / "serial", progress=False)
+    assert torch.equal(alone, serial)
+    _, _, again = encode_notes(notes, MelCodec(), tmp_path / "alone", progress=False)
+    assert (again.encoded, again.cached) == (0, len(notes))

@@ -131,7 +131,7 @@ def train_model(prepared: Prepared, model: str | None = None, model_kwargs: dict
                                        str(prepared.data_folder.resolve()), *([prof.max_notes] if prof.max_notes else [])],
                                       sort_keys=True, default=str).encode())
         checkpoint_path = prepared.cache_dir / "runs" / f"{prof.name}-{name}-{tag.hexdigest()[:10]}.pt"
-    if progress and pick_device(config.device).type == "cuda":  # say how long it will take before it starts
+    if progress and pick_device(config.device).type == "cuda" and world().is_main:  # how long it will take
         print(training_plan(replace(prof, train=config), name, kwargs, Path(checkpoint_path)))
     torch.manual_seed(config.seed)
     net = build_model(name, **kwargs)

@@ -298,7 +298,8 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
             done = step + 1
             if valid_latents is not None and (done % config.eval_every == 0 or done == config.steps):
                 history["valid_steps"].append(done)
-                value = validation_loss(model, flow, valid_latents, conditions=valid_conditions) if place.is_main else 0.0
+                value = (validation_loss(model, flow, valid_latents, conditions=valid_conditions)
+                         if place.is_main else 0.0)
                 history["valid_loss"].append(from_main(value, device))  # the other ranks wait for rank 0's
                 bar.set_postfix(loss=f"{loss:.3f}", valid=f"{history['valid_loss'][-1]:.3f}")
             elif done % 10 == 0:
