@@ -37,11 +37,14 @@ def resolve_data(profile: Profile, data: str | Path | None, cache_dir: Path, pro
     if profile.real_data:
         folder = download_nsynth_guitar(default_data_dir(cache_dir) / "nsynth", progress=progress)
         return folder, "NSynth guitar subset (MP3, downloaded)"
-    folder = write_synthetic_nsynth(
-        cache_dir / f"synthetic-{profile.name}", profile.instruments_per_source, profile.pitches,
-        profile.velocities, progress=progress,
-    )
-    return folder, f"synthetic Karplus-Strong guitars (profile {profile.name}, seed 0), generated offline"
+    # Named after what it holds, so profiles with the same notes (cpu and long) share one folder and one cache.
+    sizes = f"{profile.instruments_per_source['train']}x{profile.instruments_per_source['valid']}-" \
+            f"p{profile.pitches.start}-{profile.pitches.stop - 1}s{profile.pitches.step}-v{len(profile.velocities)}"
+    folder = write_synthetic_nsynth(cache_dir / f"synthetic-{sizes}", profile.instruments_per_source,
+                                    profile.pitches, profile.velocities, progress=progress)
+    return folder, (f"synthetic Karplus-Strong guitars ({len(profile.pitches)} pitches, {len(profile.velocities)} "
+                    f"velocities, {sum(profile.instruments_per_source.values()) * 3} instruments, seed 0), "
+                    "generated offline")
 
 
 def subset_sentence(profile: Profile, data: LatentData) -> str:
