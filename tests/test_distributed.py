@@ -49,6 +49,20 @@ def two_ranks(rank, port, folder, notes_root):
     # an odd batch: shares of 4 and 3, labels dropped as one process would
     conditioned = train(model(True), RectifiedFlow(), latents, None,
                         TrainConfig(steps=3, **{**CONFIG, "batch_size": 7}), progress=False, train_conditions=labels)
+    # Ctrl-C before step 3 on both ranks (a terminal sends it to every process): rank 0 saves 3 steps.
+    import tutorial_lib.training as training
+
+    def interrupted(config, step):
+        if step == 3:
+            raise KeyboardInterrupt
+        return config.lr  # the constant schedule these tests use
+
+    training.learning_rate = interrupted
+    try:
+        train(model(), RectifiedFlow(), latents, latents[:6], TrainConfig(steps=7, **CONFIG),
+              checkpoint_path=f"{folder}/interrupted.pt", progress=False)
+    except KeyboardInterrupt:
+        pass
     notes = list_notes(notes_root, "train").notes
     first = encode_notes(notes, MelCodec(), f"{folder}/cache", progress=False, save_every=2)
     second = encode_notes(notes, MelCodec(), f"{folder}/cache", progress=False)
@@ -97,6 +111,21 @@ def test_two_ranks_train_like_one_process_and_resume_on_one(ran, tmp_path):
     resumed = train(model(), RectifiedFlow(), latents, latents[:6], TrainConfig(steps=7, **CONFIG),
                     checkpoint_path=path, progress=False)
     straight = train(model(), RectifiedFlow(), latents, latents[:6], TrainConfig(steps=7, **CONFIG), progress=False)
+    assert resumed.history["train_loss"] == pytest.approx(straight.history["train_loss"], rel=1e-4)
+    for a, b in zip(resumed.model.parameters(), straight.model.parameters()):
+        assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_two_ranks_interrupted_save_and_resume_on_one(ran, tmp_path):
+    folder, _ = ran
+    latents, _ = data()
+    assert torch.load(folder / "interrupted.pt")["step"] == 3
+    path = tmp_path / "resumed.pt"
+    path.write_bytes((folder / "interrupted.pt").read_bytes())
+    resumed = train(model(), RectifiedFlow(), latents, latents[:6], TrainConfig(steps=7, **CONFIG),
+                    checkpoint_path=path, progress=False)
+    straight = train(model(), RectifiedFlow(), latents, latents[:6], TrainConfig(steps=7, **CONFIG), progress=False)
+    assert resumed.history["train_steps"] == list(range(1, 8))
     assert resumed.history["train_loss"] == pytest.approx(straight.history["train_loss"], rel=1e-4)
     for a, b in zip(resumed.model.parameters(), straight.model.parameters()):
         assert torch.allclose(a, b, atol=1e-4)
