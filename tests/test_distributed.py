@@ -50,7 +50,7 @@ def two_ranks(rank, port, folder, notes_root):
     conditioned = train(model(True), RectifiedFlow(), latents, None,
                         TrainConfig(steps=3, **{**CONFIG, "batch_size": 7}), progress=False, train_conditions=labels)
     # Ctrl-C before step 3 on both ranks (a terminal sends it to every process): rank 0 saves 3 steps.
-    import tutorial_lib.training as training
+    from tutorial_lib import training
 
     def interrupted(config, step):
         if step == 3:
