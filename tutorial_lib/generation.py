@@ -114,3 +114,36 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> dict:
     return {"file": Path(path).name, "seconds": round(len(audio) / sample_rate, 2),
             "rms": round(float(np.sqrt(np.mean(audio ** 2))) if audio.size else 0.0, 5),
             "peak": round(float(np.abs(audio).max()) if audio.size else 0.0, 4), "scaled_by": round(scale, 4)}
+
+
+#: Checkpoints that ship with the package (tutorial_lib/pretrained/, each with its README entry and report).
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+
+
+def strip_checkpoint(path: str | Path, dest: str | Path) -> Path:
+    """A copy of a training checkpoint with only what sampling needs (the EMA weights, the run's description,
+    history and latent space): about a third of the size; it can be sampled but not resumed."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state["model"] = state["ema"]  # sampling uses the EMA; one copy of the weights is enough
+    state.pop("optimizer", None)
+    state["stripped"] = True
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, dest)
+    return dest
+
+
+def load_pretrained(name: str = "cpu-long", *, codec: Codec | None = None) -> NoteGenerator | None:
+    """The shipped model ``name`` (see ``tutorial_lib/pretrained/README.md``), or ``None`` with a printed
+    reason when it cannot be used here: it decodes only with the codec it was trained with (if ``codec`` is
+    given, its ``cache_id`` must match)."""
+    path = PRETRAINED_DIR / f"{name}.pt"
+    if not path.is_file():
+        available = sorted(p.stem for p in PRETRAINED_DIR.glob("*.pt"))
+        raise FileNotFoundError(f"No shipped model {name!r} in {PRETRAINED_DIR}; available: {available or 'none'}.")
+    generator = NoteGenerator.from_checkpoint(path)
+    if codec is not None and codec.cache_id != generator.space.codec.cache_id:
+        print(f"The shipped model {name!r} was trained on {generator.space.codec.describe()} latents; this chapter "
+              f"runs with {codec.describe()}, so it is not played here.")
+        return None
+    return generator
