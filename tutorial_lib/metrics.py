@@ -4,6 +4,10 @@
   (librosa's pYIN, no download).
 * :func:`frechet_distance` of :func:`latent_features`: how far generated latents are from real ones.
 * :func:`log_mel_distance`: a codec's reconstruction error; :func:`nearest_neighbour_distances`: memorisation.
+
+To judge generated notes use :mod:`tutorial_lib.evaluation` (CREPE pitch, note shape, an evaluation
+classifier): the Frechet distance of :func:`latent_features` is blind to time, and gives the same value for
+real notes, the same shuffled or reversed in time, and noise with each note's channel statistics.
 """
 
 from __future__ import annotations
