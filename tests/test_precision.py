@@ -25,3 +25,13 @@ def test_unknown_precision_is_refused_and_the_gpu_profile_uses_bf16():
     with pytest.raises(ValueError, match="--precision"):
         resolve_precision("fp16", torch.device("cpu"))
     assert get_profile("gpu").train.precision == "bf16" and get_profile("cpu").train.precision == "fp32"
+
+
+def test_a_gpu_that_only_emulates_bf16_trains_in_fp32(monkeypatch, capsys):
+    """torch.cuda.is_bf16_supported() says True on a T4 (emulation); training must not believe it."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Tesla T4")
+    assert resolve_precision("bf16", torch.device("cuda")) == "fp32"
+    assert "Tesla T4" in capsys.readouterr().out
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)  # an A100, H100
+    assert resolve_precision("bf16", torch.device("cuda")) == "bf16"

@@ -76,7 +76,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     """``precision`` if ``device`` can run it, else ``"fp32"`` with a message saying why."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r} (--precision).")
-    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+    # A T4 (free Colab) only emulates bfloat16, slower than fp32: ask for the GPU's own support.
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
         print(f"This GPU ({torch.cuda.get_device_name(device)}) has no bfloat16: training in fp32 instead "
               "(--precision fp32 says so and silences this).")
         return "fp32"
