@@ -20,11 +20,11 @@ from .codec import Codec, load_codec
 from .data import LatentData, download_nsynth_guitar, prepare_latents, write_synthetic_nsynth
 from .conditioning import Conditions
 from .distributed import barrier, world
+from .estimates import describe_training
 from .flow import RectifiedFlow
 from .generation import LatentSpace, NoteGenerator, write_wav
 from .profiles import Profile, default_cache_dir, default_data_dir, get_profile
 from .sampling import generate
-from .estimates import describe_training
 from .threads import use_cpu_threads
 from .training import TrainResult, pick_device, train
 from .unet import build_model, count_parameters

@@ -34,8 +34,8 @@ ANSWERS = {
     "ex-sampler": ("sample",),
     "ex-predict-steps": (),
 }
-SHOWN = re.compile(r"^\s*show_source\(([\w.]+)\)\s*$", re.M)
-LABEL = re.compile(r"^:label:\s*(\S+)", re.M)
+SHOWN = re.compile(r"^\s*show_source\(([\w.]+)\)\s*$", re.MULTILINE)
+LABEL = re.compile(r"^:label:\s*(\S+)", re.MULTILINE)
 
 HEADER = ("> **Student edition.** Each exercise has a cell to complete (it raises `NotImplementedError` until "
           "you do) followed by a check that tells you what is wrong or that you are right.")
@@ -82,8 +82,8 @@ def _answers_after(cells: list[dict]) -> list[dict]:
                 continue
             moved.setdefault(label, []).append(name)
             note = f"# show_source({name}) comes after the exercise \"{title}\": write yours first."
-            text = re.sub(rf"^(\s*)show_source\({re.escape(name)}\)\s*$", lambda m: m.group(1) + note, _source(cell),
-                          count=1, flags=re.M)
+            text = re.sub(rf"^(\s*)show_source\({re.escape(name)}\)\s*$", lambda m, note=note: m.group(1) + note, _source(cell),
+                          count=1, flags=re.MULTILINE)
             cell["source"] = text
     for at, label, title in reversed(later):
         if label not in moved:
