@@ -19,13 +19,21 @@ def test_ci_profile_runs_the_whole_pipeline_offline(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["data"]["source"].startswith("synthetic") and report["codec"].startswith("mel")
     assert report["data"]["notes"]["train"] > 100 and report["training"]["final_valid_loss"] < 1.0
-    assert set(report["seconds"]) == {"data", "codec", "latents", "training", "sampling", "decoding"}
+    assert set(report["seconds"]) == {"data", "codec", "latents", "training", "sampling and decoding", "evaluation"}
     assert (out / "checkpoint.pt").is_file()
     wavs = sorted((out / "samples").glob("*.wav"))
-    assert len(wavs) == 4
-    for wav in wavs:
+    assert [w.name for w in wavs][:3] == [f"pitch{p}_acoustic_velocity100_g1.wav" for p in (45, 57, 69)]
+    assert len(wavs) == 7 and report["sampling"]["solver"] == "euler"
+    for wav, info in zip(wavs, sorted(report["sampling"]["samples"], key=lambda s: s["file"])):
         audio, sr = sf.read(wav)
         assert sr == 16000 and np.isfinite(audio).all() and np.sqrt(np.mean(audio ** 2)) > 1e-3
+        assert info["file"] == f"samples/{wav.name}" and abs(info["rms"] - np.sqrt(np.mean(audio ** 2))) < 1e-3
+    evaluation = report["evaluation"]
+    assert set(evaluation) == {"unconditional", "conditional (guidance 1)"}
+    for scores in evaluation.values():  # every figure stands beside the real notes' own
+        assert scores["num_notes"] == 32 and set(scores["figures"]) <= set(scores["real"])
+    conditional = evaluation["conditional (guidance 1)"]["figures"]
+    assert 0.0 <= conditional["pitch_accuracy"] <= 1.0 and "classifier_fd" in conditional
 
 
 def test_flat_folder_of_mp3_notes_with_names_only(tmp_path, capsys):

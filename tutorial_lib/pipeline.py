@@ -198,7 +198,7 @@ def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int
     labels, each scored by :func:`tutorial_lib.evaluation.evaluate` beside the real notes' own figures."""
     from .evaluation import evaluate
 
-    reference = evaluation_reference(prepared, progress=progress)
+    reference = evaluation_reference(prepared, num_audio=min(100, max(48, num)), progress=progress)
     latents, _ = generator.generate(num, seed=seed, sample_steps=sample_steps)
     out = {"unconditional": evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio).as_dict()}
     if generator.conditioned:
