@@ -75,3 +75,23 @@ def test_write_wav_reports_what_is_in_the_file(tmp_path):
     assert info["rms"] == pytest.approx(np.sqrt(np.mean(data ** 2)), abs=1e-3)
     with pytest.raises(ValueError, match="NaN"):
         write_wav(tmp_path / "b.wav", np.array([np.nan], dtype=np.float32), 16_000)
+
+
+def test_the_shipped_model_loads_decodes_and_stays_small():
+    """tutorial_lib/pretrained/cpu-long.pt: at most 25 MB, self-describing, its evaluation report beside it."""
+    import json
+
+    from tutorial_lib.generation import PRETRAINED_DIR, load_pretrained
+
+    path = PRETRAINED_DIR / "cpu-long.pt"
+    assert path.stat().st_size <= 25 * 2**20
+    generator = load_pretrained("cpu-long")
+    assert generator.conditioned and "12000 training steps" in generator.trained_on
+    latents, audio = generator.generate(1, pitch=57, source="acoustic", velocity=100, sample_steps=4)
+    assert latents.shape == (1, 64, 32) and np.isfinite(audio[0]).all()
+    report = json.loads((PRETRAINED_DIR / "cpu-long.json").read_text())
+    assert report["training"]["steps"] == 12000 and "conditional (guidance 1)" in report["evaluation"]
+    other = MelCodec(eps=1e-5)  # another codec: the shipped model is not used, and says why
+    assert load_pretrained("cpu-long", codec=other) is None
+    with pytest.raises(FileNotFoundError, match="available: \\['cpu-long'\\]"):
+        load_pretrained("gpu-full")

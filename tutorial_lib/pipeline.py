@@ -180,25 +180,13 @@ def write_samples(generator: NoteGenerator, folder: Path, *, num: int, sample_st
     return stats
 
 
-def evaluation_reference(prepared: Prepared, *, num_audio: int = 100, progress: bool = True):
-    """The evaluation classifier and the real notes' figures for ``prepared``'s data and codec (cached)."""
-    from .evaluation import build_reference
-
-    train, valid = prepared.conditions("train"), prepared.conditions("valid")
-    return build_reference(train_latents=prepared.data.train.latents, train_pitch=train.pitch,
-                           train_source=train.source, valid_latents=prepared.data.valid.latents,
-                           valid_pitch=valid.pitch, valid_source=valid.source, to_audio=prepared.to_audio,
-                           sample_rate=prepared.codec.sample_rate, num_audio=num_audio, verbose=progress,
-                           cache_key=f"{prepared.codec.cache_id}-{prepared.profile.name}")
-
-
 def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int, sample_steps: int,
                        guidance: float = 1.0, seed: int = 1, progress: bool = True) -> dict:
     """``num`` unconditional notes and, for a conditioned model, ``num`` notes asked for the validation notes'
     labels, each scored by :func:`tutorial_lib.evaluation.evaluate` beside the real notes' own figures."""
-    from .evaluation import evaluate
+    from .evaluation import evaluate, reference_from_prepared
 
-    reference = evaluation_reference(prepared, num_audio=min(100, max(48, num)), progress=progress)
+    reference = reference_from_prepared(prepared, num_audio=min(100, max(48, num)), verbose=progress)
     latents, _ = generator.generate(num, seed=seed, sample_steps=sample_steps)
     out = {"unconditional": evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio).as_dict()}
     if generator.conditioned:
