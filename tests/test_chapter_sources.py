@@ -24,6 +24,8 @@ MUST_SHOW = {
     "04a_toy_flow": ["flow:RectifiedFlow.add_noise", "toy_flow:train_toy", "toy_flow:GaussianMixture.velocity"],
     "05_sampling": ["sampling:euler_step", "sampling:sample", "sampling:heun_step", "sampling:time_grid",
                     "widgets:generate_audio"],
+    "06_control": ["conditioning:ConditionEmbedding", "conditioning:drop_labels", "sampling:guided",
+                   "sampling:invert", "sampling:slerp", "generation:NoteGenerator.generate"],
 }
 HIDDEN = {"remove-cell", "remove-output", "remove_cell", "remove_output"}
 

@@ -46,7 +46,8 @@ def both(chapter, index, name, **context):
 
 def test_every_chapter_has_coding_exercises_with_stubs():
     assert {k: len(v) for k, v in SOLUTIONS.items()} == {
-        "01_codec": 2, "02_dataset": 1, "03_unet": 2, "04a_toy_flow": 2, "04_training": 2, "05_sampling": 2}
+        "01_codec": 2, "02_dataset": 1, "03_unet": 2, "04a_toy_flow": 2, "04_training": 2, "05_sampling": 2,
+        "06_control": 2}
     for cells in SOLUTIONS.values():
         for solution, stub in cells:
             assert stub and stub != solution
@@ -157,8 +158,50 @@ def test_a_right_answer_is_confirmed_without_giving_it_away():
         (ex.check_sample_times(both("04_training", 1, "sample_times")[0]), ("sigmoid", "randn", "N(0, 1)")),
         (ex.check_euler_step(both("05_sampling", 0, "my_euler_step")[0]), ("t_next", "f(x, t)", "x +")),
         (ex.check_sampler(both("05_sampling", 1, "my_sampler")[0]), ("1 / num_steps", "dt", "x +")),
+        (ex.check_guidance(both("06_control", 0, "guide")[0]), ("v_uncond +", "w *", "w (", "extrapolat")),
+        (ex.check_invert(both("06_control", 1, "my_invert")[0]), ("x -", "- dt", "against", "dt *")),
     ]
     for feedback, answers in passing:
         assert feedback.ok, feedback
         for answer in answers:
             assert answer not in feedback.message, (answer, feedback.message)
+
+
+def test_guidance():
+    good, stub = both("06_control", 0, "guide")
+    assert ex.check_guidance(good)
+    assert "still the stub" in repr(ex.check_guidance(stub))
+    assert "swapped" in repr(ex.check_guidance(lambda c, u, w: c + w * (u - c)))
+    assert "w = 0" in repr(ex.check_guidance(lambda c, u, w: c + w * (c - u)))
+    assert "beyond" in repr(ex.check_guidance(lambda c, u, w: u + min(w, 1.0) * (c - u)))
+    assert "shape" in repr(ex.check_guidance(lambda c, u, w: (u + w * (c - u)).sum()))
+
+
+def test_invert():
+    good, stub = both("06_control", 1, "my_invert")
+    assert ex.check_invert(good)
+    assert "still the stub" in repr(ex.check_invert(stub))
+
+    def along(f, x, num_steps):  # the sampler's sign
+        t = torch.zeros(x.shape[0])
+        for _ in range(num_steps):
+            x, t = x + f(x, t) / num_steps, t + 1 / num_steps
+        return x
+
+    assert "against it" in repr(ex.check_invert(along))
+
+    def downwards(f, x, num_steps):  # time running from 1 to 0
+        t = torch.ones(x.shape[0])
+        for _ in range(num_steps):
+            x, t = x - f(x, t) / num_steps, t - 1 / num_steps
+        return x
+
+    assert "start at t = 0" in repr(ex.check_invert(downwards))
+
+    def frozen_x(f, x, num_steps):  # the velocity at the note for every step: right only for a constant field
+        t, start = torch.zeros(x.shape[0]), x
+        for _ in range(num_steps):
+            x, t = x - f(start, t) / num_steps, t + 1 / num_steps
+        return x
+
+    assert "curved" not in repr(ex.check_invert(frozen_x)) and "depends on x and t" in repr(ex.check_invert(frozen_x))

@@ -120,3 +120,19 @@ def test_inversion_runs_the_sampler_backwards():
     flow = RectifiedFlow(sigma_data=0.5)  # inversion scales in, sampling scales out: still a round trip
     assert torch.allclose(sample(Field(), invert(Field(), x0, flow=flow), flow=flow, num_steps=50,
                                  solver="heun").samples, x0, atol=1e-3)
+
+
+def test_slerp_keeps_the_norm_of_noise_where_a_straight_line_does_not():
+    from tutorial_lib.sampling import slerp
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(3, 64, 32, generator=g), torch.randn(3, 64, 32, generator=g)
+    assert torch.allclose(slerp(a, b, 0.0), a, atol=1e-5) and torch.allclose(slerp(a, b, 1.0), b, atol=1e-5)
+    middle, line = slerp(a, b, 0.5), 0.5 * (a + b)
+    norms = a.flatten(1).norm(dim=1)
+    assert torch.allclose(middle.flatten(1).norm(dim=1), norms, rtol=0.02)  # still noise-sized
+    assert (line.flatten(1).norm(dim=1) < 0.75 * norms).all()  # the straight line is about sqrt(1/2) of it
+    e1, e2 = torch.zeros(1, 2), torch.zeros(1, 2)  # two orthogonal unit vectors: 45 degrees half way
+    e1[0, 0], e2[0, 1] = 1.0, 1.0
+    assert torch.allclose(slerp(e1, e2, 0.5), torch.tensor([[2 ** -0.5, 2 ** -0.5]]), atol=1e-6)
+    assert torch.allclose(slerp(a, a, 0.3), a, atol=1e-5)  # the same direction: no division by zero

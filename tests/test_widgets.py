@@ -33,3 +33,54 @@ def test_widget_button_plays_the_tested_function_and_static_text_explains():
     box.on_click(button)
     shown = [o for o in output.outputs if "text/html" in o.get("data", {})]
     assert any("<audio" in o["data"]["text/html"] for o in shown)
+
+
+def small_generator():
+    from tutorial_lib.flow import RectifiedFlow
+    from tutorial_lib.generation import LatentSpace, NoteGenerator
+
+    torch.manual_seed(0)
+    space = LatentSpace(MelCodec(), torch.full((64,), -4.0), torch.ones(64), num_frames=16)
+    model = UNet(channels=(16, 16), conditioned=True, groups=4).eval()  # 4 channels a group: see ResBlock
+    with torch.no_grad():  # random weights everywhere (the output layer starts at zero): labels matter
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.1)
+    return NoteGenerator(model, RectifiedFlow(), space)
+
+
+def test_control_widget_sends_the_chosen_labels_and_guidance_to_the_generator(monkeypatch):
+    from tutorial_lib.widgets import control_widget
+
+    generator = small_generator()
+    box = control_widget(generator, pitches=(40, 88), sample_steps=2)
+    assert "needs a Python kernel" in repr(box) and box._repr_mimebundle_()["text/plain"] == repr(box)
+    asked = []
+    real = generator.generate
+    monkeypatch.setattr(generator, "generate", lambda num, **kw: asked.append(kw) or real(num, **kw))
+    c = box.controls
+    c["pitch"].value, c["source"].value, c["velocity"].value, c["guidance"].value, c["seed"].value = \
+        64, "electronic", 25, 3.0, 7
+    box.on_click(None)
+    assert asked[-1] == {"seed": 7, "pitch": 64, "source": "electronic", "velocity": 25, "guidance": 3.0,
+                         "sample_steps": 2}
+    output = box.children[-1]
+    assert any("<audio" in o["data"]["text/html"] for o in output.outputs if "text/html" in o.get("data", {}))
+    c["source"].value = "any"  # no source label: the model's "unknown" source
+    box.on_click(None)
+    assert asked[-1]["source"] is None
+
+
+def test_note_grid_is_what_the_widget_plays_and_renders_players():
+    from tutorial_lib.widgets import note_grid
+
+    generator = small_generator()
+    grid = note_grid(generator, pitches=(50, 70), sources=("acoustic", "synthetic"), velocity=75, guidance=2.0,
+                     seed=3, sample_steps=2)
+    assert grid.labels == ["pitch 50, acoustic, velocity 75", "pitch 70, acoustic, velocity 75",
+                           "pitch 50, synthetic, velocity 75", "pitch 70, synthetic, velocity 75"]
+    _, one = generator.generate(1, seed=3, pitch=70, source="synthetic", velocity=75, guidance=2.0, sample_steps=2)
+    assert np.allclose(grid.waveforms[3], one[0], atol=1e-4)  # the widget's note for those choices
+    assert not np.allclose(grid.waveforms[0], grid.waveforms[1], atol=1e-4)  # the labels change the note
+    page = grid._repr_html_()
+    assert page.count("<audio") == 4 and page.count("data:audio/wav;base64,") == 4 and "flex-wrap" in page
+    assert "pitch 70, synthetic" in page and "4 notes" in repr(grid)

@@ -67,6 +67,9 @@ CHAPTER_WORK = {
     "04a_toy_flow": {"no_data": True, "other_seconds": 25.0},  # a 2-D toy, 23 s on a laptop CPU
     # Trajectories, solver sweep, Frechet distances of 100 samples, players: about 40,000 network calls per note.
     "05_sampling": {"trains": ("ours",), "note_calls": 40_000, "decodes": 12},
+    # Guidance sweep (4 x 48 notes, doubled batches), inversions, edits, the listening table and the grid;
+    # 64 notes decoded for the sweep's pitch and shape figures and about 30 for the players.
+    "06_control": {"trains": ("ours",), "note_calls": 30_000, "decodes": 95},
 }
 
 
@@ -166,7 +169,7 @@ def chapter_estimate(profile, chapter: str, *, card: str = "T4", drive_cache: bo
     models = {"ours": (profile.model, profile.model_kwargs), "seed": ("seed", profile.seed_model_kwargs)}
     trained = []
     for which in work.get("trains", ()):
-        if models[which] in trained or (drive_cache and chapter == "05_sampling"):
+        if models[which] in trained or (drive_cache and chapter in ("05_sampling", "06_control")):
             continue  # the same run (one checkpoint), or chapter 4's, reloaded
         trained.append(models[which])
         est.parts[f"training {which}"] = training_seconds(profile, *models[which], card=card)[0]

@@ -9,6 +9,7 @@ printed the answer would unfold them all.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -283,3 +284,68 @@ def check_gaussian_velocity(velocity) -> Feedback:
         return Feedback(False, "right at t = 0 and t = 1, not in between: x_t is Gaussian with mean (1 - t) mu and "
                                "variance (1 - t)^2 std^2 + t^2; regress x_0 and z on it.")
     return Feedback(True, "your field matches the exact one at t = 0, at t = 1 and at 64 times in between.")
+
+
+# Chapter 6 --------------------------------------------------------------------------------------------
+
+def check_guidance(guide) -> Feedback:
+    """``guide(v_cond, v_uncond, w)``: classifier-free guidance, ``v_uncond + w (v_cond - v_uncond)``."""
+    g = torch.Generator().manual_seed(0)
+    cond, uncond = torch.randn(2, 4, 3, generator=g), torch.randn(2, 4, 3, generator=g)
+    results = {}
+    for w in (0.0, 1.0, 3.0):
+        out, problem = _run(guide, cond, uncond, w)
+        if problem is not None:
+            return problem
+        if not isinstance(out, torch.Tensor) or out.shape != cond.shape:
+            return Feedback(False, "return one velocity, a tensor of the shape of v_cond.")
+        results[w] = out
+    if torch.allclose(results[0.0], cond, atol=1e-6) and not torch.allclose(results[1.0], cond, atol=1e-6):
+        return Feedback(False, "v_cond and v_uncond are swapped: w = 0 should give the model without labels.")
+    if not torch.allclose(results[0.0], uncond, atol=1e-6):
+        return Feedback(False, "at w = 0 guidance switches the labels off: the result should be v_uncond.")
+    if not torch.allclose(results[1.0], cond, atol=1e-6):
+        return Feedback(False, "at w = 1 the result should be the conditional model's own velocity, v_cond.")
+    if not torch.allclose(results[3.0], uncond + 3.0 * (cond - uncond), atol=1e-5):
+        return Feedback(False, "right at w = 0 and w = 1, wrong beyond: guidance extrapolates along the line "
+                               "from v_uncond through v_cond, w times the difference between them.")
+    return Feedback(True, "right without labels, with them, and beyond them.")
+
+
+def check_invert(invert_fn) -> Feedback:
+    """``invert_fn(f, x, num_steps)``: Euler steps from t = 0 up to t = 1, the sampler run backwards."""
+    from .sampling import integrate, time_grid
+
+    g = torch.Generator().manual_seed(0)
+    x, v = torch.randn(2, 4, 3, generator=g), torch.randn(2, 4, 3, generator=g)
+    times_seen = []
+
+    def constant(x_, t_):
+        times_seen.append(float(torch.as_tensor(t_).reshape(-1)[0]))
+        return v
+
+    out, problem = _run(invert_fn, constant, x, 4)
+    if problem is not None:
+        return problem
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        return Feedback(False, "return the noise, a tensor of the shape of x.")
+    if len(times_seen) != 4:
+        return Feedback(False, f"4 steps should call f 4 times, it was called {len(times_seen)} times.")
+    if abs(times_seen[0]) > 1e-6 or any(b <= a for a, b in itertools.pairwise(times_seen)):
+        return Feedback(False, f"start at t = 0 (the note) and let time grow towards 1; you used "
+                               f"{[f'{t:.2f}' for t in times_seen]}.")
+    if torch.allclose(out, x + v, atol=1e-5):
+        return Feedback(False, "x moved along the velocity: f points from the noise to the data, so going "
+                               "towards the noise moves against it.")
+    if not torch.allclose(out, x - v, atol=1e-5):
+        return Feedback(False, "with a constant velocity v, the whole way from t = 0 to 1 should move x by "
+                               "exactly -v: each step is 1 / num_steps of it.")
+    curved = lambda x_, t_: torch.sin(x_) * (1 + t_.reshape(-1, 1, 1))
+    out, problem = _run(invert_fn, curved, x, 8)
+    if problem is not None:
+        return problem
+    reference, _ = integrate(curved, x, time_grid(8).flip(0), "euler")
+    if not torch.allclose(out, reference, atol=1e-5):
+        return Feedback(False, "fine for a constant velocity, not for one that depends on x and t: evaluate f at "
+                               "the current x and time at the start of each step.")
+    return Feedback(True, "the right times, the right direction, and the library's result on a curved field.")

@@ -190,3 +190,21 @@ def generate(model: torch.nn.Module, num_samples: int, num_frames: int, *, seed:
                       guidance=guidance, **kwargs)
     finally:
         model.train(was_training)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Spherical interpolation from noise ``a`` (``alpha = 0``) to ``b`` (``alpha = 1``), both ``[B, ...]`` (chapter 6).
+
+    It follows the great circle between them, so the norm stays that of the ends: a straight line
+    ``(1 - alpha) a + alpha b`` between two independent noises is shorter in the middle (by ``sqrt(1/2)``
+    at ``alpha = 0.5``), too weak to be noise at t = 1, and the sampler turns it into a faint, blurred note.
+    """
+    flat_a, flat_b = a.flatten(1).double(), b.flatten(1).double()
+    cos = (flat_a * flat_b).sum(1) / (flat_a.norm(dim=1) * flat_b.norm(dim=1)).clamp_min(1e-12)
+    theta = torch.acos(cos.clamp(-1.0, 1.0))
+    sin = torch.sin(theta)
+    parallel = sin < 1e-6  # (nearly) the same direction: the straight line is the arc
+    wa = torch.where(parallel, 1.0 - alpha, torch.sin((1.0 - alpha) * theta) / sin.clamp_min(1e-12))
+    wb = torch.where(parallel, alpha, torch.sin(alpha * theta) / sin.clamp_min(1e-12))
+    shape = (-1,) + (1,) * (a.ndim - 1)
+    return (wa.reshape(shape) * a.double() + wb.reshape(shape) * b.double()).to(a.dtype)

@@ -33,6 +33,8 @@ ANSWERS = {
     "ex-euler-step": ("euler_step", "heun_step", "midpoint_step"),
     "ex-sampler": ("sample",),
     "ex-predict-steps": (),
+    "ex-guidance": ("guided",),
+    "ex-invert": ("invert",),
 }
 SHOWN = re.compile(r"^\s*show_source\(([\w.]+)\)\s*$", re.MULTILINE)
 LABEL = re.compile(r"^:label:\s*(\S+)", re.MULTILINE)

@@ -1,11 +1,17 @@
-"""Generate-and-listen widget for the sampling chapter. A leaf module.
+"""Generate-and-listen widgets for chapters 5 ("ODE sampling") and 6 ("Control"). A leaf module.
 
-The widget only collects choices; :func:`generate_audio` does the work and is tested on its own. A static
-web page has no kernel to run the callback, so the chapter also shows the same results as plain players,
-and the widget's plain-text form (what a static page shows instead of it) says so.
+The widgets only collect choices; :func:`generate_audio` and :meth:`NoteGenerator.generate` do the work and
+are tested on their own. A static web page has no kernel to run a callback, so each widget's plain-text form
+(what a static page shows instead of it) says so, and the chapters show the same function's results as
+plain players: chapter 6 as a grid of pre-rendered notes (:func:`note_grid`).
 """
 
 from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
@@ -13,6 +19,8 @@ import torch
 
 from .codec import Codec
 from .data import LatentDataset
+from .data.synth import SOURCES
+from .generation import NoteGenerator
 from .sampling import SOLVERS, generate
 
 
@@ -50,3 +58,108 @@ def generator_widget(model: torch.nn.Module, codec: Codec, dataset: LatentDatase
     box = GeneratorBox([widgets.HBox([seed, steps, solver, button]), output])
     box.on_click = on_click  # lets tests (and curious readers) press the button from code
     return box
+
+
+# Chapter 6: labels and guidance -------------------------------------------------------------------------
+
+class ControlBox(widgets.VBox):
+    """Chapter 6's widget box; its plain-text form tells a static page's reader what it needs."""
+
+    def __repr__(self):  # at most 110 characters (ipywidgets cuts a widget's text form there)
+        return "[Widget with pitch, source, velocity, guidance: it needs a Python kernel. Here, the grid below.]"
+
+
+def control_widget(generator: NoteGenerator, *, pitches: tuple[int, int] = (40, 88), pitch: int = 60,
+                   velocity: int = 127, guidance: float = 2.0, sample_steps: int = 32) -> ControlBox:
+    """Pitch, source, velocity, guidance and seed controls, a button, and the resulting player.
+
+    The button calls ``generator.generate(1, seed=..., pitch=..., source=..., velocity=..., guidance=...)``
+    (labels through the conditioned U-Net, classifier-free guidance, the ODE sampler and ``to_audio``).
+    ``pitches``: the slider's MIDI range (the training data's, by default the cpu profile's).
+    """
+    from IPython.display import Audio
+
+    low, high = pitches
+    controls = {
+        "pitch": widgets.IntSlider(value=min(max(pitch, low), high), min=low, max=high, description="pitch (MIDI)"),
+        "source": widgets.Dropdown(options=[*SOURCES, "any"], value=SOURCES[0], description="source"),
+        "velocity": widgets.Dropdown(options=[25, 50, 75, 100, 127], value=velocity, description="velocity"),
+        "guidance": widgets.FloatSlider(value=guidance, min=0.0, max=5.0, step=0.5, description="guidance w"),
+        "seed": widgets.IntSlider(value=0, min=0, max=99, description="seed"),
+    }
+    button = widgets.Button(description="Generate", button_style="primary")
+    output = widgets.Output()
+
+    def on_click(_):
+        c = {name: w.value for name, w in controls.items()}
+        source = None if c["source"] == "any" else c["source"]
+        _, audio = generator.generate(1, seed=c["seed"], pitch=c["pitch"], source=source, velocity=c["velocity"],
+                                      guidance=c["guidance"], sample_steps=sample_steps)
+        output.outputs = ()
+        output.append_stdout(f"pitch {c['pitch']}, {c['source']}, velocity {c['velocity']}, guidance "
+                             f"{c['guidance']:g}, seed {c['seed']} ({sample_steps} Euler steps)\n")
+        output.append_display_data(Audio(audio[0], rate=generator.space.codec.sample_rate, normalize=True))
+
+    button.on_click(on_click)
+    names = list(controls)
+    box = ControlBox([widgets.HBox([controls[n] for n in names[:3]]),
+                      widgets.HBox([*(controls[n] for n in names[3:]), button]), output])
+    box.controls, box.on_click = controls, on_click  # lets tests (and curious readers) press the button from code
+    return box
+
+
+def wav_data_uri(waveform: np.ndarray, sample_rate: int) -> str:
+    """A ``data:audio/wav;base64,...`` URI of 16-bit audio, loudness normalised like ``IPython.display.Audio``."""
+    import soundfile as sf
+
+    x = np.asarray(waveform, dtype=np.float32).reshape(-1)
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    buffer = io.BytesIO()
+    sf.write(buffer, x / peak if peak > 0 else x, sample_rate, format="WAV", subtype="PCM_16")
+    return "data:audio/wav;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@dataclass
+class NoteGrid:
+    """Pre-rendered notes: ``labels[i]`` (what was asked) and ``waveforms[i] [samples]`` at ``sample_rate``.
+
+    In a notebook (and on a built page) it shows as a wrapping grid of labelled players: the static stand-in
+    for :func:`control_widget`.
+    """
+
+    labels: list[str]
+    waveforms: list[np.ndarray]
+    sample_rate: int
+    title: str = ""
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f'<div style="flex: 1 1 260px; max-width: 320px"><div style="font-size: 0.85em">{html.escape(label)}'
+            f'</div><audio controls preload="metadata" style="width: 100%" '
+            f'src="{wav_data_uri(w, self.sample_rate)}"></audio></div>'
+            for label, w in zip(self.labels, self.waveforms))
+        title = f"<p><strong>{html.escape(self.title)}</strong></p>" if self.title else ""
+        return f'{title}<div style="display: flex; flex-wrap: wrap; gap: 0.75em 1.5em">{cells}</div>'
+
+    def __repr__(self) -> str:
+        return f"NoteGrid of {len(self.labels)} notes: " + "; ".join(self.labels)
+
+
+def note_grid(generator: NoteGenerator, *, pitches=(48, 60, 72), sources=("acoustic", "electronic"),
+              velocity: int = 127, guidance: float = 2.0, seed: int = 0, sample_steps: int = 32) -> NoteGrid:
+    """One note for every pitch and source, each what :func:`control_widget` plays for those choices and
+    ``seed`` (the same starting noise for all): ``len(pitches) * len(sources)`` players, sampled in one batch."""
+    from .conditioning import Conditions
+    from .sampling import sample, seeded_noise
+
+    asked = [(p, s) for s in sources for p in pitches]
+    conditions = Conditions.make(len(asked), pitch=[p for p, _ in asked], source=[SOURCES.index(s) for _, s in asked],
+                                 velocity=velocity)
+    device = next(generator.model.parameters()).device
+    noise = seeded_noise(1, generator.space.num_frames, seed=seed, device=device).expand(len(asked), -1, -1)
+    conditions = conditions.to(device)
+    latents = sample(generator.model.eval(), noise, num_steps=sample_steps, flow=generator.flow,
+                     conditions=conditions, guidance=guidance).samples.cpu()
+    labels = [f"pitch {p}, {s}, velocity {velocity}" for p, s in asked]
+    return NoteGrid(labels, generator.space.to_audio(latents), generator.space.codec.sample_rate,
+                    title=f"Guidance {guidance:g}, {sample_steps} Euler steps, seed {seed}")
