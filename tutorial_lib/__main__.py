@@ -21,6 +21,21 @@ def _training_steps(text: str) -> int:
     return int(text)
 
 
+def summary_of_evaluation(evaluation: dict | None) -> str:
+    """A few lines of report.json's evaluation: each set's key figures beside the real notes' own."""
+    if not evaluation:
+        return "No evaluation (the profile's eval_samples is 0)."
+    lines = ["Evaluation (generated | real validation notes, mean +- std; all figures in report.json):"]
+    for name, scores in evaluation.items():
+        parts = []
+        for key in ("pitch_accuracy", "decay_inside", "classifier_fd"):
+            if key in scores["figures"]:
+                real = scores["real"].get(key, {"mean": float("nan"), "std": float("nan")})
+                parts.append(f"{key} {scores['figures'][key]:.2f} | {real['mean']:.2f} +- {real['std']:.2f}")
+        lines.append(f"  {name}: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
 def _positive_int(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, 1 or more")
@@ -38,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--codec", choices=CODEC_NAMES, help="default: the profile's (auto = M2L if available, else mel)")
     run.add_argument("--m2l-weights", help="path to music2latent.pt")
     run.add_argument("--cache", help=f"cache folder (default {default_cache_dir()})")
-    run.add_argument("--steps", type=_training_steps, help="override the profile's training steps (1 or more)")
+    run.add_argument("--train-steps", "--steps", dest="train_steps", type=_training_steps,
+                     help="override the profile's training steps (1 or more; --steps is the old name)")
     run.add_argument("--precision", choices=("fp32", "bf16"),
                      help="default: the profile's (bf16 autocast on gpu, where the GPU has it; fp32 elsewhere)")
     run.add_argument("--restart", action="store_true",
@@ -78,12 +94,14 @@ def main(argv: list[str] | None = None) -> int:
 
             use_cpu_threads()
             try:  # under torchrun, every rank runs this; rank 0 alone returns a report
-                report = run_pipeline(args.out, args.data, args.profile, args.codec, args.m2l_weights, args.cache,
-                                      args.steps, restart=args.restart, precision=args.precision)
+                report = run_pipeline(args.out, data=args.data, profile=args.profile, codec=args.codec,
+                                      m2l_weights=args.m2l_weights, cache_dir=args.cache, steps=args.train_steps,
+                                      restart=args.restart, precision=args.precision)
             finally:
                 leave()
             if report:
                 print(json.dumps({k: report[k] for k in ("data", "codec", "training", "seconds")}, indent=2))
+                print(summary_of_evaluation(report.get("evaluation")))
         elif args.command == "generate":
             from .generation import NoteGenerator, write_wav
 

@@ -84,7 +84,7 @@ class Prepared:
         return Conditions.from_notes(getattr(self.data, split).notes)
 
 
-def prepare(profile: str | Profile = "cpu", data: str | Path | None = None, codec: str | None = None,
+def prepare(profile: str | Profile = "cpu", *, data: str | Path | None = None, codec: str | None = None,
             m2l_weights: str | None = None, cache_dir: str | Path | None = None, progress: bool = True,
             timings: dict | None = None) -> Prepared:
     """Data folder (given, generated or downloaded), codec, and cached standardised latents.
@@ -201,9 +201,9 @@ def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int
     return out
 
 
-def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str = "ci", codec: str | None = None,
+def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: str = "ci", codec: str | None = None,
                  m2l_weights: str | None = None, cache_dir: str | Path | None = None, steps: int | None = None,
-                 progress: bool = True, *, restart: bool = False, precision: str | None = None) -> dict:
+                 progress: bool = True, restart: bool = False, precision: str | None = None) -> dict:
     """Runs every stage and writes ``out/samples/*.wav``, ``out/checkpoint.pt`` and ``out/report.json``.
 
     An existing ``out/checkpoint.pt`` is resumed if it belongs to the same run (else refused, naming the
@@ -218,7 +218,8 @@ def run_pipeline(out: str | Path, data: str | Path | None = None, profile: str =
     overrides = {"steps": steps, "precision": precision}
     prof = get_profile(profile, **{k: v for k, v in overrides.items() if v is not None})
     timings = {}
-    prepared = prepare(prof, data, codec, m2l_weights, cache_dir, progress, timings)
+    prepared = prepare(prof, data=data, codec=codec, m2l_weights=m2l_weights, cache_dir=cache_dir, progress=progress,
+                       timings=timings)
     clock = time.perf_counter()
 
     def lap(stage):
