@@ -51,3 +51,19 @@ def test_nearest_neighbour_distances_find_copies():
     fresh = rng.standard_normal((5, 4, 3))
     assert nearest_neighbour_distances(copies, train).max() < 1e-5
     assert nearest_neighbour_distances(fresh, train).min() > 0.1
+
+
+def test_copy_share_catches_a_few_copies_that_the_median_hides():
+    from tutorial_lib.metrics import copy_share
+
+    rng = np.random.default_rng(0)
+    train, valid = rng.normal(size=(200, 16)), rng.normal(size=(200, 16))
+    fresh = rng.normal(size=(100, 16))
+    share, _ = copy_share(fresh, train, valid)
+    assert share < 0.15
+    copies = fresh.copy()
+    copies[:20] = train[:20] + 0.01  # a fifth are near-copies of training notes
+    share_copies, _ = copy_share(copies, train, valid)
+    assert share_copies >= 0.2
+    median = np.median(nearest_neighbour_distances(copies, train))
+    assert median > 0.8 * np.median(nearest_neighbour_distances(fresh, train))  # the median barely moves

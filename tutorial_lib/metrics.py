@@ -104,25 +104,13 @@ def nearest_neighbour_distances(queries, references) -> np.ndarray:
     return torch.cdist(q, r).min(dim=1).values.numpy()
 
 
-def fd_by_model_calls(model, reference_latents, num_frames: int, calls=(2, 4, 8, 16, 32),
-                      solvers=("euler", "heun", "midpoint"), grids=("uniform",), num_samples: int = 200,
-                      seed: int = 0) -> dict:
-    """Frechet distance to ``reference_latents`` of samples from the same noise, per solver, grid and budget.
+def copy_share(generated, train, valid, percentile: float = 5.0) -> tuple[float, float]:
+    """Memorisation: the share of generated notes closer to a training note than all but ``percentile`` % of
+    held-out notes are, and that threshold distance.
 
-    Returns ``{(solver, grid, model_calls): fd}``; budgets a solver cannot meet (Heun with 1 call) are left
-    out. The sampling chapter plots it; ``benchmarks/bench_samplers.py`` tabulates it.
+    Real held-out notes give about ``percentile / 100``; a model that copies its training notes gives much
+    more. The median distance hides a few copies; this share does not. Shapes: ``[N, ...]``, ``[M, ...]``,
+    ``[V, ...]``.
     """
-    from .sampling import SOLVERS, generate, time_grid
-
-    reference = latent_features(reference_latents)
-    results = {}
-    for grid in grids:
-        for solver in solvers:
-            for budget in calls:
-                steps = budget // SOLVERS[solver].calls_per_step
-                if steps < 1:
-                    continue
-                samples = generate(model, num_samples, num_frames, seed=seed, solver=solver,
-                                   times=time_grid(steps, grid)).samples.cpu()
-                results[(solver, grid, steps * SOLVERS[solver].calls_per_step)] = frechet_distance(latent_features(samples), reference)
-    return results
+    threshold = float(np.percentile(nearest_neighbour_distances(valid, train), percentile))
+    return float(np.mean(nearest_neighbour_distances(generated, train) < threshold)), threshold
