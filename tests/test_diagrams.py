@@ -76,3 +76,11 @@ def test_drawing_labels_every_block_skip_and_time_entry():
 def test_a_model_that_is_not_a_unet_is_refused():
     with pytest.raises(TypeError, match="SeedUNet or UNet"):
         diagrams.unet_layout(nn.Conv1d(64, 64, 3))
+
+
+def test_a_conditioned_unet_is_drawn_with_its_labels():
+    """The book's U-Net learns pitch, source and velocity too (chapter 6): its drawing says so."""
+    plain = diagrams.unet_layout(UNet(channels=(16, 32), emb_dim=32), frames=8)
+    layout = diagrams.unet_layout(UNet(channels=(16, 32), emb_dim=32, conditioned=True), frames=8)
+    assert [b.name for b in layout.blocks] == [b.name for b in plain.blocks]
+    assert "time and labels enter" in layout.title and "time and labels" not in plain.title

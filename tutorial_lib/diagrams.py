@@ -151,7 +151,7 @@ def unet_layout(model: nn.Module, *, frames: int = 32) -> UNetLayout:
     for name, module in model.named_children():
         parts = list(module.named_children()) if isinstance(module, nn.ModuleList) else [(None, module)]
         for sub, m in parts:
-            if name == "time_mlp" or name == "class_emb" or isinstance(m, nn.Identity) or \
+            if name in ("time_mlp", "condition_emb") or isinstance(m, nn.Identity) or \
                     isinstance(m, (nn.GroupNorm, nn.Sequential)):
                 continue
             full = name if sub is None else f"{name}.{sub}"
@@ -175,7 +175,8 @@ def unet_layout(model: nn.Module, *, frames: int = 32) -> UNetLayout:
     where = [b.name for b in blocks if b.time]
     at = f" ({where[0]})" if len(where) == 1 else ""
     modes = " and ".join({"add": "added", "concat": "concatenated"}.get(m, m) for m in sorted({s.mode for s in skips}))
-    title = f"{type(model).__name__}: time enters {len(where)} of {len(blocks)} blocks{at}; skips {modes}"
+    what = "time and labels enter" if getattr(model, "condition_emb", None) is not None else "time enters"
+    title = f"{type(model).__name__}: {what} {len(where)} of {len(blocks)} blocks{at}; skips {modes}"
     linears = [m for m in model.time_mlp if isinstance(m, nn.Linear)]
     embed = "t → sin/cos" if isinstance(model, UNet) else "t"
     time_mlp = f"{embed} → " + " → ".join(f"Linear {m.in_features}→{m.out_features}" for m in linears)
