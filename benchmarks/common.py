@@ -23,8 +23,11 @@ def machine() -> dict:
 def write(name: str, results: dict, table_header: list[str], table_rows: list[list], notes: str = "",
           folder: Path | None = None) -> Path:
     """``results/<name>.json`` (with machine and command) and ``results/<name>.md`` (a table); ``folder``
-    replaces ``results/`` (a scratch folder, so that a trial run leaves the committed figures alone)."""
-    folder = Path(folder) if folder is not None else RESULTS
+    replaces ``results/``. Without ``--write`` on the command line, results go to ``results/scratch/``, so that a
+    trial run leaves the committed figures alone."""
+    if folder is None:
+        folder = RESULTS if "--write" in sys.argv else RESULTS / "scratch"
+    folder = Path(folder)
     folder.mkdir(exist_ok=True)
     payload = {"benchmark": name, "command": "python " + " ".join(sys.argv), "machine": machine(),
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **results}
