@@ -23,7 +23,6 @@ import torch
 
 from common import RESULTS, write
 from tutorial_lib.codec import MelCodec
-from tutorial_lib.conditioning import Conditions
 from tutorial_lib.data import prepare_latents
 from tutorial_lib.evaluation import evaluate, reference_from_prepared
 from tutorial_lib.flow import RectifiedFlow

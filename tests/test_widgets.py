@@ -7,24 +7,41 @@ from tutorial_lib.unet import UNet
 from tutorial_lib.widgets import generate_audio, generator_widget
 
 
-def small_setup():
+def small_setup(sigma_data=1.0):
+    from tutorial_lib.flow import RectifiedFlow
+    from tutorial_lib.generation import LatentSpace, NoteGenerator
+
     torch.manual_seed(0)
     dataset = LatentDataset(torch.randn(4, 64, 40) - 4, [None] * 4, num_frames=16)
-    return UNet(channels=(8, 8)), MelCodec(), dataset
+    space = LatentSpace(MelCodec(), dataset.mean, dataset.std, num_frames=16)
+    return NoteGenerator(UNet(channels=(8, 8)), RectifiedFlow(sigma_data=sigma_data), space)
 
 
 def test_generate_audio_is_deterministic_and_decodes_to_the_codec_rate():
-    model, codec, dataset = small_setup()
-    a = generate_audio(model, codec, dataset, seed=1, num_steps=2, num_frames=16)
-    b = generate_audio(model, codec, dataset, seed=1, num_steps=2, num_frames=16)
-    c = generate_audio(model, codec, dataset, seed=2, num_steps=2, num_frames=16)
+    generator = small_setup()
+    codec = generator.space.codec
+    a = generate_audio(generator, seed=1, num_steps=2)
+    b = generate_audio(generator, seed=1, num_steps=2)
+    c = generate_audio(generator, seed=2, num_steps=2)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     assert abs(len(a) - 16 * codec.hop_length) <= codec.hop_length and np.isfinite(a).all()
 
 
+def test_widget_audio_undoes_sigma_data_like_every_other_path():
+    """The widget decodes through the generator's flow and latent space: sigma_data != 1 is undone."""
+    from tutorial_lib.sampling import generate
+
+    generator = small_setup(sigma_data=0.5)
+    latents = generate(generator.model, 1, 16, seed=1, num_steps=2, flow=generator.flow).samples
+    expected = generator.space.to_audio(latents)[0]
+    assert np.allclose(generate_audio(generator, seed=1, num_steps=2), expected)
+    wrong = generator.space.to_audio(latents * 0.5)[0]  # sigma_data not undone
+    assert not np.allclose(expected, wrong)
+
+
 def test_widget_button_plays_the_tested_function_and_static_text_explains():
-    model, codec, dataset = small_setup()
-    box = generator_widget(model, codec, dataset, num_frames=16)
+    generator = small_setup()
+    box = generator_widget(generator)
     assert "needs a running Python kernel" in repr(box)
     assert box._repr_mimebundle_()["text/plain"] == repr(box)  # not cut short by ipywidgets (110 characters)
     controls, output = box.children

@@ -15,20 +15,18 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
-import torch
 
-from .codec import Codec
-from .data import LatentDataset
 from .data.synth import SOURCES
 from .generation import NoteGenerator
-from .sampling import SOLVERS, generate
+from .sampling import SOLVERS
 
 
-def generate_audio(model: torch.nn.Module, codec: Codec, dataset: LatentDataset, seed: int = 0,
-                   num_steps: int = 50, solver: str = "euler", num_frames: int = 32) -> np.ndarray:
-    """One note from seeded noise: sample, undo the standardisation, decode. Returns ``[samples]``."""
-    latents = generate(model, 1, num_frames, seed=seed, num_steps=num_steps, solver=solver).samples
-    return codec.decode(dataset.destandardise(latents.cpu())[0])
+def generate_audio(generator: NoteGenerator, *, seed: int = 0, num_steps: int = 50,
+                   solver: str = "euler") -> np.ndarray:
+    """One note from seeded noise, no labels: sample (the generator's flow undoes ``sigma_data``), then
+    ``to_audio`` undoes the standardisation and decodes. Returns ``[samples]``."""
+    _, audio = generator.generate(1, seed=seed, sample_steps=num_steps, solver=solver)
+    return audio[0]
 
 
 class GeneratorBox(widgets.VBox):
@@ -38,7 +36,7 @@ class GeneratorBox(widgets.VBox):
         return "[Generate-and-listen widget: it needs a running Python kernel. Here, the players below.]"
 
 
-def generator_widget(model: torch.nn.Module, codec: Codec, dataset: LatentDataset, num_frames: int = 32) -> GeneratorBox:
+def generator_widget(generator: NoteGenerator) -> GeneratorBox:
     """Seed, steps and solver controls, a button, and the resulting player."""
     from IPython.display import Audio
 
@@ -49,10 +47,10 @@ def generator_widget(model: torch.nn.Module, codec: Codec, dataset: LatentDatase
     output = widgets.Output()
 
     def on_click(_):
-        audio = generate_audio(model, codec, dataset, seed.value, steps.value, solver.value, num_frames)
+        audio = generate_audio(generator, seed=seed.value, num_steps=steps.value, solver=solver.value)
         output.outputs = ()
         output.append_stdout(f"seed {seed.value}, {steps.value} {solver.value} steps\n")
-        output.append_display_data(Audio(audio, rate=codec.sample_rate, normalize=True))
+        output.append_display_data(Audio(audio, rate=generator.space.codec.sample_rate, normalize=True))
 
     button.on_click(on_click)
     box = GeneratorBox([widgets.HBox([seed, steps, solver, button]), output])
