@@ -54,6 +54,9 @@ def test_flat_folder_of_mp3_notes_with_names_only(tmp_path, capsys):
     skipped = report["data"]["skipped"]["train"] + report["data"]["skipped"]["valid"]
     assert [s["file"].endswith("guitar_acoustic_000-060-100.mp3") and "empty" in s["reason"] for s in skipped] == [True]
     assert report["data"]["source"] == f"the folder {data}"
+    # the evaluation runs on a folder nobody here made, against its own notes
+    scores = report["evaluation"]["conditional (guidance 1)"]
+    assert 0.0 <= scores["figures"]["pitch_accuracy"] <= 1.0 and "pitch_accuracy" in scores["real"]
 
 
 def test_bad_input_gives_a_message_not_a_traceback(tmp_path, capsys):
@@ -79,7 +82,7 @@ def test_run_refuses_to_resume_another_runs_checkpoint_until_told_to_restart(tmp
     """``run --out X`` on other data than X's checkpoint (as ``--profile ci`` then ``--profile cpu``) must not
     continue the old weights on the new data: it stops, names the difference, and says what to do."""
     out, cache = str(tmp_path / "run"), str(tmp_path / "cache")
-    common = ["--codec", "mel", "--steps", "2", "--cache", cache]
+    common = ["--codec", "mel", "--steps", "2", "--cache", cache, "--eval-samples", "0"]
     assert main(["run", "--out", out, "--data", write_notes(tmp_path / "a", 0), *common]) == 0
     capsys.readouterr()
     other = write_notes(tmp_path / "b", 1)
@@ -143,7 +146,7 @@ def test_ctrl_c_during_training_saves_a_checkpoint_and_the_same_command_resumes(
 
     out = tmp_path / "run"
     command = ["run", "--out", str(out), "--data", str(tiny_nsynth), "--codec", "mel", "--steps", "12",
-               "--cache", str(tmp_path / "cache")]
+               "--cache", str(tmp_path / "cache"), "--eval-samples", "0"]
     real_update, calls = training.update_ema, []
 
     def interrupted_at_step_7(*args, **kwargs):
@@ -166,7 +169,8 @@ def test_ctrl_c_during_training_saves_a_checkpoint_and_the_same_command_resumes(
 
 def test_the_run_says_how_many_cpu_threads_it_uses(tiny_nsynth, tmp_path):
     done = subprocess.run([sys.executable, "-m", "tutorial_lib", "run", "--out", str(tmp_path / "o"), "--data",
-                           str(tiny_nsynth), "--codec", "mel", "--steps", "2", "--cache", str(tmp_path / "cache")],
+                           str(tiny_nsynth), "--codec", "mel", "--steps", "2", "--cache", str(tmp_path / "cache"),
+                           "--eval-samples", "0"],
                           capture_output=True, text=True, timeout=300,
                           env={**__import__("os").environ, "TUTORIAL_LIB_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]

@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="override the profile's training steps (1 or more; --steps is the old name)")
     run.add_argument("--precision", choices=("fp32", "bf16"),
                      help="default: the profile's (bf16 autocast on gpu, where the GPU has it; fp32 elsewhere)")
+    run.add_argument("--eval-samples", type=int, metavar="N",
+                     help="notes generated and scored by the evaluation (default: the profile's; 0 skips it)")
     run.add_argument("--restart", action="store_true",
                      help="start training over, overwriting OUT/checkpoint.pt (default: resume it if it is this run's)")
 
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             try:  # under torchrun, every rank runs this; rank 0 alone returns a report
                 report = run_pipeline(args.out, data=args.data, profile=args.profile, codec=args.codec,
                                       m2l_weights=args.m2l_weights, cache_dir=args.cache, steps=args.train_steps,
-                                      restart=args.restart, precision=args.precision)
+                                      restart=args.restart, precision=args.precision,
+                                      eval_samples=args.eval_samples)
             finally:
                 leave()
             if report:

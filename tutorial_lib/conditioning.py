@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .data.synth import SOURCES  # NSynth's instrument sources, in the order of their ids
+from .data.latents import SOURCE_IDS  # NSynth's instrument sources, in the order of their ids
+from .data.synth import SOURCES
 
-SOURCE_IDS = {name: i for i, name in enumerate(SOURCES)}
 UNKNOWN = -1
 
 

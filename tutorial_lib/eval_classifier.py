@@ -24,10 +24,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .data.synth import SOURCES
 from .metrics import frechet_distance
 from .profiles import default_cache_dir
 
-NUM_SOURCES = 3  # acoustic, electronic, synthetic (tutorial_lib.data.latents.SOURCE_IDS)
+NUM_SOURCES = len(SOURCES)  # acoustic, electronic, synthetic (tutorial_lib.data.latents.SOURCE_IDS)
 
 
 @dataclass(frozen=True)

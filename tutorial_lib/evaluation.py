@@ -173,23 +173,13 @@ def reference_from_prepared(prepared, *, num_audio: int = 100, audio: bool = Tru
     latents and labels, its ``to_audio`` (destandardise + decode) and codec; cached per codec, data and
     frames. ``audio=False`` skips decoding (classifier figures only). ``kwargs`` go to :func:`build_reference`.
     """
-    from .data.latents import SOURCE_IDS
-
-    train, valid = prepared.data.train, prepared.data.valid
-
-    def labels(dataset):
-        return (np.array([n.pitch for n in dataset.notes]),
-                np.array([SOURCE_IDS.get(n.source, -1) for n in dataset.notes]))
-
-    def to_audio(latents):  # standardised [n, 64, frames] -> n waveforms
-        return [prepared.codec.decode(z) for z in train.destandardise(torch.as_tensor(latents))]
-
-    (tp, ts), (vp, vs) = labels(train), labels(valid)
-    return build_reference(train_latents=train.latents, train_pitch=tp, train_source=ts, valid_latents=valid.latents,
-                           valid_pitch=vp, valid_source=vs, to_audio=getattr(prepared, "to_audio", to_audio) if audio
-                           else None, sample_rate=prepared.codec.sample_rate,
-                           cache_key=f"{prepared.codec.cache_id}-{train.latents.shape[-1]}f", num_audio=num_audio,
-                           **kwargs)
+    train, valid = prepared.conditions("train"), prepared.conditions("valid")
+    latents = prepared.data.train.latents
+    return build_reference(train_latents=latents, train_pitch=train.pitch, train_source=train.source,
+                           valid_latents=prepared.data.valid.latents, valid_pitch=valid.pitch,
+                           valid_source=valid.source, to_audio=prepared.to_audio if audio else None,
+                           sample_rate=prepared.codec.sample_rate, num_audio=num_audio,
+                           cache_key=f"{prepared.codec.cache_id}-{latents.shape[-1]}f", **kwargs)
 
 
 def _prefixed(figures: dict) -> dict:

@@ -203,7 +203,8 @@ def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int
 
 def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: str = "ci", codec: str | None = None,
                  m2l_weights: str | None = None, cache_dir: str | Path | None = None, steps: int | None = None,
-                 progress: bool = True, restart: bool = False, precision: str | None = None) -> dict:
+                 progress: bool = True, restart: bool = False, precision: str | None = None,
+                 eval_samples: int | None = None) -> dict:
     """Runs every stage and writes ``out/samples/*.wav``, ``out/checkpoint.pt`` and ``out/report.json``.
 
     An existing ``out/checkpoint.pt`` is resumed if it belongs to the same run (else refused, naming the
@@ -215,7 +216,7 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
     (out / "samples").mkdir(parents=True, exist_ok=True)
     if steps is not None and steps < 1:  # 0 once meant "not given" and trained the whole profile
         raise ValueError(f"steps={steps}: training needs at least 1 step (leave it out for the profile's own).")
-    overrides = {"steps": steps, "precision": precision}
+    overrides = {"steps": steps, "precision": precision, "eval_samples": eval_samples}
     prof = get_profile(profile, **{k: v for k, v in overrides.items() if v is not None})
     timings = {}
     prepared = prepare(prof, data=data, codec=codec, m2l_weights=m2l_weights, cache_dir=cache_dir, progress=progress,

@@ -28,9 +28,9 @@ from torch.utils.data import Dataset
 from ..codec import Codec
 from ..distributed import World, barrier, world
 from .nsynth import AudioError, Note, empty_split_message, list_notes, load_note
-from .synth import DURATION_S
+from .synth import DURATION_S, SOURCES
 
-SOURCE_IDS = {"acoustic": 0, "electronic": 1, "synthetic": 2}
+SOURCE_IDS = {name: i for i, name in enumerate(SOURCES)}  # NSynth's sources, in the order of their ids
 
 
 @dataclass
