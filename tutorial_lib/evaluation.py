@@ -51,7 +51,7 @@ FIGURES = [
     ("decay_inside", "share with decay time inside the data's 5-95 % range", "higher"),
     ("decay_median_s", "median decay time to -30 dB (s)", "closer"),
     ("shape_distance", "note-shape distance to train (W1 / spread, mean of 4)", "lower"),
-    ("silence", "share of digital silence (|x| < 1e-4)", "closer"),
+    ("silence", "share of digital silence (samples below 1e-4)", "closer"),
 ]
 
 
