@@ -71,13 +71,31 @@ class Codec(ABC):
         return waveform
 
 
+def mel_filter_bank(sample_rate: int, n_fft: int, n_bands: int, fmin: float, fmax: float,
+                    break_hz: float = 700.0) -> np.ndarray:
+    """``[n_bands, n_fft/2 + 1]`` triangular bands, equally spaced on the scale ``log(1 + f / break_hz)``.
+
+    With ``break_hz=700`` this is HTK's mel scale (``librosa.filters.mel(..., htk=True)``, tested): about
+    linear below the break, logarithmic above. A lower break gives more, narrower bands to low frequencies.
+    Each band is divided by its width (librosa's "slaney" norm), so a band measures a density.
+    """
+    lowest, highest = np.log1p(fmin / break_hz), np.log1p(fmax / break_hz)
+    edges = break_hz * np.expm1(np.linspace(lowest, highest, n_bands + 2))  # Hz
+    freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
+    low, centre, high = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising, falling = (freqs - low) / (centre - low), (high - freqs) / (high - centre)
+    return np.maximum(0.0, np.minimum(rising, falling)) * (2.0 / (high - low))
+
+
 class MelCodec(Codec):
     """The offline codec: ``log(mel + eps)`` with 64 mel bands, inverted by NNLS + Griffin-Lim.
 
     With 16 kHz audio, a 4096-point FFT and a hop of 1500 samples it gives 10.67 frames per second,
-    close to Music2Latent's 10.77, so 32 frames hold 3 s of sound in both. Bands span 30-4000 Hz:
-    narrow bands where guitar fundamentals live keep the pitch (see ``tests/test_codec.py`` and the
-    codec benchmark for the measured pitch accuracy).
+    close to Music2Latent's 10.77, so 32 frames hold 3 s of sound in both. Bands span 30-4000 Hz on a
+    mel scale whose break (where it turns from linear to logarithmic) sits at 200 Hz instead of the usual
+    700 Hz (:func:`mel_filter_bank`): the bands are about 13 Hz wide at a low guitar's 100 Hz instead of
+    23-36 Hz, so a decoded low note keeps its fundamental. With the usual scales, CREPE heard a quarter of
+    the notes below MIDI 56 an octave or a twelfth too high after decoding (codec benchmark).
 
     ``eps`` sets the floor of the log: 1e-3 is about 70 dB below the loudest notes' peaks. A lower floor
     (1e-5) spends half of every channel's range on sound nobody hears, and a generator's small errors
@@ -87,31 +105,26 @@ class MelCodec(Codec):
     name = "mel"
 
     def __init__(self, sample_rate: int = 16_000, n_fft: int = 4096, hop_length: int = 1500,
-                 fmin: float = 30.0, fmax: float = 4000.0, griffin_lim_iters: int = 32, nnls_iters: int = 50,
-                 eps: float = 1e-3):
+                 fmin: float = 30.0, fmax: float = 4000.0, break_hz: float = 200.0, griffin_lim_iters: int = 32,
+                 nnls_iters: int = 50, eps: float = 1e-3):
         self.sample_rate, self.n_fft, self.hop_length = sample_rate, n_fft, hop_length
-        self.fmin, self.fmax, self.eps = fmin, fmax, eps
+        self.fmin, self.fmax, self.break_hz, self.eps = fmin, fmax, break_hz, eps
         self.griffin_lim_iters, self.nnls_iters = griffin_lim_iters, nnls_iters
         self.frame_rate = sample_rate / hop_length
-        import librosa
-
-        self.basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=self.channels, fmin=fmin,
-                                         fmax=fmax).astype(np.float64)  # [64, n_fft/2 + 1]
+        self.basis = mel_filter_bank(sample_rate, n_fft, self.channels, fmin, fmax, break_hz)  # [64, n_fft/2 + 1]
         self.basis_pinv = np.linalg.pinv(self.basis)
 
     @property
     def cache_id(self) -> str:
         return (f"mel-sr{self.sample_rate}-fft{self.n_fft}-hop{self.hop_length}-"
-                f"f{self.fmin:g}-{self.fmax:g}-n{self.channels}-eps{self.eps:g}")
+                f"f{self.fmin:g}-{self.fmax:g}-break{self.break_hz:g}-n{self.channels}-eps{self.eps:g}")
 
     def encode(self, waveform: np.ndarray, sample_rate: int) -> torch.Tensor:
         import librosa
 
         waveform = self._as_mono_at_rate(waveform, sample_rate)
-        mel = librosa.feature.melspectrogram(
-            y=waveform, sr=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
-            n_mels=self.channels, fmin=self.fmin, fmax=self.fmax, power=1.0,
-        )
+        magnitude = np.abs(librosa.stft(waveform, n_fft=self.n_fft, hop_length=self.hop_length))
+        mel = self.basis @ magnitude  # [64, frames]
         return torch.from_numpy(np.log(mel + self.eps).astype(np.float32))
 
     def mel_to_magnitude(self, mel: np.ndarray) -> np.ndarray:
