@@ -8,10 +8,9 @@ undecoded as the reference. Three filter banks of the same 64 bands over 30-4000
 
 import time
 
-import librosa
 import numpy as np
 
-from common import write
+from common import slaney_mel_codec, write
 from tutorial_lib.codec import MelCodec
 from tutorial_lib.data.synth import SOURCES, VELOCITIES, pluck, random_guitar
 from tutorial_lib.metrics import log_mel_distance
@@ -25,10 +24,7 @@ notes = [(guitar, pitch, pluck(guitar, pitch, int(rng.choice(VELOCITIES)), rng))
          for j, guitar in enumerate(guitars) for pitch in range(40 + j % 4, 89, 4)]
 pitches = np.array([pitch for _, pitch, _ in notes])
 
-slaney = MelCodec(break_hz=700.0)
-slaney.basis = librosa.filters.mel(sr=16000, n_fft=4096, n_mels=64, fmin=30.0, fmax=4000.0).astype(np.float64)
-slaney.basis_pinv = np.linalg.pinv(slaney.basis)
-codecs = {"Slaney mel (librosa's default; the codec until Nov 2026)": slaney,
+codecs = {"Slaney mel (librosa's default; the codec until Nov 2026)": slaney_mel_codec(),
           "HTK mel (break 700 Hz)": MelCodec(break_hz=700.0),
           "break 200 Hz (the codec now)": MelCodec()}
 

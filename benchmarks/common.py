@@ -41,3 +41,23 @@ def write(name: str, results: dict, table_header: list[str], table_rows: list[li
     (folder / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return folder / f"{name}.json"
+
+
+def slaney_mel_codec():
+    """The offline codec as it was until November 2026: librosa's Slaney mel bands (same 64 bands over 30-4000 Hz,
+    floor 1e-3), with its own cache id so its latents never mix with the codec's own."""
+    import librosa
+    import numpy as np
+
+    from tutorial_lib.codec import MelCodec
+
+    class SlaneyMelCodec(MelCodec):
+        @property
+        def cache_id(self) -> str:
+            return super().cache_id.replace(f"break{self.break_hz:g}", "slaney")
+
+    codec = SlaneyMelCodec()
+    codec.basis = librosa.filters.mel(sr=codec.sample_rate, n_fft=codec.n_fft, n_mels=codec.channels,
+                                      fmin=codec.fmin, fmax=codec.fmax).astype(np.float64)
+    codec.basis_pinv = np.linalg.pinv(codec.basis)
+    return codec

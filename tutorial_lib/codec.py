@@ -93,13 +93,14 @@ class MelCodec(Codec):
     With 16 kHz audio, a 4096-point FFT and a hop of 1500 samples it gives 10.67 frames per second,
     close to Music2Latent's 10.77, so 32 frames hold 3 s of sound in both. Bands span 30-4000 Hz on a
     mel scale whose break (where it turns from linear to logarithmic) sits at 200 Hz instead of the usual
-    700 Hz (:func:`mel_filter_bank`): the bands are about 13 Hz wide at a low guitar's 100 Hz instead of
-    23-36 Hz, so a decoded low note keeps its fundamental. With the usual scales, CREPE heard a quarter of
+    700 Hz (:func:`mel_filter_bank`): the bands lie about 13 Hz apart at a low guitar's 100 Hz instead of
+    23-36 Hz, so a decoded low note keeps its fundamental. With the usual scales, CREPE heard nearly a third of
     the notes below MIDI 56 an octave or a twelfth too high after decoding (codec benchmark).
 
     ``eps`` sets the floor of the log: 1e-3 is about 70 dB below the loudest notes' peaks. A lower floor
     (1e-5) spends half of every channel's range on sound nobody hears, and a generator's small errors
-    there, multiplied by ``exp``, came out as clicks and notes 4 times too loud (chapter 6's benchmark).
+    there, multiplied by ``exp``, came out as clicks and notes 4 times too loud (the recipe benchmark at commit
+    cfd040c, in git history).
     """
 
     name = "mel"

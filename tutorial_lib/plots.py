@@ -54,3 +54,22 @@ def loss_curves(histories: dict, title: str = "Rectified-flow loss", ax=None, sm
     ax.set(title=title, xlabel="optimizer step", ylabel="MSE(v, f(x_t, t))")
     ax.legend(fontsize=8)
     return ax
+
+
+def filter_bank(basis, sample_rate: int, title: str, ax=None, max_hz: float = 700.0, f0_hz: float | None = None):
+    """The bands of a ``[bands, n_fft/2 + 1]`` filter bank up to ``max_hz`` (each peak scaled to 1), with the
+    first harmonics of ``f0_hz`` as dashed lines: how many bands each harmonic gets (chapter 1)."""
+    ax = _axes(ax, (7, 2.6))
+    basis = np.asarray(basis)
+    freqs = np.arange(basis.shape[1]) * sample_rate / (2 * (basis.shape[1] - 1))
+    keep = freqs <= max_hz
+    for band in basis:
+        if band[keep].max() > 0:
+            ax.plot(freqs[keep], band[keep] / band.max(), color="C0", linewidth=0.8)
+    if f0_hz:
+        for k in range(1, int(max_hz // f0_hz) + 1):
+            ax.axvline(k * f0_hz, color="C3", linestyle="--", linewidth=1.0,
+                       label=f"harmonics of {f0_hz:.0f} Hz" if k == 1 else None)
+        ax.legend(fontsize=8, loc="upper right")
+    ax.set(title=title, xlabel="frequency (Hz)", ylabel="band weight", xlim=(0, max_hz))
+    return ax

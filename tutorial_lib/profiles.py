@@ -7,6 +7,8 @@
 * ``colab``: the real NSynth guitar notes and Music2Latent, sized so that each chapter runs in about 10 minutes
   on a free Colab GPU (a T4): a random 5,000 of the 32,690 training notes and 1,000 of the 2,081 validation
   notes, and a training budget of minutes (``tutorial_lib.estimates`` works the times out and prints them).
+* ``cpu-10min`` and ``long``: the cpu data and model trained for 10 minutes of 2 CPU cores (the best recipe
+  measured for that budget), and three times as long (the model the book ships).
 * ``gpu``: the seed's full scale on the real NSynth guitar subset with Music2Latent (a large GPU; hours on a T4).
 """
 
@@ -71,13 +73,23 @@ PROFILES = {
                           warmup_steps=50, lr_schedule="cosine"),
         sample_steps=50, num_samples=5, seed_model_kwargs={"channels": (32, 64, 128, 256, 512)}, eval_samples=100,
     ),
-    # The cpu data and model trained 15 times longer: the checkpoint the book ships (checkpoints/README.md).
-    "long": Profile(
-        name="long", instruments_per_source={"train": 3, "valid": 1}, pitches=range(40, 89, 2),
+    # The most quality that 10 minutes of training on 2 CPU cores buy for the cpu data and model
+    # (benchmarks/results/recipe_cpu.md): 12,000 steps, about 9.5 minutes on one quiet thread.
+    "cpu-10min": Profile(
+        name="cpu-10min", instruments_per_source={"train": 3, "valid": 1}, pitches=range(40, 89, 2),
         velocities=(25, 75, 127), real_data=False, model="unet",
         model_kwargs={"channels": (64, 128, 128), "conditioned": True},
         train=TrainConfig(steps=12_000, batch_size=32, lr=3e-3, ema_decay=0.999, eval_every=500,
                           checkpoint_every=500, warmup_steps=200, lr_schedule="cosine"),
+        sample_steps=50, num_samples=5, eval_samples=200,
+    ),
+    # The same, trained three times longer: the checkpoint the book ships (tutorial_lib/pretrained/README.md).
+    "long": Profile(
+        name="long", instruments_per_source={"train": 3, "valid": 1}, pitches=range(40, 89, 2),
+        velocities=(25, 75, 127), real_data=False, model="unet",
+        model_kwargs={"channels": (64, 128, 128), "conditioned": True},
+        train=TrainConfig(steps=36_000, batch_size=32, lr=3e-3, ema_decay=0.9995, eval_every=1000,
+                          checkpoint_every=1000, warmup_steps=200, lr_schedule="cosine"),
         sample_steps=50, num_samples=5, eval_samples=200,
     ),
     "colab": Profile(
