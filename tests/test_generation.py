@@ -86,11 +86,11 @@ def test_the_shipped_model_loads_decodes_and_stays_small():
     path = PRETRAINED_DIR / "cpu-long.pt"
     assert path.stat().st_size <= 25 * 2**20
     generator = load_pretrained("cpu-long")
-    assert generator.conditioned and "12000 training steps" in generator.trained_on
+    assert generator.conditioned and "36000 training steps" in generator.trained_on
     latents, audio = generator.generate(1, pitch=57, source="acoustic", velocity=100, sample_steps=4)
     assert latents.shape == (1, 64, 32) and np.isfinite(audio[0]).all()
     report = json.loads((PRETRAINED_DIR / "cpu-long.json").read_text())
-    assert report["training"]["steps"] == 12000 and "conditional (guidance 1)" in report["evaluation"]
+    assert report["training"]["steps"] == 36000 and "conditional (guidance 1)" in report["evaluation"]
     other = MelCodec(eps=1e-5)  # another codec: the shipped model is not used, and says why
     assert load_pretrained("cpu-long", codec=other) is None
     with pytest.raises(FileNotFoundError, match="available: \\['cpu-long'\\]"):

@@ -74,16 +74,16 @@ PROFILES = {
         sample_steps=50, num_samples=5, seed_model_kwargs={"channels": (32, 64, 128, 256, 512)}, eval_samples=100,
     ),
     # The most quality that 10 minutes of training on 2 CPU cores buy for the cpu data and model
-    # (benchmarks/results/recipe_cpu.md): 12,000 steps, about 9.5 minutes on one quiet thread.
+    # (benchmarks/results/recipe_cpu.md): 16,000 steps, about 28 per second on 2 quiet threads.
     "cpu-10min": Profile(
         name="cpu-10min", instruments_per_source={"train": 3, "valid": 1}, pitches=range(40, 89, 2),
         velocities=(25, 75, 127), real_data=False, model="unet",
         model_kwargs={"channels": (64, 128, 128), "conditioned": True},
-        train=TrainConfig(steps=12_000, batch_size=32, lr=3e-3, ema_decay=0.999, eval_every=500,
+        train=TrainConfig(steps=16_000, batch_size=32, lr=3e-3, ema_decay=0.999, eval_every=500,
                           checkpoint_every=500, warmup_steps=200, lr_schedule="cosine"),
         sample_steps=50, num_samples=5, eval_samples=200,
     ),
-    # The same, trained three times longer: the checkpoint the book ships (tutorial_lib/pretrained/README.md).
+    # The same, trained longer: the checkpoint the book ships (tutorial_lib/pretrained/README.md).
     "long": Profile(
         name="long", instruments_per_source={"train": 3, "valid": 1}, pitches=range(40, 89, 2),
         velocities=(25, 75, 127), real_data=False, model="unet",

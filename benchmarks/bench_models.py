@@ -1,0 +1,64 @@
+"""Trained models side by side, on noise seeds they were not chosen on: the 10-minute recipe against the shipped model.
+
+Each checkpoint generates notes asked for the validation notes' labels (guidance 1, Euler 50 steps) from the
+same three noise seeds (2, 3, 4), scored by tutorial_lib.evaluation against the real validation notes decoded
+by the same codec. The differences are paired: the same labels and noise for every model.
+
+    python benchmarks/bench_models.py "cpu-10min=runs/ten/checkpoint.pt" \
+        "shipped=tutorial_lib/pretrained/cpu-long.pt"            # writes to benchmarks/results/scratch/
+    python benchmarks/bench_models.py ... --write                  # replaces benchmarks/results/models_cpu.{json,md}
+"""
+
+import argparse
+import json
+
+import numpy as np
+import torch
+
+from common import RESULTS, write
+from tutorial_lib.evaluation import evaluate, reference_from_prepared
+from tutorial_lib.generation import NoteGenerator
+from tutorial_lib.pipeline import prepare
+from tutorial_lib.sampling import generate
+
+parser = argparse.ArgumentParser()
+parser.add_argument("models", nargs="+", help="label=checkpoint.pt, in the order of the table")
+parser.add_argument("--notes", type=int, default=64, help="notes generated per noise seed")
+parser.add_argument("--write", action="store_true", help="replace the committed results")
+args = parser.parse_args()
+torch.set_num_threads(1)
+SEEDS = (2, 3, 4)
+KEYS = {"pitch_accuracy": "pitch acc (CREPE)", "decay_inside": "decay inside", "decay_median_s": "median decay s",
+        "shape_distance": "shape distance", "classifier_fd": "classifier FD",
+        "classifier_pitch_accuracy": "classifier pitch acc"}
+
+prepared = prepare("cpu", progress=False)
+reference = reference_from_prepared(prepared, num_audio=args.notes, verbose=False)
+valid = prepared.conditions("valid")
+asked = valid[torch.arange(args.notes) % len(valid)]
+results, rows = {}, []
+for spec in args.models:
+    label, path = spec.split("=", 1)
+    generator = NoteGenerator.from_checkpoint(path)
+    per_seed = []
+    for seed in SEEDS:
+        latents = generate(generator.model, args.notes, generator.space.num_frames, seed=seed, num_steps=50,
+                           flow=generator.flow, conditions=asked).samples.cpu()
+        per_seed.append(evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio,
+                                 conditions={"pitch": asked.pitch, "source": asked.source}, seed=seed))
+    results[label] = {"checkpoint": path, "seeds": {k: [r.figures[k] for r in per_seed] for k in KEYS}}
+    real = {k: per_seed[0].real[k] for k in KEYS if k in per_seed[0].real}
+    print(json.dumps({label: results[label]}), flush=True)
+    rows.append([label, *(f"{np.mean(v):.2f} +- {np.std(v):.2f}" for v in results[label]["seeds"].values())])
+labels = list(results)
+for other in labels[1:]:  # paired differences against the first model
+    diff = {k: np.subtract(results[other]["seeds"][k], results[labels[0]]["seeds"][k]) for k in KEYS}
+    rows.append([f"{other} minus {labels[0]} (paired)", *(f"{d.mean():+.2f} +- {d.std():.2f}" for d in diff.values())])
+rows.append(["real validation notes", *(f"{real[k][0]:.2f} +- {real[k][1]:.2f}" if k in real else "-" for k in KEYS)])
+write("models_cpu", {"models": results, "real": real, "notes_per_seed": args.notes, "seeds": SEEDS},
+      ["model", *KEYS.values()], rows,
+      notes=(f"Conditional notes asked for the validation notes' labels, {args.notes} per seed, guidance 1, Euler 50 "
+             "steps; mean +- std over noise seeds 2, 3, 4 (nothing was chosen on them). Real validation notes: mean "
+             "+- std over random subsets of the same size. Higher is better for accuracies and decay inside, lower "
+             "for the distances; the median decay should match the real notes'."),
+      folder=None if args.write else RESULTS / "scratch")
