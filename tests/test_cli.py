@@ -22,7 +22,8 @@ def test_ci_profile_runs_the_whole_pipeline_offline(tmp_path):
     assert set(report["seconds"]) == {"data", "codec", "latents", "training", "sampling and decoding", "evaluation"}
     assert (out / "checkpoint.pt").is_file()
     wavs = sorted((out / "samples").glob("*.wav"))
-    assert [w.name for w in wavs][:3] == [f"pitch{p}_acoustic_velocity100_g1.wav" for p in (45, 57, 69)]
+    # A2, A3, A4 (45, 57, 69) or the nearest pitch the ci data hold (MIDI 40, 43, 46, ...)
+    assert [w.name for w in wavs][:3] == [f"pitch{p}_acoustic_velocity100_g1.wav" for p in (46, 58, 70)]
     assert len(wavs) == 7 and report["sampling"]["solver"] == "euler"
     for wav, info in zip(wavs, sorted(report["sampling"]["samples"], key=lambda s: s["file"])):
         audio, sr = sf.read(wav)

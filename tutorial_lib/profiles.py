@@ -40,7 +40,7 @@ class Profile:
     seed_model_kwargs: dict = field(default_factory=dict)
     # Real data only: at most this many notes per split ({"train": 5000}), a fixed random choice (seed 0).
     max_notes: dict = field(default_factory=dict)
-    named_pitches: tuple[int, ...] = (45, 57, 69)  # `run` writes one conditional note at each (conditioned models)
+    named_pitches: tuple[int, ...] = (45, 57, 69)  # `run` plays each, or the nearest held pitch
     guidance: float = 1.0  # classifier-free guidance scale of those notes and of the conditional evaluation
     eval_samples: int = 0  # notes generated and scored by tutorial_lib.evaluation in `run` (0: no evaluation)
 
