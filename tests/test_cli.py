@@ -22,8 +22,8 @@ def test_ci_profile_runs_the_whole_pipeline_offline(tmp_path):
     assert set(report["seconds"]) == {"data", "codec", "latents", "training", "sampling and decoding", "evaluation"}
     assert (out / "checkpoint.pt").is_file()
     wavs = sorted((out / "samples").glob("*.wav"))
-    # A2, A3, A4 (45, 57, 69) or the nearest pitch the ci data hold (MIDI 40, 43, 46, ...)
-    assert [w.name for w in wavs][:3] == [f"pitch{p}_acoustic_velocity100_g1.wav" for p in (46, 58, 70)]
+    # A2, A3, A4 (45, 57, 69) at velocity 100, or the nearest the ci data hold (MIDI 40, 43, 46, ...; 25, 75, 127)
+    assert [w.name for w in wavs][:3] == [f"pitch{p}_acoustic_velocity75_g1.wav" for p in (46, 58, 70)]
     assert len(wavs) == 7 and report["sampling"]["solver"] == "euler"
     for wav, info in zip(wavs, sorted(report["sampling"]["samples"], key=lambda s: s["file"])):
         audio, sr = sf.read(wav)
@@ -176,3 +176,14 @@ def test_the_run_says_how_many_cpu_threads_it_uses(tiny_nsynth, tmp_path):
                           env={**__import__("os").environ, "TUTORIAL_LIB_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("Using 1 CPU thread (from $TUTORIAL_LIB_THREADS).") == 1
+
+
+def test_named_notes_go_to_the_nearest_label_the_data_hold():
+    import torch
+
+    from tutorial_lib.pipeline import nearest_held
+
+    cpu_pitches = torch.tensor([-1, *range(40, 89, 2)])  # -1: a note without a pitch label
+    assert nearest_held((45, 57, 69, 60), cpu_pitches) == (44, 56, 68, 60)  # a tie goes to the lower
+    assert nearest_held((100, 20), torch.tensor([25, 75, 127])) == (75, 25)
+    assert nearest_held((45,), torch.tensor([-1, -1])) == (45,)  # no labels at all: asked as is

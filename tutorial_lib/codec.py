@@ -94,8 +94,10 @@ class MelCodec(Codec):
     close to Music2Latent's 10.77, so 32 frames hold 3 s of sound in both. Bands span 30-4000 Hz on a
     mel scale whose break (where it turns from linear to logarithmic) sits at 200 Hz instead of the usual
     700 Hz (:func:`mel_filter_bank`): the bands lie about 13 Hz apart at a low guitar's 100 Hz instead of
-    23-36 Hz, so a decoded low note keeps its fundamental. With the usual scales, CREPE heard nearly a third of
-    the notes below MIDI 56 an octave or a twelfth too high after decoding (codec benchmark).
+    23-36 Hz, so decoded low notes keep their fundamental far more often: CREPE finds the pitch of 81 % of
+    the notes below MIDI 56 after decoding (90 % before), against 67-71 % with the usual scales, which heard
+    the rest an octave or a twelfth too high (codec benchmark). The price: bands above 1 kHz about a third
+    wider apart, and a log-mel reconstruction error of 2.41 dB instead of 2.18-2.30.
 
     ``eps`` sets the floor of the log: 1e-3 is about 70 dB below the loudest notes' peaks. A lower floor
     (1e-5) spends half of every channel's range on sound nobody hears, and a generator's small errors
@@ -127,6 +129,10 @@ class MelCodec(Codec):
         magnitude = np.abs(librosa.stft(waveform, n_fft=self.n_fft, hop_length=self.hop_length))
         mel = self.basis @ magnitude  # [64, frames]
         return torch.from_numpy(np.log(mel + self.eps).astype(np.float32))
+
+    def describe(self) -> str:
+        return (f"{self.name} ({self.channels} bands {self.fmin:g}-{self.fmax:g} Hz, mel break {self.break_hz:g} Hz, "
+                f"at {self.frame_rate:.2f} frames/s, {self.sample_rate} Hz audio)")
 
     def mel_to_magnitude(self, mel: np.ndarray) -> np.ndarray:
         """``[64, frames]`` mel magnitudes -> ``[n_fft/2 + 1, frames]`` non-negative STFT magnitudes.

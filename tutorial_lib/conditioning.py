@@ -102,7 +102,8 @@ def drop_labels(conditions: Conditions, *, p_all: float, p_each: float,
 def fourier_features(value: torch.Tensor, num: int, scale: float) -> torch.Tensor:
     """``[B]`` numbers -> ``[B, 2 num]`` sines and cosines of ``value / scale`` at octave-spaced rates.
 
-    Nearby pitches (or velocities) get nearby features, so the model can sing a pitch it never heard.
+    Nearby pitches (or velocities) get nearby features, so a pitch the model never heard still lands near
+    its neighbours (though often a semitone off: chapter 6's edits measure it).
     """
     rates = math.pi * 2.0 ** torch.arange(num, device=value.device, dtype=torch.float32)
     angles = value.float()[:, None] / scale * rates[None]

@@ -106,6 +106,17 @@ def _spread_indices(n_total: int, n: int) -> np.ndarray:
     return np.unique(np.linspace(0, n_total - 1, n).round().astype(int))
 
 
+def labels_to_ask(conditions, num: int):
+    """``num`` labels to generate conditional notes for: spread evenly over ``conditions`` (a split's labels,
+    listed by instrument and pitch, so every source and pitch range is asked for), each once before any twice."""
+    import torch
+
+    total = len(conditions)
+    if num <= total:
+        return conditions[torch.from_numpy(np.linspace(0, total - 1, num).round().astype(np.int64))]
+    return conditions[torch.arange(num) % total]
+
+
 def build_reference(*, train_latents, train_pitch, train_source=None, valid_latents, valid_pitch,
                     valid_source=None, to_audio: ToAudio | None = None, sample_rate: int | None = None,
                     cache_key: str, num_audio: int = 100, pitch_method: str = "auto",

@@ -161,9 +161,9 @@ SOLVER = "euler"  # the seed's sampler, used by run and reported as such
 
 
 def write_samples(generator: NoteGenerator, folder: Path, *, num: int, sample_steps: int, solver: str = SOLVER,
-                  pitches: tuple[int, ...] = (), guidance: float = 1.0) -> list[dict]:
-    """Writes ``num`` unconditional notes and, for a conditioned model, one acoustic note (velocity 100) at each
-    of ``pitches``; returns what is in each file (see :func:`~tutorial_lib.generation.write_wav`)."""
+                  pitches: tuple[int, ...] = (), velocity: int = 100, guidance: float = 1.0) -> list[dict]:
+    """Writes ``num`` unconditional notes and, for a conditioned model, one acoustic note at each of ``pitches``
+    (at ``velocity``); returns what is in each file (see :func:`~tutorial_lib.generation.write_wav`)."""
     folder.mkdir(parents=True, exist_ok=True)
     rate = generator.space.codec.sample_rate
     stats = []
@@ -171,10 +171,11 @@ def write_samples(generator: NoteGenerator, folder: Path, *, num: int, sample_st
     for i, waveform in enumerate(audio):
         stats.append({**write_wav(folder / f"sample_{i:02d}.wav", waveform, rate), "labels": "none"})
     for pitch in pitches if generator.conditioned else ():
-        _, audio = generator.generate(1, seed=0, pitch=pitch, source="acoustic", velocity=100, guidance=guidance,
+        _, audio = generator.generate(1, seed=0, pitch=pitch, source="acoustic", velocity=velocity, guidance=guidance,
                                       sample_steps=sample_steps, solver=solver)
-        info = write_wav(folder / f"pitch{pitch}_acoustic_velocity100_g{guidance:g}.wav", audio[0], rate)
-        stats.append({**info, "labels": {"pitch": pitch, "source": "acoustic", "velocity": 100, "guidance": guidance}})
+        info = write_wav(folder / f"pitch{pitch}_acoustic_velocity{velocity}_g{guidance:g}.wav", audio[0], rate)
+        labels = {"pitch": pitch, "source": "acoustic", "velocity": velocity, "guidance": guidance}
+        stats.append({**info, "labels": labels})
     for info in stats:
         info["file"] = f"{folder.name}/{info['file']}"
     return stats
@@ -184,15 +185,13 @@ def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int
                        guidance: float = 1.0, seed: int = 1, progress: bool = True) -> dict:
     """``num`` unconditional notes and, for a conditioned model, ``num`` notes asked for the validation notes'
     labels, each scored by :func:`tutorial_lib.evaluation.evaluate` beside the real notes' own figures."""
-    from .evaluation import evaluate, reference_from_prepared
+    from .evaluation import evaluate, labels_to_ask, reference_from_prepared
 
     reference = reference_from_prepared(prepared, num_audio=min(100, max(48, num)), verbose=progress)
     latents, _ = generator.generate(num, seed=seed, sample_steps=sample_steps)
     out = {"unconditional": evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio).as_dict()}
     if generator.conditioned:
-        valid = prepared.conditions("valid")
-        pick = torch.arange(num) % len(valid)
-        asked = valid[pick]
+        asked = labels_to_ask(prepared.conditions("valid"), num)
         latents = generate(generator.model, num, generator.space.num_frames, seed=seed, num_steps=sample_steps,
                            flow=generator.flow, conditions=asked, guidance=guidance).samples.cpu()
         report = evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio,
@@ -201,10 +200,11 @@ def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int
     return out
 
 
-def held_pitches(wanted: tuple[int, ...], held: torch.Tensor) -> tuple[int, ...]:
-    """Each of ``wanted`` (MIDI), or the nearest pitch among ``held`` (the training notes' pitches ``[N]``, -1 =
-    unknown): a conditioned model knows only the pitches it was trained on, and the synthetic data hold every
-    second or third MIDI number (45 becomes 44 on the cpu data, 46 on the ci data)."""
+def nearest_held(wanted: tuple[int, ...], held: torch.Tensor) -> tuple[int, ...]:
+    """Each of ``wanted`` (pitches or velocities), or the nearest value among ``held`` (the training notes' labels
+    ``[N]``, -1 = unknown; a tie goes to the lower): a conditioned model knows only what it was trained on, and the
+    synthetic data hold every second or third MIDI number (pitch 45 becomes 44 on the cpu data, 46 on the ci
+    data) and velocities 25, 75 and 127 (100 becomes 75)."""
     known = sorted({int(p) for p in held.tolist() if p >= 0})
     return tuple(min(known, key=lambda q: (abs(q - p), q)) for p in wanted) if known else tuple(wanted)
 
@@ -244,9 +244,10 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
     if not place.is_main:
         return {}
     generator = NoteGenerator(result.ema_model.eval(), result.flow, prepared.latent_space)
+    labels = prepared.conditions("train")
     sample_stats = write_samples(generator, out / "samples", num=prof.num_samples, sample_steps=prof.sample_steps,
-                                 solver=SOLVER, pitches=held_pitches(prof.named_pitches, prepared.conditions().pitch),
-                                 guidance=prof.guidance)
+                                 solver=SOLVER, pitches=nearest_held(prof.named_pitches, labels.pitch),
+                                 velocity=nearest_held((100,), labels.velocity)[0], guidance=prof.guidance)
     lap("sampling and decoding")
     evaluation = None
     if prof.eval_samples:

@@ -8,7 +8,7 @@
   on a free Colab GPU (a T4): a random 5,000 of the 32,690 training notes and 1,000 of the 2,081 validation
   notes, and a training budget of minutes (``tutorial_lib.estimates`` works the times out and prints them).
 * ``cpu-10min`` and ``long``: the cpu data and model trained for 10 minutes of 2 CPU cores (the best recipe
-  measured for that budget), and three times as long (the model the book ships).
+  measured for that budget), and 36,000 steps, 2.25 times as many (the model the book ships).
 * ``gpu``: the seed's full scale on the real NSynth guitar subset with Music2Latent (a large GPU; hours on a T4).
 """
 
