@@ -68,8 +68,7 @@ def filter_bank(basis, sample_rate: int, title: str, ax=None, max_hz: float = 70
             ax.plot(freqs[keep], band[keep] / band.max(), color="C0", linewidth=0.8)
     if f0_hz:
         for k in range(1, int(max_hz // f0_hz) + 1):
-            ax.axvline(k * f0_hz, color="C3", linestyle="--", linewidth=1.0,
-                       label=f"harmonics of {f0_hz:.0f} Hz" if k == 1 else None)
-        ax.legend(fontsize=8, loc="upper right")
-    ax.set(title=title, xlabel="frequency (Hz)", ylabel="band weight", xlim=(0, max_hz))
+            ax.axvline(k * f0_hz, color="C3", linestyle="--", linewidth=1.0)
+        title = f"{title}\n(red: the harmonics of {f0_hz:.0f} Hz)"
+    ax.set(title=title, xlabel="frequency (Hz)", ylabel="weight (peak = 1)", xlim=(0, max_hz))
     return ax
