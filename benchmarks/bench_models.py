@@ -15,12 +15,11 @@ import json
 import numpy as np
 import torch
 
-from common import RESULTS, write
-from tutorial_lib.evaluation import evaluate, labels_to_ask, reference_from_prepared
+from common import HELD_OUT_SEEDS, RESULTS, held_out_reports, write
+from tutorial_lib.evaluation import labels_to_ask, reference_from_prepared
 from tutorial_lib.generation import NoteGenerator
 from tutorial_lib.metrics import copy_share
 from tutorial_lib.pipeline import prepare
-from tutorial_lib.sampling import generate
 
 parser = argparse.ArgumentParser()
 parser.add_argument("models", nargs="+", help="label=checkpoint.pt, in the order of the table")
@@ -28,7 +27,6 @@ parser.add_argument("--notes", type=int, default=64, help="notes generated per n
 parser.add_argument("--write", action="store_true", help="replace the committed results")
 args = parser.parse_args()
 torch.set_num_threads(1)
-SEEDS = (2, 3, 4)
 KEYS = {"pitch_accuracy": "pitch acc (CREPE)", "decay_inside": "decay inside", "decay_median_s": "median decay s",
         "shape_distance": "shape distance", "classifier_fd": "classifier FD",
         "classifier_pitch_accuracy": "classifier pitch acc"}
@@ -42,13 +40,10 @@ results, rows, copies = {}, [], {}
 for spec in args.models:
     label, path = spec.split("=", 1)
     generator = NoteGenerator.from_checkpoint(path)
-    per_seed = []
-    for seed in SEEDS:
-        latents = generate(generator.model, args.notes, generator.space.num_frames, seed=seed, num_steps=50,
-                           flow=generator.flow, conditions=asked).samples.cpu()
-        per_seed.append(evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio,
-                                 conditions={"pitch": asked.pitch, "source": asked.source}, seed=seed))
-        copies.setdefault(label, []).append(copy_share(latents, train_latents, valid_latents)[0])
+    reports = held_out_reports(generator.model, generator.flow, asked, prepared, reference,
+                               num_frames=generator.space.num_frames)
+    per_seed = [report for _, report in reports]
+    copies[label] = [copy_share(latents, train_latents, valid_latents)[0] for latents, _ in reports]
     results[label] = {"checkpoint": path, "trained_on": generator.trained_on, "copy_share": copies[label],
                       "seeds": {k: [r.figures[k] for r in per_seed] for k in KEYS}}
     real = {k: per_seed[0].real[k] for k in KEYS if k in per_seed[0].real}
@@ -63,7 +58,7 @@ for other in labels[1:]:  # paired differences against the first model
 valid_copies = copy_share(valid_latents, train_latents, valid_latents)[0]
 rows.append(["real validation notes", *(f"{real[k][0]:.2f} +- {real[k][1]:.2f}" if k in real else "-" for k in KEYS),
              f"{valid_copies:.3f}"])
-write("models_cpu", {"models": results, "real": real, "notes_per_seed": args.notes, "seeds": SEEDS},
+write("models_cpu", {"models": results, "real": real, "notes_per_seed": args.notes, "seeds": HELD_OUT_SEEDS},
       ["model", *KEYS.values(), "copy share"], rows,
       notes=(f"Conditional notes asked for the validation notes' labels, {args.notes} per seed, guidance 1, Euler 50 "
              "steps; mean +- std over noise seeds 2, 3, 4 (nothing was chosen on them). Real validation notes: mean "

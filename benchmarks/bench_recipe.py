@@ -21,14 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import RESULTS, slaney_mel_codec, write
+from common import RESULTS, held_out_reports, slaney_mel_codec, write
 from tutorial_lib.codec import MelCodec
 from tutorial_lib.data import prepare_latents
-from tutorial_lib.evaluation import evaluate, labels_to_ask, reference_from_prepared
+from tutorial_lib.evaluation import labels_to_ask, reference_from_prepared
 from tutorial_lib.flow import RectifiedFlow
 from tutorial_lib.pipeline import Prepared, resolve_data
 from tutorial_lib.profiles import default_cache_dir, get_profile
-from tutorial_lib.sampling import generate
 from tutorial_lib.training import train
 from tutorial_lib.unet import UNet
 
@@ -78,13 +77,9 @@ for name, codec_name, config, guidances in SETTINGS:
     valid = prepared.conditions("valid")
     asked = labels_to_ask(valid, args.notes)
     for guidance in guidances:
-        per_seed = []
-        for seed in (2, 3, 4):
-            latents = generate(result.ema_model, args.notes, profile.num_frames, seed=seed, num_steps=50,
-                               conditions=asked, guidance=guidance).samples
-            report = evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio,
-                              conditions={"pitch": asked.pitch, "source": asked.source}, seed=seed)
-            per_seed.append(report)
+        per_seed = [report for _, report in held_out_reports(result.ema_model, result.flow, asked, prepared,
+                                                              reference, guidance=guidance,
+                                                              num_frames=profile.num_frames)]
         figures = {k: [r.figures[k] for r in per_seed] for k in KEYS}
         real = per_seed[0].real
         label = name if len(guidances) == 1 else f"{name}, guidance {guidance:g}"
