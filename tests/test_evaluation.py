@@ -130,3 +130,18 @@ def test_conditional_report_and_its_json(ci):
     assert "Frechet distance" in report.table()
     with pytest.raises(ValueError, match="standardised latents"):
         evaluate(latents=torch.zeros(3, 64, 7), reference=ci["reference"])
+
+
+def test_labels_to_ask_cover_every_source_of_a_sorted_split():
+    """A split lists its notes by instrument: asking for its first notes would ask for one source only."""
+    from tutorial_lib.conditioning import Conditions
+    from tutorial_lib.evaluation import labels_to_ask
+
+    sources = [0] * 57 + [1] * 63 + [2] * 69  # the cpu valid split's acoustic, electronic, synthetic notes
+    split = Conditions.make(len(sources), pitch=[40 + i % 25 for i in range(len(sources))], source=sources,
+                            velocity=75)
+    asked = labels_to_ask(split, 64)
+    assert len(asked) == 64 and set(asked.source.tolist()) == {0, 1, 2}
+    assert abs(int((asked.source == 0).sum()) - 64 * 57 / 189) <= 1
+    everyone = labels_to_ask(split, 200)
+    assert len(everyone) == 200 and int((everyone.source == 2).sum()) >= 69
