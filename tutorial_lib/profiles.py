@@ -57,6 +57,21 @@ def steps_within(minutes: float, batch_size: int, models: list[tuple[str, dict]]
     return int(minutes * 60 / per_step) // 10 * 10
 
 
+CPU = Profile(
+    name="cpu", instruments_per_source={"train": 3, "valid": 1}, pitches=range(40, 89, 2),
+    velocities=(25, 75, 127), real_data=False, model="unet",
+    model_kwargs={"channels": (64, 128, 128), "conditioned": True},
+    train=TrainConfig(steps=800, batch_size=32, lr=3e-3, ema_decay=0.99, eval_every=50, checkpoint_every=200,
+                      warmup_steps=50, lr_schedule="cosine"),
+    sample_steps=50, num_samples=5, seed_model_kwargs={"channels": (32, 64, 128, 256, 512)}, eval_samples=100,
+)
+# The most quality that 10 minutes of training on 2 CPU cores buy for the cpu data and model
+# (benchmarks/results/recipe_cpu.md): 16,000 steps, about 28 per second on 2 quiet threads.
+CPU_10MIN = replace(CPU, name="cpu-10min", seed_model_kwargs={}, eval_samples=200,
+                    train=replace(CPU.train, steps=16_000, ema_decay=0.999, eval_every=500, checkpoint_every=500,
+                                  warmup_steps=200))
+
+
 PROFILES = {
     "ci": Profile(
         name="ci", instruments_per_source={"train": 2, "valid": 1}, pitches=range(40, 89, 3),
@@ -65,33 +80,11 @@ PROFILES = {
         train=TrainConfig(steps=600, batch_size=32, lr=1e-3, ema_decay=0.99, eval_every=50, checkpoint_every=200),
         sample_steps=32, num_samples=4, eval_samples=32,
     ),
-    "cpu": Profile(
-        name="cpu", instruments_per_source={"train": 3, "valid": 1}, pitches=range(40, 89, 2),
-        velocities=(25, 75, 127), real_data=False, model="unet",
-        model_kwargs={"channels": (64, 128, 128), "conditioned": True},
-        train=TrainConfig(steps=800, batch_size=32, lr=3e-3, ema_decay=0.99, eval_every=50, checkpoint_every=200,
-                          warmup_steps=50, lr_schedule="cosine"),
-        sample_steps=50, num_samples=5, seed_model_kwargs={"channels": (32, 64, 128, 256, 512)}, eval_samples=100,
-    ),
-    # The most quality that 10 minutes of training on 2 CPU cores buy for the cpu data and model
-    # (benchmarks/results/recipe_cpu.md): 16,000 steps, about 28 per second on 2 quiet threads.
-    "cpu-10min": Profile(
-        name="cpu-10min", instruments_per_source={"train": 3, "valid": 1}, pitches=range(40, 89, 2),
-        velocities=(25, 75, 127), real_data=False, model="unet",
-        model_kwargs={"channels": (64, 128, 128), "conditioned": True},
-        train=TrainConfig(steps=16_000, batch_size=32, lr=3e-3, ema_decay=0.999, eval_every=500,
-                          checkpoint_every=500, warmup_steps=200, lr_schedule="cosine"),
-        sample_steps=50, num_samples=5, eval_samples=200,
-    ),
+    "cpu": CPU,
+    "cpu-10min": CPU_10MIN,
     # The same, trained longer: the checkpoint the book ships (tutorial_lib/pretrained/README.md).
-    "long": Profile(
-        name="long", instruments_per_source={"train": 3, "valid": 1}, pitches=range(40, 89, 2),
-        velocities=(25, 75, 127), real_data=False, model="unet",
-        model_kwargs={"channels": (64, 128, 128), "conditioned": True},
-        train=TrainConfig(steps=36_000, batch_size=32, lr=3e-3, ema_decay=0.9995, eval_every=1000,
-                          checkpoint_every=1000, warmup_steps=200, lr_schedule="cosine"),
-        sample_steps=50, num_samples=5, eval_samples=200,
-    ),
+    "long": replace(CPU_10MIN, name="long", train=replace(CPU_10MIN.train, steps=36_000, ema_decay=0.9995,
+                                                           eval_every=1000, checkpoint_every=1000)),
     "colab": Profile(
         name="colab", instruments_per_source={}, pitches=range(21, 109), velocities=(25, 50, 75, 100, 127),
         real_data=True, model="unet", model_kwargs=COLAB_OURS, seed_model_kwargs=COLAB_SEED,
