@@ -15,7 +15,7 @@ import json
 import numpy as np
 import torch
 
-from common import HELD_OUT_SEEDS, RESULTS, held_out_reports, write
+from common import HELD_OUT_SEEDS, RESULTS, held_out_reports, training_note_reports, write
 from tutorial_lib.evaluation import labels_to_ask, reference_from_prepared
 from tutorial_lib.generation import NoteGenerator
 from tutorial_lib.metrics import copy_share
@@ -23,7 +23,8 @@ from tutorial_lib.pipeline import prepare
 
 parser = argparse.ArgumentParser()
 parser.add_argument("models", nargs="+", help="label=checkpoint.pt, in the order of the table")
-parser.add_argument("--notes", type=int, default=64, help="notes generated per noise seed")
+parser.add_argument("--notes", type=int, default=189,
+                    help="notes generated per noise seed (189: every label of the cpu validation notes once)")
 parser.add_argument("--write", action="store_true", help="replace the committed results")
 args = parser.parse_args()
 torch.set_num_threads(1)
@@ -55,16 +56,25 @@ for other in labels[1:]:  # paired differences against the first model
     diff = {k: np.subtract(results[other]["seeds"][k], results[labels[0]]["seeds"][k]) for k in KEYS}
     rows.append([f"{other} minus {labels[0]} (paired)", *(f"{d.mean():+.2f} +- {d.std():.2f}" for d in diff.values()),
                  "-"])
+copied = training_note_reports(asked, prepared, reference)
+ceiling = {k: [r.figures[k] for _, r in copied] for k in KEYS}
+ceiling_copies = [copy_share(latents, train_latents, valid_latents)[0] for latents, _ in copied]
+rows.append(["training notes with the asked labels (a model that copied them)",
+             *(f"{np.mean(v):.2f} +- {np.std(v):.2f}" for v in ceiling.values()), f"{np.mean(ceiling_copies):.3f}"])
 valid_copies = copy_share(valid_latents, train_latents, valid_latents)[0]
 rows.append(["real validation notes", *(f"{real[k][0]:.2f} +- {real[k][1]:.2f}" if k in real else "-" for k in KEYS),
              f"{valid_copies:.3f}"])
-write("models_cpu", {"models": results, "real": real, "notes_per_seed": args.notes, "seeds": HELD_OUT_SEEDS},
+write("models_cpu", {"models": results, "training_notes_asked": ceiling, "real": real, "notes_per_seed": args.notes,
+                    "seeds": HELD_OUT_SEEDS},
       ["model", *KEYS.values(), "copy share"], rows,
       notes=(f"Conditional notes asked for the validation notes' labels, {args.notes} per seed, guidance 1, Euler 50 "
              "steps; mean +- std over noise seeds 2, 3, 4 (nothing was chosen on them). Real validation notes: mean "
              "+- std over random subsets of the same size. Higher is better for accuracies and decay inside, lower "
              "for the distances; the median decay should match the real notes'. Copy share: generated notes closer to a "
              "training note than 95 % of the validation notes are (tutorial_lib.metrics.copy_share; a copying model "
-             "scores far above the validation notes' own 0.05). Trained on: "
+             "scores far above the validation notes' own 0.05). Training notes with the asked labels: for each seed, one "
+             "training note with each asked label (same source and velocity, nearest pitch, a random instrument; "
+             "tutorial_lib.evaluation.notes_with_labels), what a model that reproduced its training notes would "
+             "score; the validation notes are other instruments. Trained on: "
              + "; ".join(f"{k}: {v['trained_on']}" for k, v in results.items()) + "."),
       folder=None if args.write else RESULTS / "scratch")

@@ -79,3 +79,18 @@ def held_out_reports(model, flow, asked, prepared, reference, *, guidance: float
         out.append((latents, evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio,
                                       conditions={"pitch": asked.pitch, "source": asked.source}, seed=seed)))
     return out
+
+
+def training_note_reports(asked, prepared, reference):
+    """The ceiling beside :func:`held_out_reports`: for each noise seed, training notes with the labels ``asked``
+    (tutorial_lib.evaluation.notes_with_labels, a random instrument per seed), scored as generated notes are: a list of
+    ``(latents, EvalReport)``. A model that reproduced its training notes exactly would score these figures."""
+    from tutorial_lib.evaluation import evaluate, notes_with_labels
+
+    held, latents = prepared.conditions("train"), prepared.data.train.latents
+    out = []
+    for seed in HELD_OUT_SEEDS:
+        picks = torch.from_numpy(notes_with_labels(asked, held, seed=seed))
+        out.append((latents[picks], evaluate(latents=latents[picks], reference=reference, to_audio=prepared.to_audio,
+                                             conditions={"pitch": asked.pitch, "source": asked.source}, seed=seed)))
+    return out

@@ -138,10 +138,33 @@ def test_labels_to_ask_cover_every_source_of_a_sorted_split():
     from tutorial_lib.evaluation import labels_to_ask
 
     sources = [0] * 57 + [1] * 63 + [2] * 69  # the cpu valid split's acoustic, electronic, synthetic notes
-    split = Conditions.make(len(sources), pitch=[40 + i % 25 for i in range(len(sources))], source=sources,
-                            velocity=75)
+    # Listed by instrument, pitch and velocity (25, 75, 127 in turn), as the cpu valid split is.
+    split = Conditions.make(len(sources), pitch=[40 + i // 3 % 25 for i in range(len(sources))], source=sources,
+                            velocity=[(25, 75, 127)[i % 3] for i in range(len(sources))])
     asked = labels_to_ask(split, 64)
     assert len(asked) == 64 and set(asked.source.tolist()) == {0, 1, 2}
+    assert len(set(zip(asked.pitch.tolist(), asked.source.tolist(),
+                       asked.velocity.tolist()))) == 64  # no label twice
+    for velocity in (25, 75, 127):  # an even stride of 189 / 64 would ask for 25 and 127 only
+        assert int((asked.velocity == velocity).sum()) >= 10
+    assert asked.pitch.min() <= 42 and asked.pitch.max() >= 62
     assert abs(int((asked.source == 0).sum()) - 64 * 57 / 189) <= 1
     everyone = labels_to_ask(split, 200)
     assert len(everyone) == 200 and int((everyone.source == 2).sum()) >= 69
+
+
+def test_notes_with_labels_match_source_velocity_and_the_nearest_pitch():
+    from tutorial_lib.conditioning import Conditions
+    from tutorial_lib.evaluation import notes_with_labels
+
+    # Two instruments of each source, even pitches 40-50, velocities 25 and 127.
+    rows = [(p, s, v) for _ in range(2) for s in (0, 1, 2) for p in range(40, 51, 2) for v in (25, 127)]
+    held = Conditions.make(len(rows), pitch=[r[0] for r in rows], source=[r[1] for r in rows],
+                           velocity=[r[2] for r in rows])
+    asked = Conditions.make(4, pitch=[44, 45, 60, 30], source=[1, 2, 0, 2], velocity=[127, 25, 25, 127])
+    picks = notes_with_labels(asked, held, seed=0)
+    assert held.source[picks].tolist() == [1, 2, 0, 2] and held.velocity[picks].tolist() == [127, 25, 25, 127]
+    assert held.pitch[picks].tolist()[0] == 44 and held.pitch[picks].tolist()[1] in (44, 46)
+    assert held.pitch[picks].tolist()[2:] == [50, 40]  # beyond the held range: its nearest end
+    many = Conditions.make(50, pitch=44, source=1, velocity=127)
+    assert len(set(notes_with_labels(many, held, seed=1).tolist())) == 2  # both instruments drawn

@@ -106,15 +106,39 @@ def _spread_indices(n_total: int, n: int) -> np.ndarray:
     return np.unique(np.linspace(0, n_total - 1, n).round().astype(int))
 
 
-def labels_to_ask(conditions, num: int):
-    """``num`` labels to generate conditional notes for: spread evenly over ``conditions`` (a split's labels,
-    listed by instrument and pitch, so every source and pitch range is asked for), each once before any twice."""
+def labels_to_ask(conditions, num: int, *, seed: int = 0):
+    """``num`` labels to generate conditional notes for, each once before any twice: ``conditions`` (a split's
+    labels, listed by instrument, pitch and velocity) cut into ``num`` consecutive runs, one label drawn at random
+    (``seed``) from each, so that every source and pitch range is asked for, and every velocity (an even spread
+    would step over the velocities in time with their period)."""
     import torch
 
     total = len(conditions)
-    if num <= total:
-        return conditions[torch.from_numpy(np.linspace(0, total - 1, num).round().astype(np.int64))]
-    return conditions[torch.arange(num) % total]
+    if num > total:
+        return conditions[torch.arange(num) % total]
+    edges = np.linspace(0, total, num + 1).round().astype(np.int64)
+    rng = np.random.default_rng(seed)
+    return conditions[torch.from_numpy(rng.integers(edges[:-1], np.maximum(edges[1:], edges[:-1] + 1)))]
+
+
+def notes_with_labels(asked, held, *, seed: int = 0) -> np.ndarray:
+    """For each label of ``asked`` (a :class:`~tutorial_lib.conditioning.Conditions`), the index of one note
+    of ``held`` (e.g. the training notes' labels) with the same source and velocity at the nearest pitch,
+    drawn at random (``seed``) among the instruments that hold it: ``[len(asked)]`` indices.
+
+    Scored like generated notes, those notes show what a model that reproduced its training notes exactly
+    would score: the ceiling of figures such as ``decay_inside`` (chapter 5).
+    """
+    rng = np.random.default_rng(seed)
+    pitch, source, velocity = (np.asarray(c) for c in (held.pitch, held.source, held.velocity))
+    picks = []
+    for p, s, v in zip(*(np.asarray(c).tolist() for c in (asked.pitch, asked.source, asked.velocity))):
+        same = np.flatnonzero((source == s) & (velocity == v))
+        if not len(same):  # no such source and velocity: any note at the nearest pitch
+            same = np.arange(len(pitch))
+        gap = np.abs(pitch[same] - p)
+        picks.append(rng.choice(same[gap == gap.min()]))
+    return np.asarray(picks, dtype=np.int64)
 
 
 def build_reference(*, train_latents, train_pitch, train_source=None, valid_latents, valid_pitch,

@@ -8,7 +8,7 @@
   on a free Colab GPU (a T4): a random 5,000 of the 32,690 training notes and 1,000 of the 2,081 validation
   notes, and a training budget of minutes (``tutorial_lib.estimates`` works the times out and prints them).
 * ``cpu-10min`` and ``long``: the cpu data and model trained for 10 minutes of 2 CPU cores (the best recipe
-  measured for that budget), and 36,000 steps, 2.25 times as many (the model the book ships).
+  measured for that budget: 19,000 steps), and 36,000 steps (the model the book ships).
 * ``gpu``: the seed's full scale on the real NSynth guitar subset with Music2Latent (a large GPU; hours on a T4).
 """
 
@@ -66,9 +66,9 @@ CPU = Profile(
     sample_steps=50, num_samples=5, seed_model_kwargs={"channels": (32, 64, 128, 256, 512)}, eval_samples=100,
 )
 # The most quality that 10 minutes of training on 2 CPU cores buy for the cpu data and model
-# (benchmarks/results/recipe_cpu.md): 16,000 steps, about 28 per second on 2 quiet threads.
+# (benchmarks/results/recipe_cpu.md): 19,000 steps, about 35 per second on 2 quiet threads (9 minutes).
 CPU_10MIN = replace(CPU, name="cpu-10min", seed_model_kwargs={}, eval_samples=200,
-                    train=replace(CPU.train, steps=16_000, ema_decay=0.999, eval_every=500, checkpoint_every=500,
+                    train=replace(CPU.train, steps=19_000, ema_decay=0.999, eval_every=500, checkpoint_every=500,
                                   warmup_steps=200))
 
 
