@@ -66,31 +66,30 @@ def slaney_mel_codec():
 HELD_OUT_SEEDS = (2, 3, 4)  # noise seeds no setting was chosen on (the settings were chosen on seed 1)
 
 
+def _scored(latents, asked, prepared, reference, seed: int):
+    """``(latents, EvalReport)``: ``latents`` scored by tutorial_lib.evaluation as notes asked for ``asked``."""
+    from tutorial_lib.evaluation import evaluate
+
+    return latents, evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio,
+                             conditions={"pitch": asked.pitch, "source": asked.source}, seed=seed)
+
+
 def held_out_reports(model, flow, asked, prepared, reference, *, guidance: float = 1.0, num_frames: int = 32):
     """Conditional notes for the labels ``asked`` (Euler 50 steps) from each of ``HELD_OUT_SEEDS``, each scored by
     tutorial_lib.evaluation against ``reference``: a list of ``(latents, EvalReport)``, one per seed."""
-    from tutorial_lib.evaluation import evaluate
     from tutorial_lib.sampling import generate
 
-    out = []
-    for seed in HELD_OUT_SEEDS:
-        latents = generate(model, len(asked), num_frames, seed=seed, num_steps=50, flow=flow, conditions=asked,
-                           guidance=guidance).samples.cpu()
-        out.append((latents, evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio,
-                                      conditions={"pitch": asked.pitch, "source": asked.source}, seed=seed)))
-    return out
+    return [_scored(generate(model, len(asked), num_frames, seed=seed, num_steps=50, flow=flow, conditions=asked,
+                             guidance=guidance).samples.cpu(), asked, prepared, reference, seed)
+            for seed in HELD_OUT_SEEDS]
 
 
 def training_note_reports(asked, prepared, reference):
     """The ceiling beside :func:`held_out_reports`: for each noise seed, training notes with the labels ``asked``
     (tutorial_lib.evaluation.notes_with_labels, a random instrument per seed), scored as generated notes are: a list of
     ``(latents, EvalReport)``. A model that reproduced its training notes exactly would score these figures."""
-    from tutorial_lib.evaluation import evaluate, notes_with_labels
+    from tutorial_lib.evaluation import notes_with_labels
 
     held, latents = prepared.conditions("train"), prepared.data.train.latents
-    out = []
-    for seed in HELD_OUT_SEEDS:
-        picks = torch.from_numpy(notes_with_labels(asked, held, seed=seed))
-        out.append((latents[picks], evaluate(latents=latents[picks], reference=reference, to_audio=prepared.to_audio,
-                                             conditions={"pitch": asked.pitch, "source": asked.source}, seed=seed)))
-    return out
+    return [_scored(latents[torch.from_numpy(notes_with_labels(asked, held, seed=seed))], asked, prepared, reference,
+                    seed) for seed in HELD_OUT_SEEDS]

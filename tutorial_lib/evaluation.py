@@ -118,7 +118,7 @@ def labels_to_ask(conditions, num: int, *, seed: int = 0):
         return conditions[torch.arange(num) % total]
     edges = np.linspace(0, total, num + 1).round().astype(np.int64)
     rng = np.random.default_rng(seed)
-    return conditions[torch.from_numpy(rng.integers(edges[:-1], np.maximum(edges[1:], edges[:-1] + 1)))]
+    return conditions[torch.from_numpy(rng.integers(edges[:-1], edges[1:]))]  # runs of at least one label
 
 
 def notes_with_labels(asked, held, *, seed: int = 0) -> np.ndarray:

@@ -240,7 +240,8 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
     ema_model = copy.deepcopy(model).eval()
     for p in ema_model.parameters():
         p.requires_grad_(False)
-    # fused: one kernel updates every parameter (on 2 CPU threads about 5x faster than Adam's loop, 15 % of a step)
+    # fused: one kernel updates every parameter (1.8 ms instead of 9.3 ms on one CPU thread for the cpu U-Net;
+    # the cpu-10min recipe's 16,000 steps took 453 s instead of 582 s on 2 threads)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
     history = {"train_steps": [], "train_loss": [], "valid_steps": [], "valid_loss": []}
     start = 0
