@@ -42,7 +42,7 @@ def refresh_notes(url: str, branch: str) -> None:
         path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     from tutorial_lib.student import write_student_edition
 
-    write_student_edition(ROOT / "student", ROOT / "notebooks")
+    write_student_edition(ROOT / "student", ROOT / "notebooks", force=True)  # our own edition, regenerated
 
 
 def configured() -> tuple[str, str]:

@@ -119,7 +119,7 @@ def test_every_exercise_is_classified_and_every_answer_exists():
 def test_kept_student_edition_is_what_the_command_writes(teacher):
     kept = ROOT / "student" / teacher.name
     assert kept.is_file() and json.loads(kept.read_text()) == student_notebook(json.loads(teacher.read_text())), (
-        f"student/{teacher.name} is out of date: run `python -m tutorial_lib student-edition --out student`.")
+        f"student/{teacher.name} is out of date: run `python scripts/set_repository.py` (or `python -m tutorial_lib student-edition --out student --force`).")
     assert sorted(p.name for p in (ROOT / "student").glob("*.ipynb")) == [p.name for p in TEACHER]
 
 
@@ -128,3 +128,38 @@ def test_student_folder_stays_out_of_the_book_and_of_nbmake():
     assert "student" in config.split("exclude_patterns:")[1].splitlines()[0]
     assert "student/" not in (ROOT / "_toc.yml").read_text()
     assert "--nbmake" in (test := (ROOT / "scripts" / "test.sh").read_text()) and "student" not in test.split("--nbmake")[1].splitlines()[0]
+
+
+def copy_teacher(tmp_path):
+    teacher = tmp_path / "notebooks"
+    teacher.mkdir()
+    for path in TEACHER[:2]:
+        (teacher / path.name).write_text(path.read_text())
+    return teacher
+
+
+def test_student_edition_never_writes_over_the_teachers_notebooks(tmp_path, capsys):
+    teacher = copy_teacher(tmp_path)
+    before = {p.name: p.read_text() for p in teacher.iterdir()}
+    (tmp_path / "link").symlink_to(teacher)
+    for out in (teacher, tmp_path / "link", tmp_path / "notebooks" / ".." / "notebooks"):
+        assert main(["student-edition", "--out", str(out), "--notebooks", str(teacher)]) == 1
+        assert "teacher's folder" in capsys.readouterr().err
+    assert {p.name: p.read_text() for p in teacher.iterdir()} == before
+
+
+def test_student_edition_keeps_a_students_work_unless_forced(tmp_path, capsys):
+    teacher, out = copy_teacher(tmp_path), tmp_path / "student"
+    assert main(["student-edition", "--out", str(out), "--notebooks", str(teacher)]) == 0
+    assert main(["student-edition", "--out", str(out), "--notebooks", str(teacher)]) == 0  # the same edition again
+    worked = out / TEACHER[1].name
+    notebook = json.loads(worked.read_text())
+    notebook["cells"][0]["source"] = "my answer"
+    worked.write_text(json.dumps(notebook))
+    untouched = (out / TEACHER[0].name).stat().st_mtime_ns
+    assert main(["student-edition", "--out", str(out), "--notebooks", str(teacher)]) == 1
+    error = capsys.readouterr().err
+    assert str(worked) in error and "--force" in error and str(out / TEACHER[0].name) not in error
+    assert "my answer" in worked.read_text() and (out / TEACHER[0].name).stat().st_mtime_ns == untouched
+    assert main(["student-edition", "--out", str(out), "--notebooks", str(teacher), "--force"]) == 0
+    assert "my answer" not in worked.read_text()

@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     student = commands.add_parser("student-edition", help="write the chapters with solutions replaced by stubs")
     student.add_argument("--out", required=True)
     student.add_argument("--notebooks", default="notebooks", help="the teacher's notebooks (default: notebooks/)")
+    student.add_argument("--force", action="store_true",
+                         help="replace notebooks in --out that differ from this edition (a student's work is lost)")
 
     args = parser.parse_args(argv)
     try:
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "student-edition":
             from .student import write_student_edition
 
-            for path in write_student_edition(args.out, args.notebooks):
+            for path in write_student_edition(args.out, args.notebooks, force=args.force):
                 print(path)
         else:
             from .data import download_nsynth_guitar

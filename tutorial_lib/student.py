@@ -131,17 +131,31 @@ def student_notebook(notebook: dict) -> dict:
     return {**notebook, "cells": cells}
 
 
-def write_student_edition(out: str | Path, notebooks: str | Path = "notebooks") -> list[Path]:
-    """Writes the student edition of every ``notebooks/*.ipynb`` into ``out``; returns the files."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    sources = sorted(Path(notebooks).glob("*.ipynb"))
+class WouldOverwrite(FileExistsError):
+    """Writing would replace files that someone else made or changed; nothing was written."""
+
+
+def write_student_edition(out: str | Path, notebooks: str | Path = "notebooks", *, force: bool = False) -> list[Path]:
+    """Writes the student edition of every ``notebooks/*.ipynb`` into ``out``; returns the files.
+
+    Refuses (:class:`WouldOverwrite`, nothing written) when ``out`` is the teacher's folder itself, or when a
+    notebook already in ``out`` differs from what would be written (a student's work, say), unless ``force``.
+    """
+    out, notebooks = Path(out), Path(notebooks)
+    sources = sorted(notebooks.glob("*.ipynb"))
     if not sources:
         raise FileNotFoundError(f"No notebooks in {notebooks}; run this from the repository root or pass --notebooks.")
-    written = []
-    for path in sources:
-        student = student_notebook(json.loads(path.read_text()))
-        target = out / path.name
-        target.write_text(json.dumps(student, indent=1, ensure_ascii=False) + "\n")
-        written.append(target)
-    return written
+    if out.resolve() == notebooks.resolve():
+        raise WouldOverwrite(f"--out {out} is the teacher's folder {notebooks} itself: writing there would replace "
+                             "every chapter's solutions with stubs. Choose another folder, e.g. --out student/.")
+    editions = {out / path.name: json.dumps(student_notebook(json.loads(path.read_text())), indent=1,
+                                            ensure_ascii=False) + "\n" for path in sources}
+    changed = [str(target) for target, text in editions.items() if target.is_file() and target.read_text() != text]
+    if changed and not force:
+        raise WouldOverwrite(f"Not writing the student edition: {len(changed)} notebook(s) in {out} differ from what "
+                             f"this command writes (a student's work, or an older edition): {', '.join(changed)}. "
+                             "Move them aside, choose another --out, or pass --force to replace them.")
+    out.mkdir(parents=True, exist_ok=True)
+    for target, text in editions.items():
+        target.write_text(text)
+    return list(editions)
