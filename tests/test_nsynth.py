@@ -53,14 +53,51 @@ def test_splits_have_disjoint_instruments_and_all_sources(tiny_nsynth):
     assert list_notes(tiny_nsynth, "test").notes == []
 
 
-def test_second_generation_is_a_no_op_and_new_settings_replace_the_set(tmp_path):
+def test_second_generation_is_a_no_op_and_other_settings_are_refused(tmp_path):
     root = write_synthetic_nsynth(tmp_path, {"train": 1}, pitches=[60], velocities=(75,), progress=False)
     wav = next(root.rglob("*.wav"))
     mtime = wav.stat().st_mtime_ns
     write_synthetic_nsynth(tmp_path, {"train": 1}, pitches=[60], velocities=(75,), progress=False)
     assert wav.stat().st_mtime_ns == mtime
-    write_synthetic_nsynth(tmp_path, {"train": 1}, pitches=[62], velocities=(75,), progress=False)
-    assert {parse_note_name(p.stem)["pitch"] for p in root.rglob("*.wav")} == {62}
+    mine = root / "nsynth-guitar-train" / "audio" / "guitar_acoustic_900-060-100.wav"  # a note the user added
+    write_note(mine)
+    with pytest.raises(FileExistsError, match=r"other settings \(pitches \[60\] \(asked: \[62\]\)"):
+        write_synthetic_nsynth(tmp_path, {"train": 1}, pitches=[62], velocities=(75,), progress=False)
+    assert mine.is_file() and wav.stat().st_mtime_ns == mtime
+
+
+def test_synthetic_notes_are_never_mixed_into_a_folder_nobody_here_made(tmp_path):
+    users = tmp_path / "my_nsynth"
+    write_note(users / "nsynth-guitar-train" / "audio" / "guitar_acoustic_001-060-100.wav")
+    (users / "nsynth-guitar-train" / "examples.json").write_text("{}")
+    with pytest.raises(FileExistsError, match="not made by the synthetic-set writer") as error:
+        write_synthetic_nsynth(users, {"train": 1}, pitches=[60], velocities=(75,), progress=False)
+    assert str(users) in str(error.value)
+    assert (users / "nsynth-guitar-train" / "examples.json").read_text() == "{}"
+    assert [p.name for p in users.rglob("*.wav")] == ["guitar_acoustic_001-060-100.wav"]
+
+
+def test_an_interrupted_synthetic_set_is_finished_and_a_damaged_marker_is_named(tmp_path, monkeypatch):
+    from tutorial_lib.data import nsynth
+
+    real_pluck, calls = nsynth.synth.pluck, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_pluck(*args, **kwargs)
+
+    monkeypatch.setattr(nsynth.synth, "pluck", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_synthetic_nsynth(tmp_path, {"train": 1}, pitches=[60, 62], velocities=(75,), progress=False)
+    monkeypatch.setattr(nsynth.synth, "pluck", real_pluck)
+    root = write_synthetic_nsynth(tmp_path, {"train": 1}, pitches=[60, 62], velocities=(75,), progress=False)
+    assert len(list(root.rglob("*.wav"))) == 2 * 3  # each of 3 instruments plays both pitches
+    (root / "synthetic.json").write_text('{"pitches": [60,')
+    with pytest.raises(ValueError, match="synthetic.json is damaged") as error:
+        write_synthetic_nsynth(tmp_path, {"train": 1}, pitches=[60, 62], velocities=(75,), progress=False)
+    assert str(root / "synthetic.json") in str(error.value)
 
 
 def test_name_wins_over_a_contradicting_examples_json_and_says_so(tmp_path):

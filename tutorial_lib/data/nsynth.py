@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import uuid
 import warnings
 from collections import Counter
@@ -351,10 +350,21 @@ def write_synthetic_nsynth(
                 "velocities": list(velocities), "seed": seed, "generator": "karplus-strong-v1"}
     marker = root / "synthetic.json"
     if marker.is_file():
-        if json.loads(marker.read_text()) == settings:
+        made = _read_marker(marker)
+        if {k: v for k, v in made.items() if k != "complete"} != settings:
+            differ = ", ".join(f"{k} {made.get(k)!r} (asked: {v!r})" for k, v in settings.items() if made.get(k) != v)
+            raise FileExistsError(f"{root} holds a synthetic set made with other settings ({differ}); not writing "
+                                  "into it. Choose another folder, or delete that one yourself if you no longer "
+                                  "need it.")
+        if made.get("complete", True):  # sets written before the flag existed wrote the marker last
             return root
-        for old in root.glob("nsynth-guitar-*"):  # a set this function wrote with other settings
-            shutil.rmtree(old)
+    elif root.exists() and (not root.is_dir() or any(root.iterdir())):
+        found = ", ".join(p.name for p in sorted(root.iterdir())[:3]) if root.is_dir() else "a file"
+        raise FileExistsError(f"{root} is not empty ({found}...) and was not made by the synthetic-set writer: "
+                              "not writing into it, so nothing of yours is replaced or mixed with synthetic "
+                              "notes. Choose a new or empty folder.")
+    root.mkdir(parents=True, exist_ok=True)
+    _write_text_atomically(marker, json.dumps({**settings, "complete": False}))  # ours from now on
 
     rng = np.random.default_rng(seed)
     plan = []  # (split, guitar)
@@ -387,5 +397,18 @@ def write_synthetic_nsynth(
                     bar.update()
     for split, table in examples.items():
         _write_text_atomically(root / f"nsynth-guitar-{split}" / "examples.json", json.dumps(table, indent=1))
-    _write_text_atomically(marker, json.dumps(settings))
+    _write_text_atomically(marker, json.dumps({**settings, "complete": True}))
     return root
+
+
+def _read_marker(marker: Path) -> dict:
+    """``synthetic.json``: the settings a synthetic set was made with (and whether it is complete)."""
+    try:
+        made = json.loads(marker.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{marker} is damaged ({error}); it records how the synthetic set in {marker.parent} "
+                         "was made. Delete that folder (the library made it) and run again.") from error
+    if not isinstance(made, dict):
+        raise ValueError(f"{marker} holds a JSON {type(made).__name__}, not the settings of a synthetic set. "
+                         f"Delete {marker.parent} (the library made it) and run again.")
+    return made
