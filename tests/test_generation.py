@@ -55,16 +55,117 @@ def test_unconditioned_model_refuses_labels(tmp_path):
         generator.generate(1, pitch=60)
 
 
+def _labelled_checkpoint(tmp_path, name="checkpoint.pt"):
+    """A conditioned checkpoint that records its training labels (pitches 50-57, acoustic, velocity 100)."""
+    from tutorial_lib.conditioning import Conditions
+    from tutorial_lib.generation import labels_held
+
+    folder = tmp_path / name.replace(".pt", "")
+    folder.mkdir()
+    labels = Conditions.make(8, pitch=list(range(50, 58)), source=0, velocity=100)
+    train(UNet(channels=(8, 8), emb_dim=16, conditioned=True), RectifiedFlow(), torch.randn(8, 64, 8),
+          config=TrainConfig(steps=2, batch_size=4, seed=len(name)), checkpoint_path=folder / "checkpoint.pt",
+          progress=False, train_conditions=labels,
+          checkpoint_extra={"latent_space": _space().describe(), "labels_held": labels_held(labels)})
+    return folder / "checkpoint.pt"
+
+
+GENERATE = ["--pitch", "52", "--source", "acoustic", "--velocity", "100", "--guidance", "2", "--sample-steps", "2"]
+
+
 def test_cli_generate_writes_notes_and_says_what_is_in_them(tmp_path, capsys):
-    path = _checkpoint(tmp_path)
-    assert main(["generate", "--checkpoint", str(path), "--pitch", "60", "--source", "acoustic", "--velocity", "100",
-                 "--guidance", "2", "--num", "2", "--sample-steps", "2", "--out", str(tmp_path / "notes")]) == 0
+    from tutorial_lib.generation import checkpoint_id
+
+    path = _labelled_checkpoint(tmp_path)
+    assert main(["generate", "--checkpoint", str(path), *GENERATE, "--num", "2", "--out", str(tmp_path / "notes")]) == 0
     files = sorted((tmp_path / "notes").glob("*.wav"))
-    assert [f.name for f in files] == ["pitch60-acoustic-velocity100-g2-seed0-00.wav",
-                                       "pitch60-acoustic-velocity100-g2-seed0-01.wav"]
-    assert "2 training steps on test latents" in capsys.readouterr().out
+    model = checkpoint_id(path)
+    assert model.startswith("checkpoint-") and len(model) == len("checkpoint-") + 8
+    assert [f.name for f in files] == [f"{model}-pitch52-acoustic-velocity100-g2-euler2-seed0-{i:03d}.wav"
+                                       for i in range(2)]
+    captured = capsys.readouterr()
+    assert "2 training steps on test latents" in captured.out and "warning" not in captured.err
     assert main(["generate", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(tmp_path)]) == 1
     assert "No checkpoint" in capsys.readouterr().err
+
+
+def test_generate_never_writes_over_notes_and_a_second_model_gets_its_own_names(tmp_path, capsys):
+    first, second = _labelled_checkpoint(tmp_path, "a.pt"), _labelled_checkpoint(tmp_path, "b.pt")
+    out = tmp_path / "notes"
+    assert main(["generate", "--checkpoint", str(first), *GENERATE, "--num", "2", "--out", str(out)]) == 0
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    assert main(["generate", "--checkpoint", str(second), *GENERATE, "--num", "2", "--out", str(out)]) == 0
+    after = {f.name: f.read_bytes() for f in out.iterdir()}
+    assert len(after) == 4 and all(after[name] == data for name, data in before.items())
+    mine = sorted(before)[0]
+    (out / mine).write_bytes(b"my own file")  # the same name again: kept, never replaced
+    assert main(["generate", "--checkpoint", str(first), *GENERATE, "--num", "3", "--out", str(out)]) == 0
+    assert (out / mine).read_bytes() == b"my own file" and len(list(out.iterdir())) == 5
+    assert "2 of the 3 notes are already in" in capsys.readouterr().out
+
+
+def test_generated_notes_do_not_depend_on_how_many_are_asked(tmp_path, monkeypatch):
+    from tutorial_lib import generation
+
+    monkeypatch.setattr(generation, "NOTE_BATCH", 2)  # 5 notes: batches of 2, 2 and 1
+    generator = NoteGenerator.from_checkpoint(_labelled_checkpoint(tmp_path))
+    kwargs = {"model_id": "m", "pitch": 52, "sample_steps": 2}
+    many = generation.write_notes(generator, tmp_path / "many", num=5, progress=False, **kwargs)
+    few = generation.write_notes(generator, tmp_path / "few", num=3, progress=False, **kwargs)
+    for a, b in zip(few, many):  # the same notes, up to float rounding (a batch of 1 is computed differently)
+        assert np.allclose(sf.read(a)[0], sf.read(b)[0], atol=2e-3)
+    assert len({f.read_bytes() for f in many}) == 5  # every batch draws its own noise
+
+
+def test_generate_checks_its_folder_before_the_work(tmp_path, capsys, monkeypatch):
+    from tutorial_lib import generation
+
+    path = _labelled_checkpoint(tmp_path)
+    monkeypatch.setattr(generation.NoteGenerator, "from_checkpoint", lambda *a, **k: pytest.fail("work began"))
+    (tmp_path / "a_file").write_text("mine")
+    for out in (tmp_path / "a_file", tmp_path / "a_file" / "notes"):
+        assert main(["generate", "--checkpoint", str(path), "--out", str(out)]) == 1
+        assert str(out) in capsys.readouterr().err
+    assert (tmp_path / "a_file").read_text() == "mine"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--guidance", "nan", "--pitch", "52"], "give a finite number"),
+    (["--guidance", "inf", "--pitch", "52"], "give a finite number"),
+    (["--pitch", "128"], "--pitch 128: give 0-127"),
+    (["--velocity", "0"], "--velocity 0: give 1-127"),
+])
+def test_generate_refuses_nonsense_labels_and_guidance(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", "--checkpoint", str(tmp_path / "c.pt"), "--out", str(tmp_path / "o"), *args])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_generate_names_files_by_what_was_done_and_warns_outside_the_training_labels(tmp_path, capsys):
+    path = _labelled_checkpoint(tmp_path)
+    out = tmp_path / "notes"
+    assert main(["generate", "--checkpoint", str(path), "--pitch", "-1", "--guidance", "3", "--num", "1",
+                 "--sample-steps", "2", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "--guidance 3 has no effect" in captured.out
+    assert [f.name.split("-", 2)[2] for f in out.iterdir()] == ["any-euler2-seed0-000.wav"]
+    assert main(["generate", "--checkpoint", str(path), "--pitch", "100", "--velocity", "75", "--source", "synthetic",
+                 "--num", "1", "--sample-steps", "2", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "pitch 100 was never in this model's training notes (pitches 50-57; nearest held: 57)" in err
+    assert "velocity 75 was never" in err and "nearest held: 100" in err and "source 'synthetic'" in err
+    assert main(["generate", "--checkpoint", str(path), "--pitch", "127", "--num", "1", "--sample-steps", "2",
+                 "--out", str(out)]) == 0
+    assert "above the highest frequency the codec can play (8000 Hz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"hello, this is a text file\n", b"x", b""])
+def test_generate_on_a_file_that_is_not_a_checkpoint_says_what_to_do(tmp_path, capsys, content):
+    fake = tmp_path / "model.pt"
+    fake.write_bytes(content)
+    assert main(["generate", "--checkpoint", str(fake), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert str(fake) in err and "not a checkpoint" in err and "--restart" not in err and "Traceback" not in err
 
 
 def test_write_wav_reports_what_is_in_the_file(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -42,6 +43,16 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number, e.g. 2")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tutorial_lib", description="Latent diffusion for guitar notes.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,10 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--checkpoint", required=True, help="checkpoint.pt written by `run`")
     gen.add_argument("--out", required=True, help="folder for the .wav files")
     gen.add_argument("--num", type=_positive_int, default=4, help="how many notes (default 4)")
-    gen.add_argument("--pitch", type=int, help="MIDI pitch, e.g. 60 for middle C (default: any)")
+    gen.add_argument("--pitch", type=int, help="MIDI pitch, e.g. 60 for middle C (default, or -1: any)")
     gen.add_argument("--source", choices=SOURCES, help="instrument source (default: any)")
-    gen.add_argument("--velocity", type=int, help="1-127 (default: any)")
-    gen.add_argument("--guidance", type=float, default=1.0,
+    gen.add_argument("--velocity", type=int, help="1-127 (default, or -1: any)")
+    gen.add_argument("--guidance", type=_finite_float, default=1.0,
                      help="classifier-free guidance scale: 0 ignores the labels, 1 follows them, >1 insists")
     gen.add_argument("--sample-steps", type=_positive_int, default=50, help="solver steps (default 50)")
     gen.add_argument("--solver", choices=sorted(SOLVERS), default="euler")
@@ -108,21 +119,28 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps({k: report[k] for k in ("data", "codec", "training", "seconds")}, indent=2))
                 print(summary_of_evaluation(report.get("evaluation")))
         elif args.command == "generate":
-            from .generation import NoteGenerator, write_wav
+            from .generation import NoteGenerator, check_writable, checkpoint_id, write_notes
 
+            labels = {"pitch": None if args.pitch == -1 else args.pitch, "source": args.source,
+                      "velocity": None if args.velocity == -1 else args.velocity}
+            for name, low in (("pitch", 0), ("velocity", 1)):
+                if labels[name] is not None and not low <= labels[name] <= 127:
+                    parser.error(f"--{name} {labels[name]}: give {low}-127 (or leave it out, or -1, for any)")
+            if all(v is None for v in labels.values()) and args.guidance != 1.0:
+                print(f"--guidance {args.guidance:g} has no effect without --pitch, --source or --velocity: "
+                      "the notes are unconditional.")
+            check_writable(args.out)  # before the work, not after it
             generator = NoteGenerator.from_checkpoint(args.checkpoint, m2l_weights=args.m2l_weights)
-            _, waveforms = generator.generate(args.num, seed=args.seed, pitch=args.pitch, source=args.source,
-                                              velocity=args.velocity, guidance=args.guidance,
-                                              sample_steps=args.sample_steps, solver=args.solver)
-            out = Path(args.out)
-            out.mkdir(parents=True, exist_ok=True)
-            labels = "-".join(f"{k}{v}" for k, v in (("pitch", args.pitch), ("", args.source),
-                                                      ("velocity", args.velocity)) if v is not None) or "any"
+            for warning in generator.label_warnings(**labels):
+                print(f"warning: {warning}", file=sys.stderr)
             print(f"Model: {generator.trained_on}; codec {generator.space.codec.describe()}")
-            for i, audio in enumerate(waveforms):
-                info = write_wav(out / f"{labels}-g{args.guidance:g}-seed{args.seed}-{i:02d}.wav", audio,
-                                 generator.space.codec.sample_rate)
-                print(f"{out / info['file']}  ({info['seconds']} s, rms {info['rms']}, peak {info['peak']})")
+            files = write_notes(generator, args.out, num=args.num, model_id=checkpoint_id(args.checkpoint),
+                                seed=args.seed, guidance=args.guidance, sample_steps=args.sample_steps,
+                                solver=args.solver, **labels)
+            for path in files[:10]:
+                print(path)
+            if len(files) > 10:
+                print(f"... and {len(files) - 10} more in {args.out}")
         elif args.command == "synth":
             from .data import write_synthetic_nsynth
 
@@ -147,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         if checkpoint is not None and checkpoint.is_file():
             print(f"\nInterrupted. Training was saved in {checkpoint}: run the same command again to resume.",
                   file=sys.stderr)
+        elif args.command == "generate":
+            print(f"\nInterrupted. The notes written so far are in {args.out}: run the same command again to make "
+                  "the rest.", file=sys.stderr)
         else:
             print("\nInterrupted.", file=sys.stderr)
         return 130

@@ -32,8 +32,21 @@ WHAT_TO_DO = ("Choose a new output folder (--out, or another checkpoint_path) to
               "with --restart (train(..., restart=True)), which overwrites it.")
 
 
+#: What to do about a checkpoint that cannot be used, for training (which can start over) ...
+RESUME_ADVICE = "Move it aside and run again, or start over with --restart (train(..., restart=True))."
+#: ... and for sampling (which cannot).
+SAMPLE_ADVICE = "Copy it again from where it was made, or train a new one with `python -m tutorial_lib run`."
+
+
 class CheckpointError(ValueError):
-    """A checkpoint file that cannot be read or rebuilt."""
+    """A checkpoint file that cannot be read or rebuilt: ``problem`` says what is wrong, ``advice`` what to do."""
+
+    def __init__(self, problem: str, advice: str = RESUME_ADVICE):
+        super().__init__(f"{problem} {advice}")
+        self.problem, self.advice = problem, advice
+
+    def with_advice(self, advice: str) -> "CheckpointError":
+        return CheckpointError(self.problem, advice)
 
 
 class CheckpointMismatch(ValueError):
@@ -96,15 +109,14 @@ def _read(path: Path, device) -> dict:
         raise FileNotFoundError(f"No checkpoint at {path}; train first (tutorial_lib.training.train).")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError, IndexError,
+            ValueError, UnicodeDecodeError) as error:  # a text file read by the unpickler: KeyError, IndexError
         reason = (str(error).strip().split(". ") or [""])[0][:100] or type(error).__name__
-        if "Weights only load failed" in reason:
+        if "Weights only load failed" in reason or isinstance(error, (KeyError, IndexError, UnicodeDecodeError)):
             reason = "not a file of tensors and plain values that torch.load can read safely"
-        raise CheckpointError(f"The checkpoint {path} is damaged or not a checkpoint ({reason}). Move it aside "
-                              "and run again, or start over with --restart (train(..., restart=True)).") from error
+        raise CheckpointError(f"The checkpoint {path} is damaged or not a checkpoint ({reason}).") from error
     if not isinstance(state, dict) or "model" not in state:
-        raise CheckpointError(f"{path} is not a tutorial_lib checkpoint (no model weights in it). Move it aside, "
-                              "or start over with --restart (train(..., restart=True)).")
+        raise CheckpointError(f"{path} is not a tutorial_lib checkpoint (no model weights in it).")
     return state
 
 
@@ -150,7 +162,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", *,
         model.load_state_dict(state["model"])
     except (TypeError, RuntimeError, ValueError) as error:
         raise CheckpointError(f"The checkpoint {path} (format {state.get('format', 1)}) no longer fits the "
-                              f"model {key!r} of this version of tutorial_lib ({str(error).splitlines()[0]}). "
+                              f"model {key!r} of this version of tutorial_lib ({str(error).splitlines()[0]}).",
                               "Retrain: start over with --restart (train(..., restart=True)).") from error
     ema_model = copy.deepcopy(model)
     ema_model.load_state_dict(state["ema"])

@@ -4,11 +4,14 @@
   is the one place that undoes the standardisation and decodes.
 * :class:`NoteGenerator`: a trained (EMA) model, the flow it learned and its latent space, rebuilt from a
   checkpoint alone; :meth:`~NoteGenerator.generate` samples notes with or without labels and guidance.
-* :func:`write_wav`: writes a note, and says what is in the file.
+* :func:`write_wav`: writes a note, and says what is in the file; :func:`write_notes` writes many, in batches,
+  never over a file that is already there.
 """
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +19,8 @@ import numpy as np
 import torch
 
 from .codec import Codec, load_codec
-from .conditioning import Conditions
+from .conditioning import SOURCES, Conditions
+from .data.synth import midi_to_hz
 from .flow import RectifiedFlow
 from .sampling import generate
 
@@ -45,14 +49,47 @@ class LatentSpace:
                 "std": self.std.clone(), "num_frames": self.num_frames, "data_source": self.data_source}
 
 
+def labels_held(conditions: Conditions) -> dict:
+    """The labels a model was trained on (recorded in its checkpoint): ``{"pitch": [...], "source": [names],
+    "velocity": [...]}``, each sorted, unknown labels (-1) left out."""
+    held = {name: sorted({int(v) for v in getattr(conditions, name).tolist() if v >= 0})
+            for name in ("pitch", "source", "velocity")}
+    held["source"] = [SOURCES[i] for i in held["source"]]
+    return held
+
+
 @dataclass
 class NoteGenerator:
-    """A trained model with everything needed to go from noise to audio."""
+    """A trained model with everything needed to go from noise to audio; ``labels_held`` (if the checkpoint
+    records them) are the labels it was trained on (see :func:`labels_held`)."""
 
     model: torch.nn.Module
     flow: RectifiedFlow
     space: LatentSpace
     trained_on: str = ""
+    labels_held: dict | None = None
+
+    def label_warnings(self, *, pitch: int | None = None, source: str | None = None,
+                       velocity: int | None = None) -> list[str]:
+        """Why the asked labels may not give what they say: a pitch, source or velocity the model never heard
+        (naming the nearest it did), or a pitch whose fundamental lies above what the codec can play."""
+        warnings = []
+        nyquist = self.space.codec.sample_rate / 2
+        if pitch is not None and midi_to_hz(pitch) >= nyquist:
+            warnings.append(f"pitch {pitch} ({midi_to_hz(pitch):.0f} Hz) lies above the highest frequency the codec "
+                            f"can play ({nyquist:.0f} Hz at {self.space.codec.sample_rate} Hz): the note cannot "
+                            "sound at that pitch.")
+        held = self.labels_held or {}
+        for name, plural, value in (("pitch", "pitches", pitch), ("velocity", "velocities", velocity)):
+            if value is not None and held.get(name) and value not in held[name]:
+                nearest = min(held[name], key=lambda q: (abs(q - value), q))
+                warnings.append(f"{name} {value} was never in this model's training notes ({plural} "
+                                f"{held[name][0]}-{held[name][-1]}; nearest held: {nearest}): expect a note near "
+                                "a held one rather than the one asked.")
+        if source is not None and held.get("source") and source not in held["source"]:
+            warnings.append(f"source {source!r} was never in this model's training notes (held: "
+                            f"{', '.join(held['source'])}).")
+        return warnings
 
     @property
     def conditioned(self) -> bool:
@@ -80,9 +117,12 @@ class NoteGenerator:
     def from_checkpoint(cls, path: str | Path, *, m2l_weights: str | None = None,
                         device: str = "cpu") -> "NoteGenerator":
         """Rebuilds the EMA model, its flow and its latent space from a checkpoint written by ``run``."""
-        from .checkpoints import load_checkpoint
+        from .checkpoints import SAMPLE_ADVICE, CheckpointError, load_checkpoint
 
-        _, ema_model, state = load_checkpoint(path, device)
+        try:
+            _, ema_model, state = load_checkpoint(path, device)
+        except CheckpointError as error:  # sampling cannot --restart: say what it can do
+            raise error.with_advice(SAMPLE_ADVICE) from error
         space = (state.get("extra") or {}).get("latent_space")
         if space is None:
             raise ValueError(f"The checkpoint {path} does not record its latent space (codec and statistics), so "
@@ -96,7 +136,8 @@ class NoteGenerator:
         steps = state.get("step", 0)
         trained_on = f"{steps} training steps on {space.get('data_source') or 'unknown data'}"
         return cls(model=ema_model.eval(), flow=flow, trained_on=trained_on,
-                   space=LatentSpace(codec, space["mean"], space["std"], space["num_frames"], space.get("data_source", "")))
+                   space=LatentSpace(codec, space["mean"], space["std"], space["num_frames"], space.get("data_source", "")),
+                   labels_held=state["extra"].get("labels_held"))
 
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> dict:
@@ -110,10 +151,77 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> dict:
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     scale = 0.99 / peak if peak > 0.99 else 1.0
     audio = audio * scale
-    sf.write(str(path), audio, sample_rate, subtype="PCM_16")
+    try:
+        sf.write(str(path), audio, sample_rate, subtype="PCM_16")
+    except (RuntimeError, sf.SoundFileError) as error:  # libsndfile's errors are not OSErrors
+        raise OSError(f"Cannot write {path} ({error}); check that the folder is writable and the disk not full.") from error
     return {"file": Path(path).name, "seconds": round(len(audio) / sample_rate, 2),
             "rms": round(float(np.sqrt(np.mean(audio ** 2))) if audio.size else 0.0, 5),
             "peak": round(float(np.abs(audio).max()) if audio.size else 0.0, 4), "scaled_by": round(scale, 4)}
+
+
+def checkpoint_id(path: str | Path) -> str:
+    """``"<file stem>-<8 hex digits of its content's SHA-1>"``: names notes by the model that made them."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return f"{Path(path).stem}-{digest.hexdigest()[:8]}"
+
+
+def check_writable(folder: str | Path) -> Path:
+    """Creates ``folder`` if needed and makes sure a file can be written there, before any work is done."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"--out {folder} is a file, not a folder; choose a folder for the notes.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise OSError(f"Cannot write into {folder} ({error.strerror or error}); choose another --out.") from error
+    return folder
+
+
+#: Notes sampled together by :func:`write_notes`; fixed, so note ``i`` of a seed is the same whatever ``num``.
+NOTE_BATCH = 16
+
+
+def write_notes(generator: NoteGenerator, out: str | Path, *, num: int, model_id: str, seed: int = 0,
+                pitch: int | None = None, source: str | None = None, velocity: int | None = None,
+                guidance: float = 1.0, sample_steps: int = 50, solver: str = "euler",
+                progress: bool = True) -> list[Path]:
+    """Generates ``num`` notes into ``out`` in batches of :data:`NOTE_BATCH`, writing each as it comes.
+
+    Files are named by what made them: the model (``model_id``, see :func:`checkpoint_id`), the labels (and
+    the guidance, when labels are given), solver, steps, seed and index. A file already there is never
+    written over: it holds the same note (batch ``b`` samples from seed ``seed + 1_000_003 b``), so a run cut short
+    and started again makes only the missing notes. Returns the files of all ``num`` notes.
+    """
+    from .progress import progress_bar
+
+    out = check_writable(out)
+    labels = "-".join(f"{k}{v}" for k, v in (("pitch", pitch), ("", source), ("velocity", velocity))
+                      if v is not None)
+    how = f"{labels}-g{guidance:g}" if labels else "any"
+    width = max(3, len(str(num - 1)))
+    files = [out / f"{model_id}-{how}-{solver}{sample_steps}-seed{seed}-{i:0{width}d}.wav" for i in range(num)]
+    rate = generator.space.codec.sample_rate
+    missing = {i for i, f in enumerate(files) if not f.exists()}
+    if len(missing) < num:
+        print(f"{num - len(missing)} of the {num} notes are already in {out} (kept, not written over).")
+    with progress_bar(total=len(missing), desc="Generating notes", unit="note", disable=not progress) as bar:
+        for start in range(0, num, NOTE_BATCH):
+            todo = [i for i in range(start, min(num, start + NOTE_BATCH)) if i in missing]
+            if not todo:
+                continue
+            _, waveforms = generator.generate(min(NOTE_BATCH, num - start), seed=seed + 1_000_003 * (start // NOTE_BATCH),
+                                              pitch=pitch, source=source, velocity=velocity, guidance=guidance,
+                                              sample_steps=sample_steps, solver=solver)
+            for i in todo:
+                write_wav(files[i], waveforms[i - start], rate)
+                bar.update()
+    return files
 
 
 #: Checkpoints that ship with the package (tutorial_lib/pretrained/, each with its README entry and report).

@@ -22,7 +22,7 @@ from .conditioning import Conditions
 from .distributed import barrier, world
 from .estimates import describe_training
 from .flow import RectifiedFlow
-from .generation import LatentSpace, NoteGenerator, write_wav
+from .generation import LatentSpace, NoteGenerator, labels_held, write_wav
 from .profiles import Profile, default_cache_dir, default_data_dir, get_profile
 from .sampling import generate
 from .threads import use_cpu_threads
@@ -143,7 +143,8 @@ def train_model(prepared: Prepared, model: str | None = None, model_kwargs: dict
         labels = {"train_conditions": prepared.conditions("train"), "valid_conditions": prepared.conditions("valid")}
     return train(net, RectifiedFlow(), prepared.data.train.latents, prepared.data.valid.latents, config,
                  checkpoint_path=checkpoint_path, progress=progress, restart=restart, **labels,
-                 checkpoint_extra={"latent_space": prepared.latent_space.describe()})
+                 checkpoint_extra={"latent_space": prepared.latent_space.describe(),
+                                   "labels_held": labels_held(prepared.conditions("train"))})
 
 
 def training_plan(profile: Profile, name: str, kwargs: dict, checkpoint_path: Path) -> str:
