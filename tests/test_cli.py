@@ -1,4 +1,6 @@
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -150,10 +152,10 @@ def test_ctrl_c_during_training_saves_a_checkpoint_and_the_same_command_resumes(
                "--cache", str(tmp_path / "cache"), "--eval-samples", "0"]
     real_update, calls = training.update_ema, []
 
-    def interrupted_at_step_7(*args, **kwargs):
+    def interrupted_at_step_7(*args, **kwargs):  # a real Ctrl-C, landing inside step 7
         calls.append(1)
         if len(calls) == 7:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
         real_update(*args, **kwargs)
 
     monkeypatch.setattr(training, "update_ema", interrupted_at_step_7)
@@ -161,7 +163,7 @@ def test_ctrl_c_during_training_saves_a_checkpoint_and_the_same_command_resumes(
     err = capsys.readouterr().err
     assert f"Training was saved in {out / 'checkpoint.pt'}: run the same command again to resume." in err
     state = torch.load(out / "checkpoint.pt", weights_only=False)
-    assert state["step"] == 6 and len(state["history"]["train_loss"]) == 6  # the step cut short is redone
+    assert state["step"] == 7 and len(state["history"]["train_loss"]) == 7  # the step it landed in, finished
     monkeypatch.setattr(training, "update_ema", real_update)
     assert main(command) == 0
     assert json.loads((out / "report.json").read_text())["training"]["steps"] == 12

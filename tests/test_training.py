@@ -196,3 +196,53 @@ def test_a_model_outside_the_registry_trains_without_a_checkpoint():
     with pytest.raises(TypeError, match="cannot be checkpointed"):
         train(Tiny(), RectifiedFlow(), torch.randn(8, 64, 4), config=TrainConfig(steps=3, batch_size=4),
               progress=False, checkpoint_path="/tmp/lead/never.pt")
+
+
+class SignalAt:
+    """Sends this process a real SIGINT (Ctrl-C) at one point inside training step ``at``."""
+
+    def __init__(self, at: int):
+        self.at, self.calls = at, 0
+
+    def __call__(self, real):
+        import os
+        import signal
+
+        def wrapped(*args, **kwargs):
+            self.calls += 1
+            if self.calls == self.at:
+                os.kill(os.getpid(), signal.SIGINT)
+            return real(*args, **kwargs)
+        return wrapped
+
+
+@pytest.mark.parametrize("where", ["flow loss", "optimizer step", "ema update", "after the step"])
+def test_ctrl_c_at_any_instant_of_a_step_resumes_exactly(latents, tmp_path, monkeypatch, where):
+    """A Ctrl-C landing between optimizer.step() and the history update once saved step N with step N+1's
+    weights; now the step finishes first, and the resumed run is bit for bit the uninterrupted one."""
+    from tutorial_lib import training
+
+    config = TrainConfig(steps=10, batch_size=8, lr=1e-3, eval_every=4, checkpoint_every=100, device="cpu")
+    straight = train(small_model(), RectifiedFlow(), latents, latents[:8], config, progress=False)
+    signal_at = SignalAt(6)
+    if where == "flow loss":
+        monkeypatch.setattr(RectifiedFlow, "loss", signal_at(RectifiedFlow.loss))
+    elif where == "optimizer step":
+        monkeypatch.setattr(torch.optim.Adam, "step", signal_at(torch.optim.Adam.step))
+    elif where == "ema update":
+        monkeypatch.setattr(training, "update_ema", signal_at(training.update_ema))
+    else:
+        monkeypatch.setattr(training, "learning_rate", signal_at(training.learning_rate))  # the next step's start
+    path = tmp_path / "ckpt.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train(small_model(), RectifiedFlow(), latents, latents[:8], config, checkpoint_path=path, progress=False)
+    assert signal_at.calls >= 6
+    _, _, state = load_checkpoint(path)
+    assert state["step"] == len(state["history"]["train_loss"]) in (5, 6)  # the step the signal found, finished
+    monkeypatch.undo()
+    resumed = train(small_model(), RectifiedFlow(), latents, latents[:8], config, checkpoint_path=path, progress=False)
+    assert resumed.history["train_loss"] == straight.history["train_loss"]
+    assert resumed.history["valid_loss"] == straight.history["valid_loss"]
+    for a, b in zip([*straight.model.parameters(), *straight.ema_model.parameters()],
+                    [*resumed.model.parameters(), *resumed.ema_model.parameters()]):
+        assert torch.equal(a, b)

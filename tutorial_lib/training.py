@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +58,29 @@ class TrainResult:
 
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite."""
+
+
+class DeferredInterrupt:
+    """Ctrl-C (SIGINT) held back until the loop reaches a step boundary: a signal landing between
+    ``optimizer.step()`` and the EMA update or the history would otherwise leave a half-applied step in the
+    checkpoint. Inside ``with DeferredInterrupt() as stop:``, a SIGINT only sets ``stop.requested``; the loop
+    checks it after each whole step. Elsewhere than the main thread (where Python delivers no signals) it does
+    nothing."""
+
+    requested: bool = False
+
+    def __enter__(self) -> "DeferredInterrupt":
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum, frame) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -268,49 +293,57 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
 
     bar = tqdm(range(start, config.steps), desc=f"Training {type(model).__name__}",
                disable=not progress or not place.is_main, initial=start, total=config.steps)
+    # One process: Ctrl-C waits for the step to end, so the checkpoint is exactly that of a step. Several
+    # processes stop where the signal finds them (each rank would see it at another step).
+    interrupt = DeferredInterrupt()
     try:
-        for step in bar:
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step)
-            batch = batch_indices(len(train_latents), config.batch_size, step, config.seed)
-            x = train_latents[batch]
-            labels = {}
-            if train_conditions is not None:
-                labels["conditions"] = drop_labels(train_conditions[batch], p_all=config.label_dropout,
-                                                   p_each=config.label_dropout_each,
-                                                   generator=_step_generator(config.seed + 1, step))
-            # Warm-up: early on, the average follows the weights closely.
-            ema_decay = min(config.ema_decay, (1 + step) / (10 + step))
-            if net is None:
-                labels = {k: v.to(device) for k, v in labels.items()}
-                loss = training_step(model, flow, x.to(device), optimizer, ema_model=ema_model, ema_decay=ema_decay,
-                                     generator=_step_generator(config.seed, step), precision=precision, **labels)
-            else:
-                loss = shared_training_step(net, flow, x, optimizer, place=place, ema_model=ema_model,
-                                            ema_decay=ema_decay, generator=_step_generator(config.seed, step),
-                                            precision=precision, **labels)
-            if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"The loss became {loss} at step {step}. Lower the learning rate (now {config.lr}) "
-                    "and check that the latents are standardised; "
-                    + (f"the checkpoint {checkpoint_path} still holds the last good state." if checkpoint_path else
-                       "pass checkpoint_path to keep the last good state.")
-                )
-            history["train_steps"].append(step + 1)
-            history["train_loss"].append(loss)
-            done = step + 1
-            if valid_latents is not None and (done % config.eval_every == 0 or done == config.steps):
-                history["valid_steps"].append(done)
-                value = (validation_loss(model, flow, valid_latents, conditions=valid_conditions)
-                         if place.is_main else 0.0)
-                history["valid_loss"].append(from_main(value, device))  # the other ranks wait for rank 0's
-                bar.set_postfix(loss=f"{loss:.3f}", valid=f"{history['valid_loss'][-1]:.3f}")
-            elif done % 10 == 0:
-                bar.set_postfix(loss=f"{loss:.3f}")
-            if done % config.checkpoint_every == 0 or done == config.steps:
-                save(done)
+        with interrupt if place.size == 1 else contextlib.nullcontext():
+            for step in bar:
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(config, step)
+                batch = batch_indices(len(train_latents), config.batch_size, step, config.seed)
+                x = train_latents[batch]
+                labels = {}
+                if train_conditions is not None:
+                    labels["conditions"] = drop_labels(train_conditions[batch], p_all=config.label_dropout,
+                                                       p_each=config.label_dropout_each,
+                                                       generator=_step_generator(config.seed + 1, step))
+                # Warm-up: early on, the average follows the weights closely.
+                ema_decay = min(config.ema_decay, (1 + step) / (10 + step))
+                if net is None:
+                    labels = {k: v.to(device) for k, v in labels.items()}
+                    loss = training_step(model, flow, x.to(device), optimizer, ema_model=ema_model, ema_decay=ema_decay,
+                                         generator=_step_generator(config.seed, step), precision=precision, **labels)
+                else:
+                    loss = shared_training_step(net, flow, x, optimizer, place=place, ema_model=ema_model,
+                                                ema_decay=ema_decay, generator=_step_generator(config.seed, step),
+                                                precision=precision, **labels)
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"The loss became {loss} at step {step}. Lower the learning rate (now {config.lr}) "
+                        "and check that the latents are standardised; "
+                        + (f"the checkpoint {checkpoint_path} still holds the last good state." if checkpoint_path else
+                           "pass checkpoint_path to keep the last good state.")
+                    )
+                history["train_steps"].append(step + 1)
+                history["train_loss"].append(loss)
+                done = step + 1
+                if valid_latents is not None and (done % config.eval_every == 0 or done == config.steps):
+                    history["valid_steps"].append(done)
+                    value = (validation_loss(model, flow, valid_latents, conditions=valid_conditions)
+                             if place.is_main else 0.0)
+                    history["valid_loss"].append(from_main(value, device))  # the other ranks wait for rank 0's
+                    bar.set_postfix(loss=f"{loss:.3f}", valid=f"{history['valid_loss'][-1]:.3f}")
+                elif done % 10 == 0:
+                    bar.set_postfix(loss=f"{loss:.3f}")
+                if done % config.checkpoint_every == 0 or done == config.steps or interrupt.requested:
+                    save(done)
+                if interrupt.requested:  # saved just above, after a whole step
+                    raise KeyboardInterrupt
+        if interrupt.requested:  # arrived after the last step's check: the finished run is saved
+            raise KeyboardInterrupt
     except KeyboardInterrupt:  # Ctrl-C: keep what was learnt (resuming redoes at most the step cut short)
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and not interrupt.requested:
             done = min(len(history["train_steps"]), len(history["train_loss"]))
             del history["train_steps"][done:], history["train_loss"][done:]
             del history["valid_steps"][len(history["valid_loss"]):]
