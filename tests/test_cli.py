@@ -21,7 +21,11 @@ def test_ci_profile_runs_the_whole_pipeline_offline(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["data"]["source"].startswith("synthetic") and report["codec"].startswith("mel")
     assert report["data"]["notes"]["train"] > 100 and report["training"]["final_valid_loss"] < 1.0
-    assert set(report["seconds"]) == {"data", "codec", "latents", "training", "sampling and decoding", "evaluation"}
+    assert set(report["seconds"]) == {"data", "codec", "latents", "training", "sampling and decoding", "copy check",
+                                      "evaluation"}
+    assert report["copies"]["share"] < 0.25 and report["copies"]["warning"] is None and report["warnings"] == []
+    assert report["training"]["this_command"] == "trained steps 1-600 with 1 process(es)"
+    assert [(s["from_step"], s["to_step"], s["processes"]) for s in report["training"]["sessions"]] == [(0, 600, 1)]
     assert (out / "checkpoint.pt").is_file()
     wavs = sorted((out / "samples").glob("*.wav"))
     # A2, A3, A4 (45, 57, 69) at velocity 100, or the nearest the ci data hold (MIDI 40, 43, 46, ...; 25, 75, 127)
@@ -54,7 +58,7 @@ def test_flat_folder_of_mp3_notes_with_names_only(tmp_path, capsys):
                  "--cache", str(tmp_path / "cache")]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["data"]["notes"]["train"] + report["data"]["notes"]["valid"] == 18
-    skipped = report["data"]["skipped"]["train"] + report["data"]["skipped"]["valid"]
+    skipped = report["data"]["skipped"]["train+valid"]  # a flat folder is read whole, then split
     assert [s["file"].endswith("guitar_acoustic_000-060-100.mp3") and "empty" in s["reason"] for s in skipped] == [True]
     assert report["data"]["source"] == f"the folder {data}"
     # the evaluation runs on a folder nobody here made, against its own notes
@@ -189,3 +193,65 @@ def test_named_notes_go_to_the_nearest_label_the_data_hold():
     assert nearest_held((45, 57, 69, 60), cpu_pitches) == (44, 56, 68, 60)  # a tie goes to the lower
     assert nearest_held((100, 20), torch.tensor([25, 75, 127])) == (75, 25)
     assert nearest_held((45,), torch.tensor([-1, -1])) == (45,)  # no labels at all: asked as is
+
+
+def test_a_flat_folder_is_split_among_the_notes_that_could_be_read(tmp_path, capsys):
+    """Unreadable files under instrument names of their own once emptied the split chosen before reading."""
+    data = tmp_path / "notes"
+    write_notes(data, 0)
+    for i in range(40):  # instruments that exist only as broken files
+        (data / f"guitar_acoustic_{100 + i:03d}-060-100.wav").write_bytes(b"RIFF broken")
+    out = tmp_path / "run"
+    assert main(["run", "--out", str(out), "--data", str(data), "--codec", "mel", "--steps", "2",
+                 "--cache", str(tmp_path / "cache"), "--eval-samples", "0"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["data"]["notes"] == {"train": 6, "valid": 3}  # the 9 good notes, 2 instruments to 1
+    assert len(report["data"]["skipped"]["train+valid"]) == 40
+    assert any("only 3 validation notes" in w for w in report["warnings"])
+    assert "warning: only 6 training notes, fewer than the batch of 32" in capsys.readouterr().out
+    assert report["training"]["batch_size"] == 6  # what each step used, not the profile's 32
+
+
+def test_a_reload_keeps_the_trainings_own_record(tiny_nsynth, tmp_path):
+    out = tmp_path / "run"
+    command = ["run", "--out", str(out), "--data", str(tiny_nsynth), "--codec", "mel", "--steps", "3",
+               "--cache", str(tmp_path / "cache"), "--eval-samples", "0"]
+    assert main(command) == 0
+    trained = json.loads((out / "report.json").read_text())["training"]
+    assert main(command) == 0
+    reloaded = json.loads((out / "report.json").read_text())["training"]
+    assert reloaded["this_command"] == "reloaded the finished checkpoint (no training)"
+    assert reloaded["sessions"] == trained["sessions"] and reloaded["train_seconds"] == trained["train_seconds"]
+
+
+def test_negative_eval_samples_are_refused_before_any_work(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--out", str(tmp_path / "o"), "--eval-samples", "-1"])
+    assert exit_info.value.code == 2 and "give a whole number, 0 or more" in capsys.readouterr().err
+    from tutorial_lib.pipeline import run_pipeline
+
+    with pytest.raises(ValueError, match="eval_samples=-1"):
+        run_pipeline(tmp_path / "o", eval_samples=-1, progress=False)
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_copy_check_warns_on_a_model_that_replays_its_training_notes(tiny_nsynth, tmp_path):
+    """A "model" that returns training notes scores a copy share near 1 and warns; fresh noise scores 0."""
+    import torch
+
+    from tutorial_lib.pipeline import copy_report, prepare
+
+    prepared = prepare("ci", data=tiny_nsynth, codec="mel", cache_dir=tmp_path / "cache", progress=False)
+    train = prepared.data.train.latents
+
+    class Replay:
+        def __init__(self, latents):
+            self.latents = latents
+
+        def sample_latents(self, num, **kwargs):
+            return self.latents[:num]
+
+    copying = copy_report(Replay(train + 0.01 * torch.randn_like(train)), prepared, num=len(train), sample_steps=1)
+    assert copying["share"] > 0.9 and "copies its training notes" in copying["warning"]
+    fresh = copy_report(Replay(torch.randn_like(train)), prepared, num=len(train), sample_steps=1)
+    assert fresh["share"] < 0.1 and fresh["warning"] is None

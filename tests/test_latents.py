@@ -174,7 +174,7 @@ def test_all_silent_data_is_refused_and_too_few_notes_blame_the_split(tmp_path):
     for i in range(3):
         for pitch in (50, 60):
             sf.write(silent / f"guitar_acoustic_{i:03d}-{pitch:03d}-100.wav", np.zeros(64000), 16000)
-    with pytest.raises(ValueError, match="all 4 are silent"):
+    with pytest.raises(ValueError, match="all 6 are silent"):
         prepare_latents(silent, MelCodec(), tmp_path / "cache", progress=False)
     one = tmp_path / "one"
     one.mkdir()

@@ -267,3 +267,17 @@ def test_synthetic_set_is_written_through_temporary_names(tmp_path, monkeypatch)
     assert {p.name for p in root.rglob("*.wav")} <= targets and {"examples.json", "synthetic.json"} <= targets
     assert all(Path(src).name.endswith(".tmp") for src, _ in renames)
     assert not list(root.rglob("*.tmp"))
+
+
+def test_a_truncated_wav_is_skipped_as_truncated_not_padded(tmp_path):
+    """A copy cut off mid-way (its header promises 4 s) once trained as a note padded with silence."""
+    whole = write_note(tmp_path / "whole.wav")
+    data = whole.read_bytes()
+    cut = tmp_path / "guitar_acoustic_000-060-100.wav"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(AudioError, match=r"truncated \(its header promises 4.00 s, it holds 2.6\d s\)") as error:
+        load_note(cut, 16000, 64000)
+    assert str(cut) in str(error.value)
+    short = tmp_path / "short.wav"  # a whole file that is simply shorter is still padded
+    sf.write(short, 0.3 * np.sin(np.arange(48000) / 10), 16000, subtype="PCM_16")
+    assert load_note(short, 16000, 64000)[1] == ["padded"]

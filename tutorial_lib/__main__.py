@@ -37,6 +37,12 @@ def summary_of_evaluation(evaluation: dict | None) -> str:
     return "\n".join(lines)
 
 
+def _whole_number(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, 0 or more")
+    return int(text)
+
+
 def _positive_int(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, 1 or more")
@@ -68,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="override the profile's training steps (1 or more; --steps is the old name)")
     run.add_argument("--precision", choices=("fp32", "bf16"),
                      help="default: the profile's (bf16 autocast on gpu, where the GPU has it; fp32 elsewhere)")
-    run.add_argument("--eval-samples", type=int, metavar="N",
+    run.add_argument("--eval-samples", type=_whole_number, metavar="N",
                      help="notes generated and scored by the evaluation (default: the profile's; 0 skips it)")
     run.add_argument("--restart", action="store_true",
                      help="start training over, overwriting OUT/checkpoint.pt (default: resume it if it is this run's)")

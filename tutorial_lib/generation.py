@@ -95,10 +95,10 @@ class NoteGenerator:
     def conditioned(self) -> bool:
         return bool(getattr(self.model, "config", {}).get("conditioned"))
 
-    def generate(self, num: int, *, seed: int = 0, pitch: int | None = None, source: str | int | None = None,
-                 velocity: int | None = None, guidance: float = 1.0, sample_steps: int = 50,
-                 solver: str = "euler") -> tuple[torch.Tensor, list[np.ndarray]]:
-        """``num`` notes: standardised latents ``[num, 64, frames]`` and their waveforms.
+    def sample_latents(self, num: int, *, seed: int = 0, pitch: int | None = None,
+                       source: str | int | None = None, velocity: int | None = None, guidance: float = 1.0,
+                       sample_steps: int = 50, solver: str = "euler") -> torch.Tensor:
+        """``num`` standardised latents ``[num, 64, frames]`` (on the CPU), not decoded.
 
         Labels left as ``None`` are not given; with none given, the model samples unconditionally.
         """
@@ -109,8 +109,15 @@ class NoteGenerator:
                 raise ValueError("This model was trained without labels, so it cannot take --pitch, --source or "
                                  "--velocity; train a conditioned model (the ci and cpu profiles are).")
             conditions = Conditions.make(num, **labels)
-        latents = generate(self.model, num, self.space.num_frames, seed=seed, num_steps=sample_steps, solver=solver,
-                           flow=self.flow, conditions=conditions, guidance=guidance).samples.cpu()
+        return generate(self.model, num, self.space.num_frames, seed=seed, num_steps=sample_steps, solver=solver,
+                        flow=self.flow, conditions=conditions, guidance=guidance).samples.cpu()
+
+    def generate(self, num: int, *, seed: int = 0, pitch: int | None = None, source: str | int | None = None,
+                 velocity: int | None = None, guidance: float = 1.0, sample_steps: int = 50,
+                 solver: str = "euler") -> tuple[torch.Tensor, list[np.ndarray]]:
+        """``num`` notes: standardised latents ``[num, 64, frames]`` (:meth:`sample_latents`) and their waveforms."""
+        latents = self.sample_latents(num, seed=seed, pitch=pitch, source=source, velocity=velocity,
+                                      guidance=guidance, sample_steps=sample_steps, solver=solver)
         return latents, self.space.to_audio(latents)
 
     @classmethod

@@ -201,6 +201,42 @@ def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int
     return out
 
 
+def data_warnings(prepared: Prepared) -> list[str]:
+    """What is too small about the data to trust the run: fewer training notes than a batch, a tiny validation
+    split."""
+    train, valid, batch = len(prepared.data.train), len(prepared.data.valid), prepared.profile.train.batch_size
+    warnings = []
+    if train < batch:
+        warnings.append(f"only {train} training notes, fewer than the batch of {batch}: every step trains on all "
+                        f"{train}, and a model this size will learn them by heart rather than learn guitar notes.")
+    if valid < 10:
+        warnings.append(f"only {valid} validation notes: the validation loss and the evaluation's real-note "
+                        "figures rest on them and say little. Add notes or instruments.")
+    return warnings
+
+
+#: The copy share above which a run warns: real held-out notes give about 0.05 (see metrics.copy_share).
+COPY_WARNING = 0.25
+
+
+def copy_report(generator: NoteGenerator, prepared: Prepared, *, num: int, sample_steps: int, seed: int = 2) -> dict:
+    """Memorisation check of ``num`` unconditional notes (:func:`tutorial_lib.metrics.copy_share` on the
+    standardised latents): the share closer to a training note than 95 % of validation notes are, with a
+    warning above :data:`COPY_WARNING`."""
+    from .metrics import copy_share
+
+    latents = generator.sample_latents(num, seed=seed, sample_steps=sample_steps)
+    share, threshold = copy_share(latents.numpy(), prepared.data.train.latents.numpy(),
+                                  prepared.data.valid.latents.numpy())
+    warning = None
+    if share > COPY_WARNING:
+        warning = (f"{share:.0%} of {num} generated notes are closer to a training note than 95 % of the validation "
+                   "notes are (real held-out notes: about 5 %): the model copies its training notes. Train on more "
+                   "notes, or for fewer steps.")
+    return {"share": round(share, 3), "num_notes": num, "threshold_distance": round(threshold, 3),
+            "held_out_share": 0.05, "warning": warning}
+
+
 def nearest_held(wanted: tuple[int, ...], held: torch.Tensor) -> tuple[int, ...]:
     """Each of ``wanted`` (pitches or velocities), or the nearest value among ``held`` (the training notes' labels
     ``[N]``, -1 = unknown; a tie goes to the lower): a conditioned model knows only what it was trained on, and the
@@ -222,9 +258,11 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
     writes the report (the other ranks return ``{}``).
     """
     out = Path(out)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
-    if steps is not None and steps < 1:  # 0 once meant "not given" and trained the whole profile
+    if steps is not None and steps < 1:
         raise ValueError(f"steps={steps}: training needs at least 1 step (leave it out for the profile's own).")
+    if eval_samples is not None and eval_samples < 0:
+        raise ValueError(f"eval_samples={eval_samples}: give 0 (no evaluation) or more notes (--eval-samples).")
+    (out / "samples").mkdir(parents=True, exist_ok=True)
     overrides = {"steps": steps, "precision": precision, "eval_samples": eval_samples}
     prof = get_profile(profile, **{k: v for k, v in overrides.items() if v is not None})
     timings = {}
@@ -238,10 +276,13 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
         timings[stage] = round(now - clock, 2)
         clock = now
 
+    place = world()
+    warnings = data_warnings(prepared)
+    for warning in warnings if place.is_main else ():
+        print(f"warning: {warning}")
     result = train_model(prepared, checkpoint_path=out / "checkpoint.pt", progress=progress, restart=restart)
     model = result.model
     lap("training")
-    place = world()
     if not place.is_main:
         return {}
     generator = NoteGenerator(result.ema_model.eval(), result.flow, prepared.latent_space)
@@ -250,6 +291,12 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
                                  solver=SOLVER, pitches=nearest_held(prof.named_pitches, labels.pitch),
                                  velocity=nearest_held((100,), labels.velocity)[0], guidance=prof.guidance)
     lap("sampling and decoding")
+    copies = copy_report(generator, prepared, num=max(prof.num_samples, min(prof.eval_samples, 64)),
+                         sample_steps=prof.sample_steps)
+    if copies["warning"]:
+        print(f"warning: {copies['warning']}")
+        warnings.append(copies["warning"])
+    lap("copy check")
     evaluation = None
     if prof.eval_samples:
         evaluation = evaluate_generator(generator, prepared, num=prof.eval_samples, sample_steps=prof.sample_steps,
@@ -265,13 +312,23 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
                  "skipped": {s: [{"file": f, "reason": why} for f, why in r.skipped] for s, r in prepared.data.reports.items()}},
         "codec": prepared.codec.describe(),
         "model": {"name": prof.model, "parameters": count_parameters(model), "config": {k: list(v) if isinstance(v, tuple) else v for k, v in model.config.items()}},
-        "training": {"steps": prof.train.steps, "batch_size": prof.train.batch_size, "lr": prof.train.lr,
-                     "precision": prof.train.precision, "processes": place.size,
+        "training": {"steps": prof.train.steps,
+                     "batch_size": min(prof.train.batch_size, len(prepared.data.train)), "lr": prof.train.lr,
+                     "precision": prof.train.precision,
                      "final_train_loss": float(np.mean(history["train_loss"][-20:])),
-                     "final_valid_loss": history["valid_loss"][-1] if history["valid_loss"] else None},
+                     "final_valid_loss": history["valid_loss"][-1] if history["valid_loss"] else None,
+                     "train_seconds": round(history.get("train_seconds", 0.0), 2),
+                     # how the run was trained, over every command that trained it (checkpoints before this
+                     # record existed say so)
+                     "sessions": history.get("sessions", "not recorded by the checkpoint"),
+                     "this_command": (f"trained steps {result.resumed_from + 1}-{history['train_steps'][-1]} with "
+                                      f"{place.size} process(es)" if history["train_steps"][-1] > result.resumed_from
+                                      else "reloaded the finished checkpoint (no training)")},
+        "copies": copies,
+        "warnings": warnings,
         "sampling": {"solver": SOLVER, "steps": prof.sample_steps, "guidance": prof.guidance, "samples": sample_stats},
         "evaluation": evaluation,
-        "seconds": timings,
+        "seconds": timings,  # this command's stages (a reload's training is seconds; see training.train_seconds)
         "machine": {"python": platform.python_version(), "torch": torch.__version__, "device": str(next(model.parameters()).device)},
     }
     (out / "report.json").write_text(json.dumps(report, indent=2))

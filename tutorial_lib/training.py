@@ -51,9 +51,11 @@ class TrainResult:
 
     model: nn.Module
     ema_model: nn.Module
-    history: dict = field(default_factory=dict)  # train_steps, train_loss, valid_steps, valid_loss, train_seconds
+    history: dict = field(default_factory=dict)  # train_steps, train_loss, valid_steps, valid_loss, train_seconds,
+    # sessions: one {"from_step", "to_step", "processes", "device", "precision", "seconds"} per call that trained
     checkpoint_path: Path | None = None
     flow: RectifiedFlow = field(default_factory=RectifiedFlow)
+    resumed_from: int = 0  # the step this call started from (== the last step when it only reloaded)
 
 
 class TrainingDiverged(FloatingPointError):
@@ -285,8 +287,15 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
     clock = time.perf_counter()
     seconds_before = history.get("train_seconds", 0.0)
 
+    session = {"from_step": start, "to_step": start, "processes": place.size, "device": device.type,
+               "precision": precision, "seconds": 0.0}
+
     def save(step):
         history["train_seconds"] = seconds_before + time.perf_counter() - clock
+        if step > start:  # this call trained: its record joins the run's own (kept across resumes and reloads)
+            session.update(to_step=step, seconds=round(time.perf_counter() - clock, 2))
+            if not any(s is session for s in history.setdefault("sessions", [])):
+                history["sessions"].append(session)
         if checkpoint_path is not None and place.is_main:
             save_checkpoint(checkpoint_path, model, ema_model, optimizer, step, history, config, flow, data=run["data"],
                             extra=checkpoint_extra)
@@ -351,6 +360,6 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
         raise
     bar.close()
     barrier()  # every rank returns once rank 0 has written the last checkpoint
-    history["train_seconds"] = seconds_before + time.perf_counter() - clock
     return TrainResult(model=model, ema_model=ema_model, history=history,
-                       checkpoint_path=Path(checkpoint_path) if checkpoint_path else None, flow=flow)
+                       checkpoint_path=Path(checkpoint_path) if checkpoint_path else None, flow=flow,
+                       resumed_from=start)

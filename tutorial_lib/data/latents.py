@@ -27,7 +27,8 @@ from torch.utils.data import Dataset
 
 from ..codec import Codec
 from ..distributed import World, barrier, world
-from .nsynth import AudioError, Note, empty_split_message, list_notes, load_note
+from .nsynth import (AudioError, Note, empty_split_message, find_split_folders, list_flat_folder, list_notes,
+                     load_note, too_few_to_split, valid_by_instrument)
 from .synth import DURATION_S, SOURCES
 
 SOURCE_IDS = {name: i for i, name in enumerate(SOURCES)}  # NSynth's sources, in the order of their ids
@@ -298,8 +299,11 @@ def prepare_latents(data_root: str | Path, codec: Codec, cache_dir: str | Path, 
     """Lists, encodes (cached) and standardises the train and valid splits of ``data_root``.
 
     ``max_notes`` (e.g. ``{"train": 5000}``) keeps at most that many notes of a split (:func:`choose_notes`);
-    ``LatentData.listed`` says how many there were.
+    ``LatentData.listed`` says how many there were. A flat folder (no split folders) is encoded whole and
+    split by instrument afterwards, among the notes that could be read (its report is under "train+valid").
     """
+    if not find_split_folders(data_root):
+        return _prepare_flat(data_root, codec, cache_dir, num_frames, progress, max_notes or {})
     sets, reports, listed = {}, {}, {}
     for split in ("train", "valid"):
         listing = list_notes(data_root, split)
@@ -308,10 +312,37 @@ def prepare_latents(data_root: str | Path, codec: Codec, cache_dir: str | Path, 
         listed[split] = len(listing.notes)
         chosen = choose_notes(listing.notes, (max_notes or {}).get(split))
         latents, kept, report = encode_notes(chosen, codec, cache_dir, progress=progress)
-        report.skipped[:0] = [(str(p), r) for p, r in listing.skipped]
-        report.fixes.update(listing.fixes)
-        report.fix_examples.update(listing.fix_examples)
+        _add_listing(report, listing)
         sets[split], reports[split] = (latents, kept), report
+    return _standardised(sets, reports, listed, data_root, codec, cache_dir, num_frames)
+
+
+def _add_listing(report: EncodeReport, listing) -> None:
+    """Files skipped or fixed while listing (before any audio was read) join the encoding's report."""
+    report.skipped[:0] = [(str(p), r) for p, r in listing.skipped]
+    report.fixes.update(listing.fixes)
+    report.fix_examples.update(listing.fix_examples)
+
+
+def _prepare_flat(data_root, codec, cache_dir, num_frames, progress, max_notes) -> LatentData:
+    """A flat folder: every note read and encoded first, then the readable ones split by instrument, so a few
+    unreadable files cannot empty a split (or take good notes of their instrument with them)."""
+    listing = list_flat_folder(Path(data_root))
+    latents, kept, report = encode_notes(listing.notes, codec, cache_dir, progress=progress)
+    _add_listing(report, listing)
+    in_valid = valid_by_instrument(kept)
+    sets, listed = {}, {}
+    for split, wanted in (("train", False), ("valid", True)):
+        index = [i for i, v in enumerate(in_valid) if v == wanted]
+        if not index:
+            raise ValueError(too_few_to_split(data_root, kept, skipped=len(report.skipped)))
+        listed[split] = len(index)
+        index = choose_notes(index, max_notes.get(split))
+        sets[split] = (latents[index], [Note(**{**kept[i].__dict__, "split": split}) for i in index])
+    return _standardised(sets, {"train+valid": report}, listed, data_root, codec, cache_dir, num_frames)
+
+
+def _standardised(sets, reports, listed, data_root, codec, cache_dir, num_frames) -> LatentData:
     train = LatentDataset(*sets["train"], num_frames)
     valid = LatentDataset(*sets["valid"], num_frames, mean=train.mean, std=train.std)
     stats_path = Path(cache_dir) / f"{codec.cache_id}-stats.pt"

@@ -225,17 +225,8 @@ def list_notes(root: str | Path, split: str) -> NoteList:
         if split not in folders:
             return NoteList()
         return _read_folder(folders[split], split)
-    everything = _read_folder(root, "train", outside=root.resolve().parent / "examples.json")
-    if not everything.notes and not everything.skipped:
-        raise FileNotFoundError(f"No audio files ({', '.join(AUDIO_EXTENSIONS)}) in {root}. "
-                                "Point --data at a folder of NSynth notes.")
-    instruments = sorted({n.instrument for n in everything.notes})
-    if len(instruments) >= 2:
-        shuffled = list(np.random.default_rng(0).permutation(instruments))
-        valid = set(shuffled[: max(1, round(len(instruments) / 6))])
-        in_valid = [n.instrument in valid for n in everything.notes]
-    else:
-        in_valid = [i % 7 == 6 for i in range(len(everything.notes))]
+    everything = list_flat_folder(root)
+    in_valid = valid_by_instrument(everything.notes)
     wanted = {"train": False, "valid": True}.get(split)
     if wanted is None:
         return NoteList()
@@ -244,6 +235,26 @@ def list_notes(root: str | Path, split: str) -> NoteList:
         return NoteList(notes=notes, skipped=everything.skipped, fixes=everything.fixes,
                         fix_examples=everything.fix_examples)
     return NoteList(notes=notes)
+
+
+def list_flat_folder(root: Path) -> NoteList:
+    """Every note of a folder without split folders (labelled "train" until :func:`valid_by_instrument`)."""
+    everything = _read_folder(root, "train", outside=root.resolve().parent / "examples.json")
+    if not everything.notes and not everything.skipped:
+        raise FileNotFoundError(f"No audio files ({', '.join(AUDIO_EXTENSIONS)}) in {root}. "
+                                "Point --data at a folder of NSynth notes.")
+    return everything
+
+
+def valid_by_instrument(notes: list[Note]) -> list[bool]:
+    """Which of a flat folder's ``notes`` go to "valid": about one instrument in six (a fixed shuffle), as
+    NSynth splits; with a single instrument, every seventh note."""
+    instruments = sorted({n.instrument for n in notes})
+    if len(instruments) >= 2:
+        shuffled = list(np.random.default_rng(0).permutation(instruments))
+        valid = set(shuffled[: max(1, round(len(instruments) / 6))])
+        return [n.instrument in valid for n in notes]
+    return [i % 7 == 6 for i in range(len(notes))]
 
 
 def empty_split_message(root: str | Path, split: str, listing: NoteList) -> str:
@@ -257,11 +268,16 @@ def empty_split_message(root: str | Path, split: str, listing: NoteList) -> str:
         where = folders.get(split, root)
         return (f"No usable {split} notes in {where} ({listing.summary()}). Notes are .wav/.mp3/.flac files named "
                 "<family>_<source>_<NNN>-<pitch>-<velocity>, e.g. guitar_acoustic_004-071-025.wav.")
-    usable = list_notes(root, "train").notes + list_notes(root, "valid").notes
+    return too_few_to_split(root, list_notes(root, "train").notes + list_notes(root, "valid").notes)
+
+
+def too_few_to_split(root: str | Path, usable: list[Note], skipped: int = 0) -> str:
+    """Why a flat folder's ``usable`` notes cannot be split into train and valid, and what to do."""
     instruments = len({n.instrument for n in usable})
-    return (f"{root} holds {len(usable)} usable note(s) of {instruments} instrument(s): too few to split into "
-            "train and valid. A flat folder is split by instrument (about one instrument in six goes to valid), "
-            "which needs at least 2 instruments; a single instrument needs at least 7 notes (every seventh "
+    unreadable = f" ({skipped} other file(s) skipped: see the report)" if skipped else ""
+    return (f"{root} holds {len(usable)} usable note(s) of {instruments} instrument(s){unreadable}: too few to "
+            "split into train and valid. A flat folder is split by instrument (about one instrument in six goes to "
+            "valid), which needs at least 2 instruments; a single instrument needs at least 7 notes (every seventh "
             "goes to valid). Add notes or instruments, or put your notes in train/ and valid/ folders.")
 
 
@@ -280,9 +296,15 @@ def load_note(path: str | Path, sample_rate: int, num_samples: int) -> tuple[np.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            audio, file_rate = sf.read(path, dtype="float32", always_2d=True)
+            with sf.SoundFile(path) as file:
+                audio, file_rate, header = file.read(dtype="float32", always_2d=True), file.samplerate, file.extra_info
     except Exception as error:  # soundfile raises several types for damaged files
         raise AudioError(f"{path}: cannot be read as audio ({error}). Re-download or delete the file.") from error
+    cut_short = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", header, re.MULTILINE)
+    if cut_short and int(cut_short.group(2)) < int(cut_short.group(1)):  # a WAV whose data end before its header says
+        promised = int(cut_short.group(1)) / max(1, int(cut_short.group(2))) * len(audio) / file_rate
+        raise AudioError(f"{path}: the file is truncated (its header promises {promised:.2f} s, it holds "
+                         f"{len(audio) / file_rate:.2f} s): an interrupted copy or download. Re-download or delete it.")
     fixes = []
     if audio.shape[0] == 0:
         raise AudioError(f"{path}: the file holds no samples. Re-download or delete it.")
