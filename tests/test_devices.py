@@ -177,3 +177,38 @@ def test_toy_flow_functions_run_the_model_on_its_device():
         call_on_meta(lambda: tf.plot_field(ax, model, t=0.5, n=3), seen)
     finally:
         plt.close(fig)
+
+
+# Chapter 5: the evaluation classifier trains where it is told (the GPU when there is one) and predicts there.
+
+def small_training_set():
+    x = torch.randn(12, 64, 8, generator=torch.Generator().manual_seed(0))
+    return dict(train_latents=x, train_pitch=np.array([40, 52, 64] * 4), train_source=np.array([0, 1, 2, -1] * 3))
+
+
+def test_eval_classifier_trains_on_the_device_it_is_given_and_by_default_on_pick_devices(monkeypatch):
+    from tutorial_lib import eval_classifier as ec
+
+    config = ec.ClassifierConfig(epochs=1, width=8, embed_dim=4, batch_size=8)
+    classifier = ec.train_classifier(**small_training_set(), config=config, device="meta")
+    assert {p.device.type for p in classifier.model.parameters()} == {"meta"}
+    asked = []
+    monkeypatch.setattr(ec, "pick_device", lambda device: asked.append(device) or META)
+    classifier = ec.train_classifier(**small_training_set(), config=config)
+    assert asked == ["auto"] and next(classifier.model.parameters()).device == META
+
+
+def test_eval_classifier_predicts_on_its_device_and_caches_cpu_weights(tmp_path):
+    from tutorial_lib import eval_classifier as ec
+
+    config = ec.ClassifierConfig(epochs=1, width=8, embed_dim=4, batch_size=8)
+    data = small_training_set()
+    trained = ec.load_or_train_classifier(cache_key="t", **data, config=config, cache_dir=tmp_path, verbose=False,
+                                          device="cpu")
+    saved = torch.load(next(tmp_path.glob("t-*.pt")), weights_only=False)
+    assert {v.device.type for v in saved["state_dict"].values()} == {"cpu"}
+    again = ec.load_or_train_classifier(cache_key="t", **data, config=config, cache_dir=tmp_path, verbose=False,
+                                        device="meta")  # from the cache, onto the device asked for
+    assert next(again.model.parameters()).device == META
+    model, seen = on_meta(trained.model)
+    call_on_meta(lambda: trained.predict(data["train_latents"], batch_size=5), seen)
