@@ -122,7 +122,8 @@ def integrate(f: Velocity, x: torch.Tensor, times: torch.Tensor, solver: str = "
               return_trajectory: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Follows ``dx/dt = -f(x, t)`` along ``times`` (decreasing: towards the data; increasing: towards noise).
 
-    Returns the end point and, if asked, every point ``[len(times), B, ...]``.
+    Returns the end point and, if asked, every point ``[len(times), B, ...]``. ``x`` must be where ``f``
+    computes (a model's device): :func:`sample` and :func:`invert` move it there.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
