@@ -32,7 +32,16 @@ KEYS = {"pitch_accuracy": "pitch acc (CREPE)", "decay_inside": "decay inside", "
         "shape_distance": "shape distance", "classifier_fd": "classifier FD",
         "classifier_pitch_accuracy": "classifier pitch acc"}
 
-prepared = prepare("cpu", codec="mel", progress=False)
+generators = {label: NoteGenerator.from_checkpoint(path) for label, path in (s.split("=", 1) for s in args.models)}
+codecs = {g.space.codec.cache_id: g.space.codec.name for g in generators.values()}
+if len(codecs) != 1:
+    raise SystemExit(f"The checkpoints were trained on latents of different codecs ({', '.join(codecs)}): compare "
+                     "models of one codec at a time.")
+# The checkpoints' own codec (its recorded name, e.g. "music2latent" or "mel"), not a fixed one.
+prepared = prepare("cpu", codec=next(iter(codecs.values())), progress=False)
+if prepared.codec.cache_id not in codecs:
+    raise SystemExit(f"This machine's {prepared.codec.name} codec is {prepared.codec.cache_id}, the checkpoints' "
+                     f"{next(iter(codecs))}: score them with the codec settings they were trained with.")
 reference = reference_from_prepared(prepared, num_audio=args.notes, verbose=False)
 valid = prepared.conditions("valid")
 asked = labels_to_ask(valid, args.notes)
@@ -40,7 +49,7 @@ train_latents, valid_latents = prepared.data.train.latents, prepared.data.valid.
 results, rows, copies = {}, [], {}
 for spec in args.models:
     label, path = spec.split("=", 1)
-    generator = NoteGenerator.from_checkpoint(path)
+    generator = generators[label]
     reports = held_out_reports(generator.model, generator.flow, asked, prepared, reference,
                                num_frames=generator.space.num_frames)
     per_seed = [report for _, report in reports]

@@ -124,3 +124,21 @@ def test_m2l_rejects_a_file_that_is_not_its_checkpoint(tmp_path):
     torch.save({"model": {}}, path)
     with pytest.raises(ValueError, match="not a Music2Latent checkpoint"):
         Music2LatentCodec(checkpoint=path)
+
+
+def test_a_checkpoints_recorded_codec_name_loads_that_codec(monkeypatch, m2l_checkpoint):
+    """Checkpoints record ``codec.name`` ("music2latent", "mel"): generate must accept what train wrote."""
+    mel = MelCodec()
+    assert load_codec(mel.name, verbose=False).cache_id == mel.cache_id
+    m2l = Music2LatentCodec(checkpoint=m2l_checkpoint, device="cpu")
+    again = load_codec(m2l.name, checkpoint=m2l_checkpoint, device="cpu", verbose=False)
+    assert isinstance(again, Music2LatentCodec) and again.cache_id == m2l.cache_id
+    monkeypatch.setattr("tutorial_lib.codec.find_m2l_weights", lambda checkpoint=None: None)
+    with pytest.raises(FileNotFoundError, match="huggingface-cli download SonyCSLParis/music2latent"):
+        load_codec("music2latent", verbose=False)  # recognised: what is missing is the weights, offline
+
+
+def test_latents_of_random_m2l_weights_are_refused_by_name():
+    random_name = "music2latent (random weights, cannot make sound)"
+    with pytest.raises(ValueError, match="random weights.*decode to near-silence"):
+        load_codec(random_name, verbose=False)

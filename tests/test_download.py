@@ -1,3 +1,4 @@
+import hashlib
 import http.server
 import threading
 import zipfile
@@ -5,7 +6,7 @@ import zipfile
 import pytest
 
 from tutorial_lib.data import download_nsynth_guitar, list_notes
-from tutorial_lib.data.download import DONE_MARKER
+from tutorial_lib.data.download import DONE_MARKER, PUBLISHED_SHA256, ChecksumError
 
 from .test_nsynth import write_note
 
@@ -35,6 +36,11 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
         return io.BytesIO(data[start:])
 
 
+def sha256_of(served) -> dict[str, str]:
+    """What the repository publishes for its parts, here for the test's own served archive."""
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in served.glob("*.zip")}
+
+
 @pytest.fixture
 def server(tmp_path):
     served = tmp_path / "served"
@@ -57,13 +63,14 @@ def server(tmp_path):
 
 
 def test_download_unpacks_marks_done_and_reads_as_nsynth(server, tmp_path):
-    url, _ = server
-    target = download_nsynth_guitar(tmp_path / "data", raw_url=url, media_url=url, progress=False)
+    url, served = server
+    target = download_nsynth_guitar(tmp_path / "data", raw_url=url, media_url=url, progress=False,
+                                    sha256=sha256_of(served))
     assert (target / DONE_MARKER).is_file()
     assert len(list_notes(target, "train").notes) == 2 and len(list_notes(target, "valid").notes) == 2
     assert not list((tmp_path / "data").glob("*.zip"))  # the archive is removed once unpacked
     count = len(RangeHandler.requests)
-    download_nsynth_guitar(tmp_path / "data", raw_url=url, media_url=url, progress=False)
+    download_nsynth_guitar(tmp_path / "data", raw_url=url, media_url=url, progress=False, sha256=sha256_of(served))
     assert len(RangeHandler.requests) == count  # done: nothing fetched again
 
 
@@ -73,7 +80,7 @@ def test_interrupted_download_resumes_with_range(server, tmp_path):
     dest.mkdir()
     whole = (served / "NSYNTH_GUITAR_MP3.zip").read_bytes()
     (dest / "NSYNTH_GUITAR_MP3.zip.part").write_bytes(whole[:1000])
-    download_nsynth_guitar(dest, raw_url=url, media_url=url, progress=False)
+    download_nsynth_guitar(dest, raw_url=url, media_url=url, progress=False, sha256=sha256_of(served))
     assert ("GET", "/NSYNTH_GUITAR_MP3.zip", "bytes=1000-") in RangeHandler.requests
     assert len(list_notes(dest / "NSYNTH_GUITAR_MP3", "train").notes) == 2
 
@@ -82,7 +89,8 @@ def test_damaged_archive_is_deleted_with_a_clear_error(server, tmp_path):
     url, served = server
     (served / "NSYNTH_GUITAR_MP3.zip").write_bytes(b"this is not a zip" * 100)
     with pytest.raises(OSError, match="not a valid zip.*Run the download again"):
-        download_nsynth_guitar(tmp_path / "data", raw_url=url, media_url=url, progress=False)
+        download_nsynth_guitar(tmp_path / "data", raw_url=url, media_url=url, progress=False,
+                               sha256=sha256_of(served))
     assert not (tmp_path / "data" / "NSYNTH_GUITAR_MP3.zip").exists()
 
 
@@ -93,3 +101,41 @@ def test_offline_download_says_it_needs_internet_and_how_to_use_a_copy(tmp_path)
         download_nsynth_guitar(tmp_path / "data", raw_url="http://127.0.0.1:9", media_url="http://127.0.0.1:9",
                                progress=False)
     assert "--data /path/to/NSYNTH_GUITAR_MP3" in str(error.value)
+
+
+def test_a_part_of_the_right_size_but_other_content_is_refused_and_only_it_deleted(server, tmp_path):
+    url, served = server
+    published = sha256_of(served)
+    archive = served / "NSYNTH_GUITAR_MP3.zip"
+    good = archive.read_bytes()
+    archive.write_bytes(good[:100] + bytes([good[100] ^ 0xFF]) + good[101:])  # one byte changed, same size
+    dest = tmp_path / "data"
+    dest.mkdir()
+    (dest / "mine.txt").write_text("the reader's own file")
+    with pytest.raises(ChecksumError, match=r"NSYNTH_GUITAR_MP3.zip: its sha256 is [0-9a-f]{64}, but the published "
+                                            r"one is [0-9a-f]{64}.*It was deleted: run the download again"):
+        download_nsynth_guitar(dest, raw_url=url, media_url=url, progress=False, sha256=published)
+    assert sorted(p.name for p in dest.iterdir()) == ["mine.txt"]  # the bad part gone, nothing else touched
+    archive.write_bytes(good)  # the host serves the right file again: the next try succeeds from scratch
+    target = download_nsynth_guitar(dest, raw_url=url, media_url=url, progress=False, sha256=published)
+    assert (target / DONE_MARKER).is_file() and (dest / "mine.txt").is_file()
+
+
+def test_a_wrong_part_already_there_is_named_but_not_deleted(server, tmp_path):
+    url, served = server
+    published = sha256_of(served)
+    dest = tmp_path / "data"
+    dest.mkdir()
+    size = (served / "NSYNTH_GUITAR_MP3.zip").stat().st_size
+    (dest / "NSYNTH_GUITAR_MP3.zip").write_bytes(b"x" * size)  # not made by this call
+    with pytest.raises(ChecksumError, match="Delete .*NSYNTH_GUITAR_MP3.zip and run the download again"):
+        download_nsynth_guitar(dest, raw_url=url, media_url=url, progress=False, sha256=published)
+    assert (dest / "NSYNTH_GUITAR_MP3.zip").is_file()
+
+
+def test_by_default_the_archive_is_checked_against_the_published_sha256(server, tmp_path):
+    """The published value (the LFS pointer of SonyCSLParis/test-lfs) refuses the test's own archive."""
+    url, _ = server
+    assert list(PUBLISHED_SHA256) == ["NSYNTH_GUITAR_MP3.zip"]
+    with pytest.raises(ChecksumError, match=PUBLISHED_SHA256["NSYNTH_GUITAR_MP3.zip"]):
+        download_nsynth_guitar(tmp_path / "data", raw_url=url, media_url=url, progress=False)

@@ -305,14 +305,22 @@ class Music2LatentCodec(Codec):
         return torch.as_tensor(audio).float().cpu().numpy().reshape(-1)
 
 
-CODEC_NAMES = ("auto", "m2l", "mel")
+CODEC_NAMES = ("auto", "m2l", "mel")  # what a reader types (--codec, a profile's codec)
+#: Each codec's own ``name``, which checkpoints and latent spaces record, -> its short name above.
+RECORDED_NAMES = {Music2LatentCodec.name: "m2l", MelCodec.name: "mel"}
 
 
 def load_codec(name: str = "auto", checkpoint: str | os.PathLike | None = None, device: str | None = None,
                verbose: bool = True) -> Codec:
-    """``"m2l"``, ``"mel"`` or ``"auto"`` (Music2Latent when its weights are available, else mel)."""
+    """``"m2l"``, ``"mel"`` or ``"auto"`` (Music2Latent when its weights are available, else mel); also a
+    codec's recorded ``name`` (``"music2latent"``, ``"mel"``), as a checkpoint's latent space stores it."""
+    if name.startswith(f"{Music2LatentCodec.name} (random weights"):
+        raise ValueError(f"Codec {name!r}: these latents came from Music2Latent with random weights, which "
+                         "decode to near-silence; train on latents of the real weights (codec 'm2l') or of 'mel'.")
+    name = RECORDED_NAMES.get(name, name)
     if name not in CODEC_NAMES:
-        raise ValueError(f"Unknown codec {name!r}: choose one of {', '.join(CODEC_NAMES)}.")
+        raise ValueError(f"Unknown codec {name!r}: choose one of {', '.join(CODEC_NAMES)} "
+                         f"(or a recorded name: {', '.join(RECORDED_NAMES)}).")
     if name == "mel":
         codec: Codec = MelCodec()
     elif name == "m2l":

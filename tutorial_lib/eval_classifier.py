@@ -6,8 +6,8 @@ notes in its embedding. We do the same on the standardised latents ``[N, 64, fra
 with a small 1-D conv net (pitch head, and a source head: acoustic / electronic / synthetic). Unlike
 per-channel means and stds, its features see *when* things happen: shuffled or reversed notes score far.
 
-:func:`load_or_train_classifier` trains it (well under a minute on a CPU for the offline data) and caches
-it under ``$TUTORIAL_LIB_CACHE/eval_classifier/``, keyed by the data it saw.
+:func:`load_or_train_classifier` trains it (well under a minute on a CPU for the offline data; on the GPU
+when there is one) and caches it under ``$TUTORIAL_LIB_CACHE/eval_classifier/``, keyed by the data it saw.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data.synth import SOURCES
+from .devices import model_device
 from .metrics import frechet_distance
 from .profiles import default_cache_dir
+from .training import pick_device
 
 NUM_SOURCES = len(SOURCES)  # acoustic, electronic, synthetic (tutorial_lib.data.latents.SOURCE_IDS)
 
@@ -82,16 +84,17 @@ class EvalClassifier:
     @torch.inference_mode()
     def predict(self, latents, *, batch_size: int = 256) -> dict[str, np.ndarray]:
         """``latents [N, 64, frames]`` (standardised) -> ``{"pitch_probs" [N, P], "source_probs" [N, 3],
-        "embedding" [N, E]}``."""
+        "embedding" [N, E]}`` (each batch runs on the classifier's device; the results are NumPy arrays)."""
         self.model.eval()
         x = torch.as_tensor(latents, dtype=torch.float32)
+        device = model_device(self.model, x.device)
         out = {"pitch_probs": [], "source_probs": [], "embedding": []}
         for start in range(0, len(x), batch_size):
-            pitch, source, embedding = self.model(x[start:start + batch_size])
+            pitch, source, embedding = self.model(x[start:start + batch_size].to(device))
             out["pitch_probs"].append(pitch.softmax(-1))
             out["source_probs"].append(source.softmax(-1))
             out["embedding"].append(embedding)
-        return {k: torch.cat(v).double().numpy() for k, v in out.items()}
+        return {k: torch.cat(v).double().cpu().numpy() for k, v in out.items()}
 
     def pitch_class(self, midi) -> np.ndarray:
         """``[N]`` class index of each MIDI pitch (-1 for pitches the classifier never saw)."""
@@ -142,6 +145,8 @@ def classifier_figures(classifier: EvalClassifier, latents, *, train_embedding: 
 
 
 def _accuracy(model, x, pitch_targets, source_targets) -> tuple[float, float]:
+    device = model_device(model, x.device)
+    x, pitch_targets, source_targets = x.to(device), pitch_targets.to(device), source_targets.to(device)
     model.eval()
     with torch.inference_mode():
         pitch_logits, source_logits, _ = model(x)
@@ -153,15 +158,20 @@ def _accuracy(model, x, pitch_targets, source_targets) -> tuple[float, float]:
 
 
 def train_classifier(*, train_latents, train_pitch, train_source=None, valid_latents=None, valid_pitch=None,
-                     valid_source=None, config: ClassifierConfig = ClassifierConfig()) -> EvalClassifier:
+                     valid_source=None, config: ClassifierConfig = ClassifierConfig(),
+                     device: str | torch.device = "auto") -> EvalClassifier:
     """Trains a :class:`LatentClassifier` on standardised latents ``[N, 64, frames]``.
 
     Args:
         train_pitch: ``[N]`` MIDI pitches (the classes are the distinct ones).
         train_source: ``[N]`` source ids 0-2, -1 where unknown (or None: no source head is trained).
         valid_*: held-out notes, only to report the classifier's own accuracy.
+        device: where it trains and stays (``"auto"``: the GPU if there is one, see
+            :func:`~tutorial_lib.training.pick_device`). The shuffles and noise are drawn on the CPU, so a
+            CPU run gives the same classifier as ever.
     """
     clock = time.perf_counter()
+    device = pick_device(device) if isinstance(device, str) else device
     torch.manual_seed(config.seed)
     x = torch.as_tensor(train_latents, dtype=torch.float32)
     train_pitch = np.asarray(train_pitch, dtype=np.int64)
@@ -173,7 +183,8 @@ def train_classifier(*, train_latents, train_pitch, train_source=None, valid_lat
     y_pitch = torch.tensor([lookup.get(int(p), -1) for p in train_pitch])
     y_source = torch.as_tensor(np.full(len(x), -1) if train_source is None else np.asarray(train_source)).long()
     has_source = bool((y_source >= 0).any())
-    model = LatentClassifier(channels=x.shape[1], num_pitches=len(pitches), config=config)
+    model = LatentClassifier(channels=x.shape[1], num_pitches=len(pitches), config=config).to(device)
+    x, y_pitch, y_source = x.to(device), y_pitch.to(device), y_source.to(device)
     steps_per_epoch = max(1, int(np.ceil(len(x) / config.batch_size)))
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr,
@@ -183,8 +194,8 @@ def train_classifier(*, train_latents, train_pitch, train_source=None, valid_lat
         model.train()
         order = torch.randperm(len(x), generator=generator)
         for start in range(0, len(x), config.batch_size):
-            idx = order[start:start + config.batch_size]
-            xb = x[idx] + config.input_noise * torch.randn(x[idx].shape, generator=generator)
+            idx = order[start:start + config.batch_size].to(device)
+            xb = x[idx] + config.input_noise * torch.randn(x[idx].shape, generator=generator).to(device)
             pitch_logits, source_logits, _ = model(xb)
             loss = F.cross_entropy(pitch_logits, y_pitch[idx], ignore_index=-1)
             if has_source:
@@ -222,12 +233,14 @@ def _save_atomically(obj, path: Path) -> None:
 def load_or_train_classifier(*, cache_key: str, train_latents, train_pitch, train_source=None,
                              valid_latents=None, valid_pitch=None, valid_source=None,
                              config: ClassifierConfig = ClassifierConfig(), cache_dir: str | Path | None = None,
-                             verbose: bool = True) -> EvalClassifier:
+                             verbose: bool = True, device: str | torch.device = "auto") -> EvalClassifier:
     """:func:`train_classifier`, cached in ``cache_dir`` (default ``$TUTORIAL_LIB_CACHE/eval_classifier/``).
 
     The file is named after ``cache_key`` (e.g. the codec's ``cache_id`` and the frames) and a hash of the
-    training latents, labels and config, so another dataset or codec never reuses it.
+    training latents, labels and config, so another dataset or codec never reuses it. The file holds CPU
+    weights (a classifier trained on a GPU loads anywhere); ``device`` is where it trains and runs.
     """
+    device = pick_device(device) if isinstance(device, str) else device
     train_source_arr = None if train_source is None else np.asarray(train_source)
     key = data_key(np.asarray(train_latents, dtype=np.float32), np.asarray(train_pitch),
                    np.array([]) if train_source_arr is None else train_source_arr,
@@ -236,10 +249,10 @@ def load_or_train_classifier(*, cache_key: str, train_latents, train_pitch, trai
     path = Path(cache_dir or default_cache_dir() / "eval_classifier") / f"{safe}-{key}.pt"
     if path.is_file():
         try:
-            saved = torch.load(path, weights_only=False)
+            saved = torch.load(path, map_location="cpu", weights_only=False)
             model = LatentClassifier(channels=saved["channels"], num_pitches=len(saved["pitches"]), config=config)
             model.load_state_dict(saved["state_dict"])
-            model.eval()
+            model.to(device).eval()
             return EvalClassifier(model, saved["pitches"], saved["has_source"], config, saved["train_seconds"],
                                   saved["valid_pitch_accuracy"], saved["valid_source_accuracy"])
         except Exception as error:  # a damaged or outdated file: train again, it is only a cache
@@ -247,9 +260,9 @@ def load_or_train_classifier(*, cache_key: str, train_latents, train_pitch, trai
                 print(f"Evaluation classifier cache {path} unreadable ({error}); training again.")
     classifier = train_classifier(train_latents=train_latents, train_pitch=train_pitch, train_source=train_source,
                                   valid_latents=valid_latents, valid_pitch=valid_pitch, valid_source=valid_source,
-                                  config=config)
+                                  config=config, device=device)
     _save_atomically({"channels": int(np.asarray(train_latents).shape[1]), "pitches": classifier.pitches,
-                      "has_source": classifier.has_source, "state_dict": classifier.model.state_dict(),
+                      "has_source": classifier.has_source, "state_dict": {k: v.cpu() for k, v in classifier.model.state_dict().items()},
                       "train_seconds": classifier.train_seconds,
                       "valid_pitch_accuracy": classifier.valid_pitch_accuracy,
                       "valid_source_accuracy": classifier.valid_source_accuracy}, path)

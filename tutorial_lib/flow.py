@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .devices import model_device, to_device
+
 
 @dataclass
 class RectifiedFlow:
@@ -58,13 +60,18 @@ class RectifiedFlow:
         """MSE between ``v`` and ``model(x_t, t)`` for clean ``x [B, 64, frames]``.
 
         ``t`` and ``noise`` are drawn (from ``generator``) when not given. ``reduction="none"`` returns
-        the loss of each example, ``[B]`` (used to plot the loss by time).
+        the loss of each example, ``[B]`` (used to plot the loss by time). ``x``, ``t``, ``noise`` and the
+        ``model_kwargs`` (e.g. ``conditions``) go to the model's device; the loss is computed there.
         """
-        x = self.scale(x)
+        device = model_device(model, x.device)
+        x = self.scale(x).to(device)
         if t is None:
-            t = self.sample_times(x.shape[0], generator, x.device)
+            t = self.sample_times(x.shape[0], generator, device)
         if noise is None:
-            noise = torch.randn(x.shape, generator=generator).to(x)
+            noise = torch.randn(x.shape, generator=generator)
+        t = torch.as_tensor(t, dtype=x.dtype).to(device)
+        noise = noise.to(x)
+        model_kwargs = {name: to_device(value, device) for name, value in model_kwargs.items()}
         v = self.velocity_target(x, noise)
         prediction = model(self.add_noise(x, noise, t), t, **model_kwargs)
         per_example = ((prediction - v) ** 2).flatten(1).mean(dim=1)

@@ -8,6 +8,10 @@ turn a note into the noise it comes from (:func:`invert`).
 
 Classifier-free guidance (chapter 6) moves along ``f_uncond + w (f_cond - f_uncond)``: ``w = 1`` is the
 conditional model, ``w = 0`` the unconditional one, ``w > 1`` pushes further towards the labels.
+
+Devices: the functions that take a model run it where its weights are, moving the noise, latents and labels
+there; :func:`sample` and :func:`invert` hand their results back on the device their input came from (noise
+drawn on the CPU gives samples on the CPU, whatever the model's device), :func:`generate` on the model's.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Callable
 import torch
 
 from .conditioning import Conditions
+from .devices import model_device
 from .flow import RectifiedFlow
 
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # f(x [B, ...], t [B]) -> [B, ...]
@@ -83,9 +88,11 @@ def guided(model: torch.nn.Module, conditions: Conditions | None = None, guidanc
 
     Args:
         model: called as ``model(x, t)`` or, with labels, ``model(x, t, conditions)``.
-        conditions: labels ``[B]`` each, or ``None`` for an unconditional model.
+        conditions: labels ``[B]`` each, or ``None`` for an unconditional model (moved to the model's device).
         guidance: ``w``; with labels and ``w != 1`` both forms run in one batch of ``2 B``.
     """
+    if conditions is not None:
+        conditions = conditions.to(model_device(model, conditions.pitch.device))
     if conditions is None:
         return lambda x, t: model(x, t)
     if guidance == 1.0:
@@ -115,7 +122,8 @@ def integrate(f: Velocity, x: torch.Tensor, times: torch.Tensor, solver: str = "
               return_trajectory: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Follows ``dx/dt = -f(x, t)`` along ``times`` (decreasing: towards the data; increasing: towards noise).
 
-    Returns the end point and, if asked, every point ``[len(times), B, ...]``.
+    Returns the end point and, if asked, every point ``[len(times), B, ...]``. ``x`` must be where ``f``
+    computes (a model's device): :func:`sample` and :func:`invert` move it there.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
@@ -141,16 +149,18 @@ def sample(model: torch.nn.Module | Velocity, noise: torch.Tensor, *, num_steps:
         times: a decreasing grid from 1 to 0 (see :func:`time_grid`); uniform by default.
         flow: the flow the model was trained with; its ``sigma_data`` is undone at the end.
         conditions, guidance: labels ``[B]`` each and the guidance scale (see :func:`guided`).
+
+    The model runs on its own device; ``samples`` (and ``trajectory``) come back on ``noise``'s.
     """
     times = time_grid(num_steps) if times is None else torch.as_tensor(times, dtype=torch.float32)
     if times[0] != 1.0 or times[-1] != 0.0 or not bool((times[1:] < times[:-1]).all()):
         raise ValueError("times must decrease strictly from 1 to 0")
     flow = flow or RectifiedFlow()
     f = guided(model, conditions, guidance) if isinstance(model, torch.nn.Module) else model
-    x, path = integrate(f, noise, times, solver, return_trajectory)
+    x, path = integrate(f, noise.to(model_device(model, noise.device)), times, solver, return_trajectory)
     calls = SOLVERS[solver].calls_per_step * (len(times) - 1)
-    return SampleResult(samples=flow.unscale(x), times=times, model_calls=calls,
-                        trajectory=flow.unscale(path) if path is not None else None)
+    return SampleResult(samples=flow.unscale(x).to(noise.device), times=times, model_calls=calls,
+                        trajectory=flow.unscale(path).to(noise.device) if path is not None else None)
 
 
 @torch.no_grad()
@@ -160,12 +170,13 @@ def invert(model: torch.nn.Module, latents: torch.Tensor, *, num_steps: int = 50
     """The noise ``[B, 64, frames]`` that the sampler would turn into ``latents [B, 64, frames]``.
 
     The same ODE, run from t = 0 up to t = 1 (chapter 6). Sampling the result with the same settings gives
-    the latents back, up to the solver's error.
+    the latents back, up to the solver's error. The model runs on its device; the noise comes back on ``latents``'.
     """
     flow = flow or RectifiedFlow()
     f = guided(model, conditions, guidance)
-    x, _ = integrate(f, flow.scale(latents), time_grid(num_steps).flip(0), solver)
-    return x
+    start = flow.scale(latents).to(model_device(model, latents.device))
+    x, _ = integrate(f, start, time_grid(num_steps).flip(0), solver)
+    return x.to(latents.device)
 
 
 def seeded_noise(num_samples: int, num_frames: int, *, seed: int = 0, channels: int = 64,
@@ -178,8 +189,9 @@ def seeded_noise(num_samples: int, num_frames: int, *, seed: int = 0, channels: 
 def generate(model: torch.nn.Module, num_samples: int, num_frames: int, *, seed: int = 0, num_steps: int = 100,
              solver: str = "euler", channels: int = 64, flow: RectifiedFlow | None = None,
              conditions: Conditions | None = None, guidance: float = 1.0, **kwargs) -> SampleResult:
-    """Samples from seeded noise ``[num_samples, channels, num_frames]`` on the model's device."""
-    device = next(model.parameters()).device
+    """Samples from seeded noise ``[num_samples, channels, num_frames]`` drawn on the model's device; the
+    samples stay there (``.samples.cpu()`` to plot or decode them)."""
+    device = model_device(model, torch.device("cpu"))
     noise = seeded_noise(num_samples, num_frames, seed=seed, channels=channels, device=device)
     if conditions is not None:
         conditions = conditions.to(device)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .devices import model_device
 from .flow import RectifiedFlow
 
 
@@ -61,7 +62,8 @@ class VelocityMLP(nn.Module):
                                  nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 2))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        t = t.reshape(-1).expand(x.shape[0])
+        x = x.to(self.frequencies.device)  # the model's device: points drawn on the CPU work with a GPU model
+        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(x.shape[0])
         t = t.reshape(-1, 1).to(x)
         return self.net(torch.cat([x, t, torch.cos(t * self.frequencies)], dim=1))
 
@@ -95,12 +97,15 @@ def train_toy(*, data: GaussianMixture, flow: RectifiedFlow | None = None, steps
 
 
 def field_error(model, data: GaussianMixture, *, t: float, n: int = 2000, seed: int = 0) -> float:
-    """Mean squared distance between ``model`` and the exact velocity, at points ``x_t`` the flow visits."""
+    """Mean squared distance between ``model`` and the exact velocity, at points ``x_t`` the flow visits
+    (drawn on the CPU; the model runs on its own device)."""
     g = torch.Generator().manual_seed(seed)
     x_t = RectifiedFlow.add_noise(data.sample(n, generator=g), torch.randn(n, 2, generator=g), t)
     times = torch.full((n,), float(t))
+    device = model_device(model, x_t.device)
     with torch.no_grad():
-        return ((model(x_t, times) - data.velocity(x_t, times)) ** 2).sum(1).mean().item()
+        learned = model(x_t.to(device), times.to(device)).to(x_t.device)
+        return ((learned - data.velocity(x_t, times)) ** 2).sum(1).mean().item()
 
 
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, *, projections: int = 256, seed: int = 0) -> float:
@@ -131,8 +136,9 @@ def plot_field(ax, velocity, *, t: float, lim: float = 3.5, n: int = 15, data: t
 
     axis = torch.linspace(-lim, lim, n)
     grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), dim=-1).reshape(-1, 2)
+    device = model_device(velocity, grid.device)  # a model on the GPU: its arrows come back to the CPU
     with torch.no_grad():
-        v = velocity(grid, torch.full((grid.shape[0],), float(t)))
+        v = velocity(grid.to(device), torch.full((grid.shape[0],), float(t), device=device)).to(grid.device)
     if data is not None:
         ax.scatter(data[:, 0], data[:, 1], s=2, color="0.7", zorder=0)
     speed = v.norm(dim=1).clamp_min(1e-8)

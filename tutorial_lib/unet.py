@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .conditioning import ConditionEmbedding, Conditions
+from .devices import model_device
 
 
 class SeedUNet(nn.Module):
@@ -44,11 +45,13 @@ class SeedUNet(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Velocity for ``x [B, in_channels, frames]`` (``frames`` a multiple of 32) at times ``t [B]``.
 
-        Returns ``[B, in_channels, frames]``.
+        Returns ``[B, in_channels, frames]`` on the model's device (``x`` and ``t`` are moved there).
         """
         if x.shape[-1] % self.factor:
             raise ValueError(f"SeedUNet needs a number of frames divisible by {self.factor}, got {x.shape[-1]}; "
                              "cut the latents (num_frames=32) or use UNet, which takes any length.")
+        x = x.to(self.final_layer.weight.device)
+        t = torch.as_tensor(t, device=x.device)
         skips = []
         h = x
         for down in self.downs:
@@ -136,8 +139,11 @@ class UNet(nn.Module):
             conditions: labels ``[B]`` each (a conditioned model only); ``None`` = no label given.
 
         Returns:
-            ``[B, 64, frames]``, the predicted ``x_0 - z``.
+            ``[B, 64, frames]``, the predicted ``x_0 - z``, on the model's device (the inputs are moved there:
+            noise drawn on the CPU works with a model on the GPU).
         """
+        x = x.to(self.conv_in.weight.device)
+        t = torch.as_tensor(t, device=x.device)
         frames = x.shape[-1]
         pad = (-frames) % self.factor
         h = F.pad(x, (0, pad)) if pad else x
@@ -177,7 +183,10 @@ def count_parameters(model: nn.Module) -> int:
 
 @torch.no_grad()
 def shape_table(model: nn.Module, x: torch.Tensor, t: torch.Tensor) -> list[tuple[str, tuple, int]]:
-    """``(layer, output shape, parameters)`` for each direct child layer, in the order they run."""
+    """``(layer, output shape, parameters)`` for each direct child layer, in the order they run
+    (``x [B, 64, frames]`` and ``t [B]`` are moved to the model's device)."""
+    device = model_device(model, x.device)
+    x, t = x.to(device), t.to(device)
     rows = []
     hooks = []
     for name, module in model.named_modules():

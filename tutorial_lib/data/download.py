@@ -2,12 +2,14 @@
 
 The seed fetches ``NSYNTH_GUITAR_MP3`` from the ``SonyCSLParis/test-lfs`` repository: a text file lists
 the archive's parts, each served from GitHub's LFS media host. We do the same in Python: resumable
-(HTTP ``Range``), size-checked, unpacked, and marked done so that a second call returns at once.
+(HTTP ``Range``), size-checked, checked against the sha256 the repository publishes for each part,
+unpacked, and marked done so that a second call returns at once.
 Dataset licence: CC BY 4.0 (NSynth, Engel et al. 2017).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -22,6 +24,12 @@ DATASET = "NSYNTH_GUITAR_MP3"
 RAW_URL = "https://raw.githubusercontent.com/SonyCSLParis/test-lfs/refs/heads/master"
 MEDIA_URL = "https://media.githubusercontent.com/media/SonyCSLParis/test-lfs/refs/heads/master"
 DONE_MARKER = ".download-complete"
+#: The sha256 of each part, as published by the repository's Git-LFS pointer files (``oid sha256:...``), read
+#: at SonyCSLParis/test-lfs commit 0ee504db805fe08abdeb5b445a54f7ef892f6c62 (the part added in ecdb1ca9,
+#: 2024-10-21). The whole archive: one part of 334,999,208 bytes.
+PUBLISHED_SHA256 = {
+    "NSYNTH_GUITAR_MP3.zip": "cbabb3ba2ce81c28982eb41c3ba5127a0d81a3cd72d55d427a95f0558e43dfb3",
+}
 
 
 class OfflineError(OSError):
@@ -44,13 +52,46 @@ def _remote_size(url: str, timeout: float) -> int | None:
         return int(length) if length is not None else None
 
 
-def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = True) -> Path:
-    """Downloads ``url`` to ``dest``, resuming a partial ``dest.part``; checks the size against the server's."""
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read 1 MiB at a time (the archive is 335 MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ChecksumError(OSError):
+    """A downloaded file's sha256 differs from the published one."""
+
+
+def _check_sha256(path: Path, sha256: str | None, *, downloaded: bool) -> None:
+    if sha256 is None:
+        return
+    found = file_sha256(path)
+    if found == sha256.lower():
+        return
+    if downloaded:  # ours: delete it, a new download starts from scratch
+        path.unlink()
+        action = "It was deleted: run the download again."
+    else:  # already there before this call: not ours to delete
+        action = f"Delete {path} and run the download again."
+    raise ChecksumError(f"{path.name}: its sha256 is {found}, but the published one is {sha256} (the file is "
+                        f"damaged or not the published archive). {action} If it fails again, the repository's "
+                        "copy may have changed: download it elsewhere and pass its folder with --data.")
+
+
+def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = True,
+                  sha256: str | None = None) -> Path:
+    """Downloads ``url`` to ``dest``, resuming a partial ``dest.part``; checks the size against the server's
+    and, if given, the file's ``sha256`` (a mismatch deletes what this call downloaded and raises
+    :class:`ChecksumError`)."""
     from ..progress import progress_bar as tqdm
 
     expected = _remote_size(url, timeout)
     partial = dest.with_name(dest.name + ".part")
     if dest.is_file() and (expected is None or dest.stat().st_size == expected):
+        _check_sha256(dest, sha256, downloaded=False)
         return dest
     have = partial.stat().st_size if partial.is_file() else 0
     if expected is not None and have > expected:
@@ -70,6 +111,7 @@ def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = 
     if expected is not None and size != expected:
         raise OSError(f"{dest.name}: downloaded {size} of {expected} bytes. Run the download again: it resumes.")
     partial.replace(dest)
+    _check_sha256(dest, sha256, downloaded=True)
     return dest
 
 
@@ -84,10 +126,12 @@ def keep_archive_times(zf: zipfile.ZipFile, dest: Path) -> None:
 
 
 def download_nsynth_guitar(dest: str | Path, raw_url: str = RAW_URL, media_url: str = MEDIA_URL,
-                           dataset: str = DATASET, progress: bool = True) -> Path:
+                           dataset: str = DATASET, progress: bool = True,
+                           sha256: dict[str, str] | None = None) -> Path:
     """Downloads and unpacks the NSynth guitar MP3 subset into ``dest``; returns ``dest/NSYNTH_GUITAR_MP3``.
 
-    Afterwards ``dest/NSYNTH_GUITAR_MP3/nsynth-guitar-{train,valid,test}/`` hold the notes.
+    Afterwards ``dest/NSYNTH_GUITAR_MP3/nsynth-guitar-{train,valid,test}/`` hold the notes. ``sha256`` maps
+    each part's name to its expected sha256 (default: :data:`PUBLISHED_SHA256`).
     """
     dest = Path(dest)
     target = dest / dataset
@@ -95,7 +139,8 @@ def download_nsynth_guitar(dest: str | Path, raw_url: str = RAW_URL, media_url: 
         return target
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        return _download_and_unpack(dest, target, raw_url, media_url, dataset, progress)
+        return _download_and_unpack(dest, target, raw_url, media_url, dataset, progress,
+                                    PUBLISHED_SHA256 if sha256 is None else sha256)
     except urllib.error.HTTPError:
         raise  # the host answered: its message says what went wrong
     except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
@@ -103,12 +148,16 @@ def download_nsynth_guitar(dest: str | Path, raw_url: str = RAW_URL, media_url: 
 
 
 def _download_and_unpack(dest: Path, target: Path, raw_url: str, media_url: str, dataset: str,
-                         progress: bool) -> Path:
+                         progress: bool, sha256: dict[str, str]) -> Path:
     with urllib.request.urlopen(f"{raw_url}/{dataset}.txt", timeout=60) as response:
         parts = [line.strip() for line in response.read().decode().splitlines() if line.strip()]
     if not parts:
         raise OSError(f"{raw_url}/{dataset}.txt lists no archive parts.")
-    files = [download_file(f"{media_url}/{part}", dest / part, progress=progress) for part in parts]
+    unknown = [part for part in parts if part not in sha256]
+    if unknown:
+        print(f"No published sha256 for {', '.join(unknown)} (the list of parts changed?): checking their sizes only.")
+    files = [download_file(f"{media_url}/{part}", dest / part, progress=progress, sha256=sha256.get(part))
+             for part in parts]
 
     archive = dest / f"{dataset}.zip"
     if len(files) > 1:  # a split archive (.z01, .z02, ..., .zip): `zip -F` joins it, as the seed's script does
