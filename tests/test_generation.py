@@ -196,3 +196,30 @@ def test_the_shipped_model_loads_decodes_and_stays_small():
     assert load_pretrained("cpu-long", codec=other) is None
     with pytest.raises(FileNotFoundError, match="available: \\['cpu-long'\\]"):
         load_pretrained("gpu-full")
+
+
+def test_generate_cut_short_keeps_the_notes_it_wrote_and_a_rerun_makes_only_the_rest(tmp_path, monkeypatch, capsys):
+    from tutorial_lib import generation
+
+    monkeypatch.setattr(generation, "NOTE_BATCH", 2)
+    path, out = _labelled_checkpoint(tmp_path), tmp_path / "notes"
+    real, calls = generation.NoteGenerator.generate, []
+
+    def second_batch_interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(generation.NoteGenerator, "generate", second_batch_interrupted)
+    command = ["generate", "--checkpoint", str(path), "--num", "5", "--sample-steps", "2", "--out", str(out)]
+    assert main(command) == 130
+    assert "run the same command again to make the rest" in capsys.readouterr().err
+    first = {f.name: f.read_bytes() for f in out.glob("*.wav")}
+    assert len(first) == 2  # the first batch was written as it came
+    calls.clear()
+    monkeypatch.setattr(generation.NoteGenerator, "generate", real)
+    assert main(command) == 0
+    assert "2 of the 5 notes are already in" in capsys.readouterr().out
+    after = {f.name: f.read_bytes() for f in out.glob("*.wav")}
+    assert len(after) == 5 and all(after[name] == data for name, data in first.items())
