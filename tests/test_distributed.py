@@ -98,10 +98,9 @@ def test_two_ranks_train_like_one_process_and_resume_on_one(ran, tmp_path):
         assert rank["stopped"]["valid_loss"] == pytest.approx(one.history["valid_loss"], rel=1e-4)
     two, two_ema, state = load_checkpoint(folder / "two.pt")
     assert state["step"] == 4
-    for a, b in zip(two.parameters(), one.model.parameters()):
-        assert torch.allclose(a, b, atol=1e-4)
-    for a, b in zip(two_ema.parameters(), one.ema_model.parameters()):
-        assert torch.allclose(a, b, atol=1e-4)
+    pairs = [*zip(two.parameters(), one.model.parameters()), *zip(two_ema.parameters(), one.ema_model.parameters())]
+    gap = max((a - b).abs().max().item() for a, b in pairs)
+    assert gap < 1e-4  # float rounding: the ranks sum in another order (5.3e-5 when the README was written)
     changed = max((a - b).abs().max().item() for a, b in zip(two.parameters(), model().parameters()))
     assert changed > 1e-3  # the comparison above would notice a model that did not train
 
