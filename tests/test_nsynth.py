@@ -117,8 +117,8 @@ def test_name_wins_over_a_contradicting_examples_json_and_says_so(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("[1, 2]", "holds a JSON list, but examples.json maps each note name"),
-    ("{not json", "is not valid JSON"),
+    ("[1, 2]", "holds a JSON list, not an object. examples.json maps each note name"),
+    ("{not json", "is damaged \\(not valid JSON"),
 ])
 def test_examples_json_of_the_wrong_shape_names_the_file(tmp_path, content, message):
     write_note(tmp_path / "guitar_acoustic_001-060-100.wav", seconds=1.0)

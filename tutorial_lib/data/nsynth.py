@@ -115,15 +115,9 @@ def _examples_json(path: Path) -> dict:
     """NSynth's ``examples.json``: ``{note name: {"pitch": int, "velocity": int, ...}}`` ({} when absent)."""
     if not path.is_file():
         return {}
-    try:
-        table = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); fix or delete it "
-                         "(labels then come from the file names).") from error
-    if not isinstance(table, dict):
-        raise ValueError(f"{path} holds a JSON {type(table).__name__}, but examples.json maps each note name to "
-                         'its labels: {"guitar_acoustic_004-071-025": {"pitch": 71, "velocity": 25, ...}, ...}. '
-                         "Fix or delete it (labels then come from the file names).")
+    table = _json_object(path, "examples.json maps each note name to its labels: {\"guitar_acoustic_004-071-025\": "
+                         '{"pitch": 71, "velocity": 25, ...}, ...}. Fix or delete it (labels then come from the file '
+                         "names).")
     return table
 
 
@@ -423,14 +417,18 @@ def write_synthetic_nsynth(
     return root
 
 
+def _json_object(path: Path, what_to_do: str) -> dict:
+    """The JSON object in ``path``; a ValueError naming the file and ``what_to_do`` if it is damaged or not one."""
+    try:
+        value = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is damaged (not valid JSON: {error}). {what_to_do}") from error
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} holds a JSON {type(value).__name__}, not an object. {what_to_do}")
+    return value
+
+
 def _read_marker(marker: Path) -> dict:
     """``synthetic.json``: the settings a synthetic set was made with (and whether it is complete)."""
-    try:
-        made = json.loads(marker.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{marker} is damaged ({error}); it records how the synthetic set in {marker.parent} "
-                         "was made. Delete that folder (the library made it) and run again.") from error
-    if not isinstance(made, dict):
-        raise ValueError(f"{marker} holds a JSON {type(made).__name__}, not the settings of a synthetic set. "
-                         f"Delete {marker.parent} (the library made it) and run again.")
-    return made
+    return _json_object(marker, f"It records how the synthetic set in {marker.parent} was made: delete that folder "
+                                "(the library made it) and run again.")
