@@ -255,3 +255,17 @@ def test_the_copy_check_warns_on_a_model_that_replays_its_training_notes(tiny_ns
     assert copying["share"] > 0.9 and "copies its training notes" in copying["warning"]
     fresh = copy_report(Replay(torch.randn_like(train)), prepared, num=len(train), sample_steps=1)
     assert fresh["share"] < 0.1 and fresh["warning"] is None
+
+
+def test_run_never_writes_over_files_it_did_not_make(tmp_path, capsys):
+    """An --out with a report.json or samples/*.wav but no checkpoint.pt was not made by a run: refused."""
+    out = tmp_path / "mine"
+    (out / "samples").mkdir(parents=True)
+    (out / "samples" / "sample_00.wav").write_bytes(b"my recording")
+    (out / "report.json").write_text("my notes")
+    assert main(["run", "--out", str(out), "--codec", "mel", "--cache", str(tmp_path / "cache")]) == 1
+    err = capsys.readouterr().err
+    assert str(out / "report.json") in err and str(out / "samples" / "sample_00.wav") in err and "no checkpoint" in err
+    assert (out / "report.json").read_text() == "my notes"
+    assert (out / "samples" / "sample_00.wav").read_bytes() == b"my recording"
+    assert not (tmp_path / "cache").exists()  # refused before any work

@@ -246,6 +246,21 @@ def nearest_held(wanted: tuple[int, ...], held: torch.Tensor) -> tuple[int, ...]
     return tuple(min(known, key=lambda q: (abs(q - p), q)) for p in wanted) if known else tuple(wanted)
 
 
+def check_run_folder(out: Path) -> None:
+    """Refuses an ``out`` holding files a run would write (``report.json``, ``samples/*.wav``) but no
+    ``checkpoint.pt``: they were not made by a run this command can continue, so they are not replaced."""
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file, not a folder; choose a folder for the run.")
+    if (out / "checkpoint.pt").exists():
+        return  # a run's folder: resumed, reloaded or (with --restart) redone, each checked by train()
+    theirs = [p for p in (out / "report.json", *sorted((out / "samples").glob("*.wav"))) if p.exists()]
+    if theirs:
+        raise FileExistsError(f"{out} holds {', '.join(str(p) for p in theirs[:3])}"
+                              f"{f' and {len(theirs) - 3} more' if len(theirs) > 3 else ''} but no checkpoint.pt: "
+                              "not a run this command can continue, so it will not write over them. Choose a new "
+                              "--out, or move them aside.")
+
+
 def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: str = "ci", codec: str | None = None,
                  m2l_weights: str | None = None, cache_dir: str | Path | None = None, steps: int | None = None,
                  progress: bool = True, restart: bool = False, precision: str | None = None,
@@ -262,6 +277,7 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
         raise ValueError(f"steps={steps}: training needs at least 1 step (leave it out for the profile's own).")
     if eval_samples is not None and eval_samples < 0:
         raise ValueError(f"eval_samples={eval_samples}: give 0 (no evaluation) or more notes (--eval-samples).")
+    check_run_folder(out)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     overrides = {"steps": steps, "precision": precision, "eval_samples": eval_samples}
     prof = get_profile(profile, **{k: v for k, v in overrides.items() if v is not None})
