@@ -49,6 +49,11 @@ class LatentSpace:
                 "std": self.std.clone(), "num_frames": self.num_frames, "data_source": self.data_source}
 
 
+def nearest(value: int, known: list[int]) -> int:
+    """The member of ``known`` nearest to ``value`` (a tie goes to the lower)."""
+    return min(known, key=lambda q: (abs(q - value), q))
+
+
 def labels_held(conditions: Conditions) -> dict:
     """The labels a model was trained on (recorded in its checkpoint): ``{"pitch": [...], "source": [names],
     "velocity": [...]}``, each sorted, unknown labels (-1) left out."""
@@ -82,9 +87,9 @@ class NoteGenerator:
         held = self.labels_held or {}
         for name, plural, value in (("pitch", "pitches", pitch), ("velocity", "velocities", velocity)):
             if value is not None and held.get(name) and value not in held[name]:
-                nearest = min(held[name], key=lambda q: (abs(q - value), q))
                 warnings.append(f"{name} {value} was never in this model's training notes ({plural} "
-                                f"{held[name][0]}-{held[name][-1]}; nearest held: {nearest}): expect a note near "
+                                f"{held[name][0]}-{held[name][-1]}; nearest held: {nearest(value, held[name])}): "
+                                "expect a note near "
                                 "a held one rather than the one asked.")
         if source is not None and held.get("source") and source not in held["source"]:
             warnings.append(f"source {source!r} was never in this model's training notes (held: "

@@ -22,7 +22,7 @@ from .conditioning import Conditions
 from .distributed import barrier, world
 from .estimates import describe_training
 from .flow import RectifiedFlow
-from .generation import LatentSpace, NoteGenerator, labels_held, write_wav
+from .generation import LatentSpace, NoteGenerator, labels_held, nearest, write_wav
 from .profiles import Profile, default_cache_dir, default_data_dir, get_profile
 from .sampling import generate
 from .threads import use_cpu_threads
@@ -183,14 +183,18 @@ def write_samples(generator: NoteGenerator, folder: Path, *, num: int, sample_st
 
 
 def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int, sample_steps: int,
-                       guidance: float = 1.0, seed: int = 1, progress: bool = True) -> dict:
-    """``num`` unconditional notes and, for a conditioned model, ``num`` notes asked for the validation notes'
-    labels, each scored by :func:`tutorial_lib.evaluation.evaluate` beside the real notes' own figures."""
+                       guidance: float = 1.0, seed: int = 1, progress: bool = True,
+                       unconditional: torch.Tensor | None = None) -> dict:
+    """``num`` unconditional notes (``unconditional [num, 64, frames]`` if already sampled) and, for a
+    conditioned model, ``num`` notes asked for the validation notes' labels, each scored by
+    :func:`tutorial_lib.evaluation.evaluate` beside the real notes' own figures (which decodes them)."""
     from .evaluation import evaluate, labels_to_ask, reference_from_prepared
 
     reference = reference_from_prepared(prepared, num_audio=min(100, max(48, num)), verbose=progress)
-    latents, _ = generator.generate(num, seed=seed, sample_steps=sample_steps)
-    out = {"unconditional": evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio).as_dict()}
+    if unconditional is None:
+        unconditional = generator.sample_latents(num, seed=seed, sample_steps=sample_steps)
+    out = {"unconditional": evaluate(latents=unconditional, reference=reference,
+                                     to_audio=prepared.to_audio).as_dict()}
     if generator.conditioned:
         asked = labels_to_ask(prepared.conditions("valid"), num)
         latents = generate(generator.model, num, generator.space.num_frames, seed=seed, num_steps=sample_steps,
@@ -219,13 +223,13 @@ def data_warnings(prepared: Prepared) -> list[str]:
 COPY_WARNING = 0.25
 
 
-def copy_report(generator: NoteGenerator, prepared: Prepared, *, num: int, sample_steps: int, seed: int = 2) -> dict:
-    """Memorisation check of ``num`` unconditional notes (:func:`tutorial_lib.metrics.copy_share` on the
-    standardised latents): the share closer to a training note than 95 % of validation notes are, with a
-    warning above :data:`COPY_WARNING`."""
+def copy_report(latents: torch.Tensor, prepared: Prepared) -> dict:
+    """Memorisation check of generated notes ``latents [N, 64, frames]`` (standardised, as sampled) with
+    :func:`tutorial_lib.metrics.copy_share`: the share closer to a training note than 95 % of validation notes
+    are, with a warning above :data:`COPY_WARNING`."""
     from .metrics import copy_share
 
-    latents = generator.sample_latents(num, seed=seed, sample_steps=sample_steps)
+    num = len(latents)
     share, threshold = copy_share(latents.numpy(), prepared.data.train.latents.numpy(),
                                   prepared.data.valid.latents.numpy())
     warning = None
@@ -243,7 +247,7 @@ def nearest_held(wanted: tuple[int, ...], held: torch.Tensor) -> tuple[int, ...]
     synthetic data hold every second or third MIDI number (pitch 45 becomes 44 on the cpu data, 46 on the ci
     data) and velocities 25, 75 and 127 (100 becomes 75)."""
     known = sorted({int(p) for p in held.tolist() if p >= 0})
-    return tuple(min(known, key=lambda q: (abs(q - p), q)) for p in wanted) if known else tuple(wanted)
+    return tuple(nearest(p, known) for p in wanted) if known else tuple(wanted)
 
 
 def check_run_folder(out: Path) -> None:
@@ -307,8 +311,10 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
                                  solver=SOLVER, pitches=nearest_held(prof.named_pitches, labels.pitch),
                                  velocity=nearest_held((100,), labels.velocity)[0], guidance=prof.guidance)
     lap("sampling and decoding")
-    copies = copy_report(generator, prepared, num=max(prof.num_samples, min(prof.eval_samples, 64)),
-                         sample_steps=prof.sample_steps)
+    # One set of unconditional notes serves the copy check and the evaluation.
+    unconditional = generator.sample_latents(prof.eval_samples or max(prof.num_samples, 16), seed=1,
+                                             sample_steps=prof.sample_steps)
+    copies = copy_report(unconditional, prepared)
     if copies["warning"]:
         print(f"warning: {copies['warning']}")
         warnings.append(copies["warning"])
@@ -316,7 +322,7 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
     evaluation = None
     if prof.eval_samples:
         evaluation = evaluate_generator(generator, prepared, num=prof.eval_samples, sample_steps=prof.sample_steps,
-                                        guidance=prof.guidance, progress=progress)
+                                        guidance=prof.guidance, progress=progress, unconditional=unconditional)
         lap("evaluation")
 
     history = result.history
