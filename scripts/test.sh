@@ -23,6 +23,10 @@ if [ ! -x "$CHROMIUM" ]; then  # checked first, not after ten minutes of tests
 fi
 source scripts/setup.sh
 python -m pytest -q tests/ ${pytest_args[@]+"${pytest_args[@]}"}
-python -m pytest -q --nbmake --nbmake-timeout=600 notebooks/
+# Every chapter runs; each counts its encodes, decodes and classifier epochs, checked against the estimates.
+work_dir="$(mktemp -d)"
+TUTORIAL_LIB_WORK_DIR="$work_dir" python -m pytest -q --nbmake --nbmake-timeout=600 notebooks/
+TUTORIAL_LIB_WORK_DIR="$work_dir" python -m pytest -q tests/test_chapter_work.py
+rm -rf "$work_dir"
 bash scripts/book.sh
 CHROMIUM="$CHROMIUM" python -m pytest -q browser_tests/

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import work
+
 M2L_REPO_ID = "SonyCSLParis/music2latent"
 M2L_FILENAME = "music2latent.pt"
 M2L_WEIGHTS_ENV = "M2L_WEIGHTS"
@@ -125,6 +127,7 @@ class MelCodec(Codec):
     def encode(self, waveform: np.ndarray, sample_rate: int) -> torch.Tensor:
         import librosa
 
+        work.add("encode mel")
         waveform = self._as_mono_at_rate(waveform, sample_rate)
         magnitude = np.abs(librosa.stft(waveform, n_fft=self.n_fft, hop_length=self.hop_length))
         mel = self.basis @ magnitude  # [64, frames]
@@ -151,6 +154,7 @@ class MelCodec(Codec):
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         import librosa
 
+        work.add("decode mel")
         mel = np.maximum(np.exp(torch.as_tensor(latents).detach().cpu().double().numpy()) - self.eps, 0.0)
         stft_magnitude = self.mel_to_magnitude(mel)
         audio = librosa.griffinlim(
@@ -289,6 +293,7 @@ class Music2LatentCodec(Codec):
     def encode(self, waveform: np.ndarray, sample_rate: int) -> torch.Tensor:
         from music2latent.inference import encode_audio_inference
 
+        work.add("encode music2latent")
         audio = torch.from_numpy(self._as_mono_at_rate(waveform, sample_rate))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*CUDA is not available.*")
@@ -298,6 +303,7 @@ class Music2LatentCodec(Codec):
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         from music2latent.inference import decode_latent_inference
 
+        work.add("decode music2latent")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*CUDA is not available.*")
             audio = decode_latent_inference(torch.as_tensor(latents).float(), self, 44_100 * 60, 1,

@@ -42,6 +42,11 @@ H100_TRAIN_SAMPLES_PER_S = {
     ("unet", (64, 128, 128), "fp32"): 17528, ("unet", (64, 128, 128), "bf16"): 18448,
     ("unet", (256, 512, 512), "fp32"): 15557, ("unet", (256, 512, 512), "bf16"): 17429,
 }
+# Small batches leave a GPU waiting on kernel launches, so a training step costs at least this much, whatever
+# the batch. Measured: the cpu profile's U-Net takes 0.614 ms per forward call at batch 8 on the H100
+# (throughput_cuda.md: 61.4 ms per note for Euler 100); assumed: a training step costs four such calls
+# (forward, a backward twice as long, optimizer and EMA), doubled for Colab's slower host CPU.
+STEP_FLOOR_S = 4 * 0.614e-3 * 2
 # Measured: the seed's U-Net at the cpu profile's sizes trained 800 steps of batch 32 in 31.9 s on 2 CPU cores
 # (benchmarks/results/unets_cpu_seed-profile_cpu.json); at full size 52 samples/s (throughput_cpu.json).
 # Colab's free machine has 2 vCPUs: assumed as fast. Chapter 3's exercise trains on the CPU.
@@ -58,19 +63,67 @@ INSTALL_SECONDS = 60.0  # assumed: pip install of the project and its dependenci
 OTHER_SECONDS = 30.0  # assumed: the chapter's other cells (plots, pitch tracking on the CPU)
 NSYNTH_NOTES = {"train": 32_690, "valid": 2_081}  # the seed's guitar subset
 
-# What each chapter does beyond preparing the data (counted from its cells).
+# The evaluation classifier (tutorial_lib.eval_classifier, 40 epochs) trained on the cpu data's 573 notes in
+# 5.1 s on the CPU here (benchmarks/results/evaluation_sanity_cpu.json); it trains on the GPU when there is one,
+# which we assume is at least as fast (it is a small network, launch-bound on a GPU).
+CLASSIFIER_NOTE_EPOCHS_PER_S = 40 * 573 / 5.12
+# The shipped model decodes with the offline mel codec on the CPU: measured 2.9 s per note on one busy thread
+# here; assumed 1.5 s on Colab's CPU.
+MEL_DECODE_SECONDS = 1.5
+
+# What each chapter does beyond its encodes and decodes (those: chapter_work).
 CHAPTER_WORK = {
-    "01_codec": {"encodes": 7, "decodes": 7},
+    "01_codec": {},
     "02_dataset": {},
     "03_unet": {"cpu_training": ("seed", 2 * 200 * 32)},  # the time-everywhere exercise: 2 runs of 200 x 32
-    "04_training": {"trains": ("ours", "seed"), "decodes": 3},
+    "04_training": {"trains": ("ours", "seed")},
     "04a_toy_flow": {"no_data": True, "other_seconds": 25.0},  # a 2-D toy, 23 s on a laptop CPU
     # Trajectories, solver sweep, Frechet distances of 100 samples, players: about 40,000 network calls per note.
-    "05_sampling": {"trains": ("ours",), "note_calls": 40_000, "decodes": 12},
-    # Guidance sweep (4 x 48 notes, doubled batches), inversions, edits, the listening table and the grid;
-    # 64 notes decoded for the sweep's pitch and shape figures and about 30 for the players.
-    "06_control": {"trains": ("ours",), "note_calls": 30_000, "decodes": 95},
+    "05_sampling": {"trains": ("ours",), "note_calls": 40_000},
+    # Guidance sweep (4 x 48 notes, doubled batches), inversions, edits, the listening table and the grid.
+    "06_control": {"trains": ("ours",), "note_calls": 30_000},
 }
+
+
+@dataclass(frozen=True)
+class Work:
+    """The costly work of one chapter, in notes (tutorial_lib.work counts the same when the chapter runs).
+
+    ``encodes``: notes the chapter's codec encodes beyond preparing the data; ``decodes``: notes it decodes;
+    ``reference_decodes``: real notes the evaluation decodes once (kept in the cache); ``shipped_decodes``: the
+    shipped model's notes (offline codec, CPU); ``classifier_note_epochs``: the evaluation classifier's training.
+    """
+
+    encodes: int = 0
+    decodes: int = 0
+    reference_decodes: int = 0
+    shipped_decodes: int = 0
+    classifier_note_epochs: int = 0
+
+
+def chapter_work(chapter: str, profile, sizes: dict[str, int]) -> Work:
+    """What ``chapter`` encodes, decodes and trains the classifier on, run with ``profile`` on data of ``sizes``
+    notes per split (``{"train": N, "valid": M}``). Counted from the chapters' cells; tests/test_chapter_work.py
+    checks it against what the chapters do (their counts in tutorial_lib.work)."""
+    train, valid = sizes["train"], sizes["valid"]
+
+    def reference(num_audio: int) -> int:  # the evaluation's real notes: num_audio of each split, decoded
+        return min(num_audio, train) + min(num_audio, valid)
+
+    classifier = 40 * train  # ClassifierConfig.epochs
+    if chapter == "01_codec":  # a round trip, six notes' pitch table, and Music2Latent's shapes (one encode)
+        return Work(encodes=1 + 1 + 6, decodes=1 + 6)
+    if chapter == "04_training":  # three noisy latents at t = 0, 0.5, 1 played
+        return Work(decodes=3)
+    if chapter == "05_sampling":
+        real = -(-train // 10) - (-valid // 10)  # a tenth of both splits, for their decay times
+        return Work(decodes=real + profile.num_samples + 48 + 3 + 3,  # samples, a 48-note evaluation, two players
+                    reference_decodes=reference(48), shipped_decodes=profile.num_samples,
+                    classifier_note_epochs=classifier)
+    if chapter == "06_control":  # guidance 4 x 16, inversion 2, edits 3 + 16, slerp 5, table 3 + 3, grid 6
+        return Work(decodes=64 + 2 + 3 + 16 + 5 + 3 + 3 + 6, reference_decodes=reference(48), shipped_decodes=3,
+                    classifier_note_epochs=classifier)
+    return Work()
 
 
 def _channels(name: str, kwargs: dict) -> tuple[int, ...]:
@@ -143,9 +196,11 @@ def notes_used(profile) -> dict[str, int]:
 
 
 def training_seconds(profile, name: str, kwargs: dict, *, card: str = "T4") -> tuple[float, str]:
-    """Estimated seconds (and precision) for ``profile``'s training of ``name(**kwargs)`` on ``card``."""
+    """Estimated seconds (and precision) for ``profile``'s training of ``name(**kwargs)`` on ``card``: the
+    samples at the card's measured-and-scaled speed, or :data:`STEP_FLOOR_S` per step if that is longer."""
     rate, used = train_samples_per_s(name, kwargs, card=card, precision=profile.train.precision)
-    return profile.train.steps * profile.train.batch_size / rate, used
+    steps = profile.train.steps
+    return max(steps * profile.train.batch_size / rate, steps * STEP_FLOOR_S), used
 
 
 def chapter_estimate(profile, chapter: str, *, card: str = "T4", drive_cache: bool = False) -> Estimate:
@@ -157,10 +212,15 @@ def chapter_estimate(profile, chapter: str, *, card: str = "T4", drive_cache: bo
     work = CHAPTER_WORK[chapter]
     est = Estimate(chapter, card, {"install": INSTALL_SECONDS})
     if not work.get("no_data"):
+        counts = chapter_work(chapter, profile, notes_used(profile))
         est.parts["download"] = (NSYNTH_MB + M2L_WEIGHTS_MB) / DOWNLOAD_MB_PER_S + UNPACK_SECONDS
         encodes = 0 if drive_cache else sum(notes_used(profile).values())
-        est.parts["encoding"] = m2l_seconds(encodes=encodes + work.get("encodes", 0), card=card)
-        est.parts["decoding"] = m2l_seconds(decodes=work.get("decodes", 0), card=card)
+        est.parts["encoding"] = m2l_seconds(encodes=encodes + counts.encodes, card=card)
+        cached = 0 if drive_cache else counts.reference_decodes  # the evaluation's real notes, kept on Drive
+        est.parts["decoding"] = (m2l_seconds(decodes=counts.decodes + cached, card=card)
+                                 + counts.shipped_decodes * MEL_DECODE_SECONDS)
+        if counts.classifier_note_epochs and not drive_cache:
+            est.parts["evaluation classifier"] = counts.classifier_note_epochs / CLASSIFIER_NOTE_EPOCHS_PER_S
     if "cpu_training" in work:
         name, samples = work["cpu_training"]
         _, rate = _measured({(n, c): r for (n, c), r in CPU_TRAIN_SAMPLES_PER_S.items()}, name,

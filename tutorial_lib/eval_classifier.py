@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import work
 from .data.synth import SOURCES
 from .devices import model_device
 from .metrics import frechet_distance
@@ -247,6 +248,7 @@ def load_or_train_classifier(*, cache_key: str, train_latents, train_pitch, trai
                    np.frombuffer(repr(asdict(config)).encode(), dtype=np.uint8))
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in cache_key)[:80]
     path = Path(cache_dir or default_cache_dir() / "eval_classifier") / f"{safe}-{key}.pt"
+    work.add("classifier note-epochs", config.epochs * len(train_latents), once=str(path))  # cached or not: a fresh session trains it once
     if path.is_file():
         try:
             saved = torch.load(path, map_location="cpu", weights_only=False)

@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from . import work
 from .eval_classifier import (ClassifierConfig, EvalClassifier, _save_atomically, classifier_figures, data_key,
                               load_or_train_classifier)
 from .note_measures import load_torchcrepe, note_pitches, note_shapes, pitch_figures, shape_distance
@@ -191,6 +192,8 @@ def build_reference(*, train_latents, train_pitch, train_source=None, valid_late
             saved = torch.load(path, weights_only=False)
         except Exception:
             saved = None
+    # A fresh session (Colab) decodes these notes once: counted for the estimates even when cached here.
+    work.add("decode, cached", 0 if saved is None else len(ti) + len(vi), once=str(path))
     if saved is None:
         valid_audio = _decode(to_audio, valid_latents[vi])
         saved = {"train_shapes": note_shapes(_decode(to_audio, train_latents[ti]), sample_rate),

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from .. import work
 from ..codec import Codec
 from ..distributed import World, barrier, world
 from .nsynth import (AudioError, Note, empty_split_message, find_split_folders, list_flat_folder, list_notes,
@@ -195,6 +196,8 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
         key = _file_key(note.path)
         if key in cache and (before is None or key in before):
             report.cached += 1
+            # A fresh session (Colab) encodes this note once: counted for the estimates, once per note.
+            work.add(f"encode {type(codec).name}", once=key)
             report.fixed(cached_fixes.get(key, []), note.path.name)
         elif key in cache:  # encoded just now by one of the ranks
             report.encoded += 1
@@ -209,6 +212,7 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
                 continue
             report.fixed(fixes, note.path.name)
             cache[key], cached_fixes[key] = encoded, fixes
+            work.add(f"encode {type(codec).name}", 0, once=key)  # counted by the codec: not again from the cache
             report.encoded += 1
             unsaved += 1
             if unsaved >= save_every and before is None:  # (several ranks: rank 0 saves at the end)
