@@ -99,5 +99,5 @@ def test_note_grid_is_what_the_widget_plays_and_renders_players():
     assert np.allclose(grid.waveforms[3], one[0], atol=1e-4)  # the widget's note for those choices
     assert not np.allclose(grid.waveforms[0], grid.waveforms[1], atol=1e-4)  # the labels change the note
     page = grid._repr_html_()
-    assert page.count("<audio") == 4 and page.count("data:audio/wav;base64,") == 4 and "flex-wrap" in page
+    assert page.count("<audio") == 4 and page.count("data:audio/mpeg;base64,") == 4 and "flex-wrap" in page
     assert "pitch 70, synthetic" in page and "4 notes" in repr(grid)

@@ -1,6 +1,6 @@
 """Notebook helpers: show the library's real source, play audio, show tables, say where outputs come from.
 
-A leaf module: nothing else in tutorial_lib imports it.
+Nothing in the method imports it; of the book's helpers, ``widgets`` uses its audio players.
 """
 
 from __future__ import annotations
@@ -18,16 +18,38 @@ def show_source(obj) -> None:
     display(Code(inspect.getsource(obj), language="python"))
 
 
+def audio_data_uri(waveform, sample_rate: int) -> str:
+    """``waveform`` (peak-normalised) as a ``data:audio/mpeg;base64,...`` URI: MP3, about a quarter of a WAV's
+    bytes, so a page of players stays light (browsers, Jupyter and Colab all play it)."""
+    import base64
+    import io
+
+    import soundfile as sf
+
+    waveform = np.asarray(waveform, dtype=np.float32).reshape(-1)
+    peak = float(np.max(np.abs(waveform))) if waveform.size else 0.0
+    buffer = io.BytesIO()
+    sf.write(buffer, waveform / peak * 0.99 if peak > 0 else waveform, sample_rate, format="MP3",
+             bitrate_mode="CONSTANT", compression_level=0.5)
+    return "data:audio/mpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def audio_html(waveform, sample_rate: int, style: str = "") -> str:
+    """An ``<audio>`` player of ``waveform`` (see :func:`audio_data_uri`)."""
+    style = f' style="{style}"' if style else ""
+    return f'<audio controls preload="metadata"{style} src="{audio_data_uri(waveform, sample_rate)}"></audio>'
+
+
 def play(waveform, sample_rate: int, title: str | None = None) -> None:
-    """An audio player (loudness normalised) with an optional title above it."""
-    from IPython.display import Audio, Markdown, display
+    """An audio player (loudness normalised, MP3) with an optional title above it."""
+    from IPython.display import HTML, Markdown, display
 
     waveform = np.asarray(waveform, dtype=np.float32).reshape(-1)
     if title:
         display(Markdown(f"**{title}**"))
     if not np.any(waveform):
         display(Markdown("*(silence: the waveform is all zeros)*"))
-    display(Audio(waveform, rate=sample_rate, normalize=bool(np.any(waveform))))
+    display(HTML(audio_html(waveform, sample_rate)))
 
 
 def provenance(data_source: str, codec_description: str) -> None:

@@ -8,15 +8,14 @@ plain players: chapter 6 as a grid of pre-rendered notes (:func:`note_grid`).
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
 
 from .data.synth import SOURCES
+from .display import audio_html
 from .generation import NoteGenerator
 from .sampling import SOLVERS
 
@@ -38,7 +37,7 @@ class GeneratorBox(widgets.VBox):
 
 def generator_widget(generator: NoteGenerator) -> GeneratorBox:
     """Seed, steps and solver controls, a button, and the resulting player."""
-    from IPython.display import Audio
+    from IPython.display import HTML
 
     seed = widgets.IntSlider(value=0, min=0, max=99, description="seed")
     steps = widgets.Dropdown(options=[1, 2, 4, 8, 16, 32, 64], value=16, description="steps")
@@ -50,7 +49,7 @@ def generator_widget(generator: NoteGenerator) -> GeneratorBox:
         audio = generate_audio(generator, seed=seed.value, num_steps=steps.value, solver=solver.value)
         output.outputs = ()
         output.append_stdout(f"seed {seed.value}, {steps.value} {solver.value} steps\n")
-        output.append_display_data(Audio(audio, rate=generator.space.codec.sample_rate, normalize=True))
+        output.append_display_data(HTML(audio_html(audio, generator.space.codec.sample_rate)))
 
     button.on_click(on_click)
     box = GeneratorBox([widgets.HBox([seed, steps, solver, button]), output])
@@ -75,7 +74,7 @@ def control_widget(generator: NoteGenerator, *, pitches: tuple[int, int] = (40, 
     (labels through the conditioned U-Net, classifier-free guidance, the ODE sampler and ``to_audio``).
     ``pitches``: the slider's MIDI range (the training data's, by default the cpu profile's).
     """
-    from IPython.display import Audio
+    from IPython.display import HTML
 
     low, high = pitches
     controls = {
@@ -96,7 +95,7 @@ def control_widget(generator: NoteGenerator, *, pitches: tuple[int, int] = (40, 
         output.outputs = ()
         output.append_stdout(f"pitch {c['pitch']}, {c['source']}, velocity {c['velocity']}, guidance "
                              f"{c['guidance']:g}, seed {c['seed']} ({sample_steps} Euler steps)\n")
-        output.append_display_data(Audio(audio[0], rate=generator.space.codec.sample_rate, normalize=True))
+        output.append_display_data(HTML(audio_html(audio[0], generator.space.codec.sample_rate)))
 
     button.on_click(on_click)
     names = list(controls)
@@ -104,17 +103,6 @@ def control_widget(generator: NoteGenerator, *, pitches: tuple[int, int] = (40, 
                       widgets.HBox([*(controls[n] for n in names[3:]), button]), output])
     box.controls, box.on_click = controls, on_click  # lets tests (and curious readers) press the button from code
     return box
-
-
-def wav_data_uri(waveform: np.ndarray, sample_rate: int) -> str:
-    """A ``data:audio/wav;base64,...`` URI of 16-bit audio, loudness normalised like ``IPython.display.Audio``."""
-    import soundfile as sf
-
-    x = np.asarray(waveform, dtype=np.float32).reshape(-1)
-    peak = float(np.abs(x).max()) if x.size else 0.0
-    buffer = io.BytesIO()
-    sf.write(buffer, x / peak if peak > 0 else x, sample_rate, format="WAV", subtype="PCM_16")
-    return "data:audio/wav;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 @dataclass
@@ -133,8 +121,7 @@ class NoteGrid:
     def _repr_html_(self) -> str:
         cells = "".join(
             f'<div style="flex: 1 1 260px; max-width: 320px"><div style="font-size: 0.85em">{html.escape(label)}'
-            f'</div><audio controls preload="metadata" style="width: 100%" '
-            f'src="{wav_data_uri(w, self.sample_rate)}"></audio></div>'
+            f'</div>{audio_html(w, self.sample_rate, style="width: 100%")}</div>'
             for label, w in zip(self.labels, self.waveforms))
         title = f"<p><strong>{html.escape(self.title)}</strong></p>" if self.title else ""
         return f'{title}<div style="display: flex; flex-wrap: wrap; gap: 0.75em 1.5em">{cells}</div>'
