@@ -124,20 +124,6 @@ def test_a_codec_that_gives_nan_skips_the_note(tiny_nsynth, tmp_path):
     assert not list(tmp_path.rglob("*.pt"))  # nothing poisoned was cached
 
 
-def test_atomic_saves_use_temporary_names_of_their_own(tmp_path, monkeypatch):
-    """Two runs sharing a cache once collided on one `...-stats.pt.tmp` name; each save now has its own."""
-    from tutorial_lib.data import latents as latents_module
-
-    seen = []
-    real_save = torch.save
-    monkeypatch.setattr(latents_module.torch, "save", lambda obj, f: (seen.append(f), real_save(obj, f)))
-    for value in range(3):
-        latents_module.save_atomically({"value": value}, tmp_path / "stats.pt")
-    assert len(set(seen)) == 3 and all(str(p).endswith(".tmp") for p in seen)
-    assert torch.load(tmp_path / "stats.pt")["value"] == 2
-    assert [p.name for p in tmp_path.iterdir()] == ["stats.pt"]  # no temporary file left behind
-
-
 def test_concurrent_preparations_sharing_a_cache_both_finish(tiny_nsynth, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -257,11 +257,11 @@ def test_synthetic_set_is_written_through_temporary_names(tmp_path, monkeypatch)
     """Two runs sharing a cache may write the same set at once: no reader may see half a file."""
     import os
 
-    from tutorial_lib.data import nsynth
+    from tutorial_lib import files
 
     renames = []
     real_replace = os.replace
-    monkeypatch.setattr(nsynth.os, "replace", lambda src, dst: (renames.append((src, dst)), real_replace(src, dst)))
+    monkeypatch.setattr(files.os, "replace", lambda src, dst: (renames.append((src, dst)), real_replace(src, dst)))
     root = write_synthetic_nsynth(tmp_path, {"train": 1}, pitches=[60], velocities=(75,), progress=False)
     targets = {Path(dst).name for _, dst in renames}
     assert {p.name for p in root.rglob("*.wav")} <= targets and {"examples.json", "synthetic.json"} <= targets

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 import pickle
 import zipfile
 from dataclasses import asdict
@@ -19,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .files import save_atomically
 from .unet import MODELS, build_model
 
 FORMAT = 2  # 1: model named by class, nothing checked on resume; 2: self-describing
@@ -99,9 +99,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, ema_model: nn.Module, op
         "history": history,
         "extra": extra or {},
     }
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    save_atomically(state, path)
 
 
 def _read(path: Path, device) -> dict:

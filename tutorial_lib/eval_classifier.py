@@ -13,9 +13,7 @@ when there is one) and caches it under ``$TUTORIAL_LIB_CACHE/eval_classifier/``,
 from __future__ import annotations
 
 import hashlib
-import os
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from torch.nn import functional as F
 from . import work
 from .data.synth import SOURCES
 from .devices import model_device
+from .files import safe_name, save_atomically
 from .metrics import frechet_distance
 from .profiles import default_cache_dir
 from .training import pick_device
@@ -224,13 +223,6 @@ def data_key(*arrays) -> str:
     return digest.hexdigest()[:16]
 
 
-def _save_atomically(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def load_or_train_classifier(*, cache_key: str, train_latents, train_pitch, train_source=None,
                              valid_latents=None, valid_pitch=None, valid_source=None,
                              config: ClassifierConfig = ClassifierConfig(), cache_dir: str | Path | None = None,
@@ -246,8 +238,7 @@ def load_or_train_classifier(*, cache_key: str, train_latents, train_pitch, trai
     key = data_key(np.asarray(train_latents, dtype=np.float32), np.asarray(train_pitch),
                    np.array([]) if train_source_arr is None else train_source_arr,
                    np.frombuffer(repr(asdict(config)).encode(), dtype=np.uint8))
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in cache_key)[:80]
-    path = Path(cache_dir or default_cache_dir() / "eval_classifier") / f"{safe}-{key}.pt"
+    path = Path(cache_dir or default_cache_dir() / "eval_classifier") / f"{safe_name(cache_key)}-{key}.pt"
     work.add("classifier note-epochs", config.epochs * len(train_latents), once=str(path))  # cached or not: a fresh session trains it once
     if path.is_file():
         try:
@@ -263,7 +254,7 @@ def load_or_train_classifier(*, cache_key: str, train_latents, train_pitch, trai
     classifier = train_classifier(train_latents=train_latents, train_pitch=train_pitch, train_source=train_source,
                                   valid_latents=valid_latents, valid_pitch=valid_pitch, valid_source=valid_source,
                                   config=config, device=device)
-    _save_atomically({"channels": int(np.asarray(train_latents).shape[1]), "pitches": classifier.pitches,
+    save_atomically({"channels": int(np.asarray(train_latents).shape[1]), "pitches": classifier.pitches,
                       "has_source": classifier.has_source, "state_dict": {k: v.cpu() for k, v in classifier.model.state_dict().items()},
                       "train_seconds": classifier.train_seconds,
                       "valid_pitch_accuracy": classifier.valid_pitch_accuracy,

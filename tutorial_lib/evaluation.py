@@ -29,8 +29,9 @@ import numpy as np
 import torch
 
 from . import work
-from .eval_classifier import (ClassifierConfig, EvalClassifier, _save_atomically, classifier_figures, data_key,
+from .eval_classifier import (ClassifierConfig, EvalClassifier, classifier_figures, data_key,
                               load_or_train_classifier)
+from .files import safe_name, save_atomically
 from .note_measures import load_torchcrepe, note_pitches, note_shapes, pitch_figures, shape_distance
 from .profiles import default_cache_dir
 
@@ -184,8 +185,7 @@ def build_reference(*, train_latents, train_pitch, train_source=None, valid_late
     vi = _spread_indices(len(valid_latents), min(num_audio, len(valid_latents)))
     key = data_key(train_latents[ti].numpy(), valid_latents[vi].numpy(), valid_pitch[vi],
                    np.frombuffer(f"{sample_rate}-{pitch_method}".encode(), dtype=np.uint8))
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in cache_key)[:80]
-    path = Path(cache_dir or default_cache_dir() / "eval_classifier") / f"{safe}-audio-{key}.pt"
+    path = Path(cache_dir or default_cache_dir() / "eval_classifier") / f"{safe_name(cache_key)}-audio-{key}.pt"
     saved = None
     if path.is_file():
         try:
@@ -199,7 +199,7 @@ def build_reference(*, train_latents, train_pitch, train_source=None, valid_late
         saved = {"train_shapes": note_shapes(_decode(to_audio, train_latents[ti]), sample_rate),
                  "valid_shapes": note_shapes(valid_audio, sample_rate),
                  "valid_audio_pitch": note_pitches(valid_audio, sample_rate, method=pitch_method)}
-        _save_atomically(saved, path)
+        save_atomically(saved, path)
     reference.train_shapes, reference.valid_shapes = saved["train_shapes"], saved["valid_shapes"]
     reference.valid_audio_pitch, reference.valid_audio_requested = saved["valid_audio_pitch"], valid_pitch[vi]
     reference.seconds["audio"] = round(time.perf_counter() - clock, 2)

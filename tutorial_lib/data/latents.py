@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from torch.utils.data import Dataset
 
 from .. import work
 from ..codec import Codec
+from ..files import save_atomically
 from ..distributed import World, barrier, world
 from .nsynth import (AudioError, Note, empty_split_message, find_split_folders, list_flat_folder, list_notes,
                      load_note, too_few_to_split, valid_by_instrument)
@@ -63,17 +63,6 @@ class EncodeReport:
 def _file_key(path: Path) -> str:
     stat = path.stat()
     return f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
-
-
-def save_atomically(obj, path: Path) -> None:
-    """``torch.save`` through a temporary file of this process's own, then a rename: a crash never leaves
-    half a file, and two runs sharing a cache never write (or rename away) each other's temporary file."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class DamagedCacheError(ValueError):

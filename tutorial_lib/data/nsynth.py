@@ -11,9 +11,7 @@ NSynth's ``examples.json``. Labels come from ``examples.json`` when present, els
 from __future__ import annotations
 
 import json
-import os
 import re
-import uuid
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import synth
+from ..files import write_atomically, write_text_atomically
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac")
 SPLITS = ("train", "valid", "test")
@@ -335,12 +334,6 @@ def load_note(path: str | Path, sample_rate: int, num_samples: int) -> tuple[np.
     return audio[:num_samples].astype(np.float32), fixes
 
 
-def _write_text_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_synthetic_nsynth(
     root: str | Path,
     instruments_per_source: dict[str, int] | None = None,
@@ -380,7 +373,7 @@ def write_synthetic_nsynth(
                               "not writing into it, so nothing of yours is replaced or mixed with synthetic "
                               "notes. Choose a new or empty folder.")
     root.mkdir(parents=True, exist_ok=True)
-    _write_text_atomically(marker, json.dumps({**settings, "complete": False}))  # ours from now on
+    write_text_atomically(marker, json.dumps({**settings, "complete": False}))  # ours from now on
 
     rng = np.random.default_rng(seed)
     plan = []  # (split, guitar)
@@ -401,10 +394,9 @@ def write_synthetic_nsynth(
                 for velocity in velocities:
                     name = f"{guitar.name}-{pitch:03d}-{velocity:03d}"
                     note = synth.pluck(guitar, pitch, velocity, rng)
-                    # Through a temporary name: a second run sharing this cache never reads half a file.
-                    tmp = audio_dir / f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
-                    sf.write(tmp, note, synth.SAMPLE_RATE, subtype="PCM_16", format="WAV")
-                    os.replace(tmp, audio_dir / f"{name}.wav")
+                    # A second run sharing this cache never reads half a file.
+                    write_atomically(audio_dir / f"{name}.wav", lambda tmp: sf.write(
+                        tmp, note, synth.SAMPLE_RATE, subtype="PCM_16", format="WAV"))
                     examples[split][name] = {
                         "note_str": name, "pitch": pitch, "velocity": velocity,
                         "instrument_str": guitar.name, "instrument_source_str": guitar.source,
@@ -412,8 +404,8 @@ def write_synthetic_nsynth(
                     }
                     bar.update()
     for split, table in examples.items():
-        _write_text_atomically(root / f"nsynth-guitar-{split}" / "examples.json", json.dumps(table, indent=1))
-    _write_text_atomically(marker, json.dumps({**settings, "complete": True}))
+        write_text_atomically(root / f"nsynth-guitar-{split}" / "examples.json", json.dumps(table, indent=1))
+    write_text_atomically(marker, json.dumps({**settings, "complete": True}))
     return root
 
 
