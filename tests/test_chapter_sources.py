@@ -22,8 +22,8 @@ MUST_SHOW = {
     "04_training": ["flow:RectifiedFlow.add_noise", "flow:RectifiedFlow.sample_times", "flow:RectifiedFlow.loss",
                     "training:batch_indices", "training:training_step", "training:update_ema"],
     "04a_toy_flow": ["flow:RectifiedFlow.add_noise", "toy_flow:train_toy", "toy_flow:GaussianMixture.velocity"],
-    "05_sampling": ["sampling:euler_step", "sampling:sample", "sampling:heun_step", "sampling:time_grid",
-                    "widgets:generate_audio"],
+    "05_sampling": ["sampling:euler_step", "sampling:integrate", "sampling:sample", "sampling:heun_step",
+                    "sampling:time_grid", "widgets:generate_audio"],
     "06_control": ["conditioning:ConditionEmbedding", "conditioning:drop_labels", "sampling:guided",
                    "sampling:invert", "sampling:slerp", "generation:NoteGenerator.generate"],
 }
