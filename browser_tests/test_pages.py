@@ -220,6 +220,11 @@ def test_chapter_page(server, browser, notebook):
 
     # Chapters with figures have them.
     assert page.locator(".cell_output img").count() >= 1, "no figure on the page"
+    # Every figure says what it shows to a reader who cannot see it (cell metadata mystnb.image.alt), not a
+    # hash file name.
+    alts = page.evaluate("Array.from(document.querySelectorAll('.cell_output img')).map(i => i.alt || '')")
+    for alt in alts:
+        assert len(alt.split()) >= 5 and not re.fullmatch(r"[0-9a-f]{16,}\.\w+", alt), alts
 
     # Every audio player has a source that plays about as long as a note (3 s generated, 4 s recorded).
     durations = page.evaluate("""() => Promise.all(Array.from(document.querySelectorAll('audio')).map(a =>
