@@ -17,7 +17,7 @@ NOTEBOOKS = {p.stem: p for p in sorted((ROOT / "notebooks").glob("*.ipynb"))}
 # chapter -> "module:qualified name" of each object it must display
 MUST_SHOW = {
     "01_codec": ["codec:MelCodec.encode", "codec:MelCodec.decode"],
-    "02_dataset": ["data:parse_note_name", "data:download_nsynth_guitar", "data.synth:string_filter", "data:encode_notes"],
+    "02_dataset": ["data:parse_note_name", "data.synth:string_filter", "data:encode_note", "training:batch_indices"],
     "03_unet": ["unet:SeedUNet.forward", "unet:ResBlock", "unet:UNet.forward"],
     "04_training": ["flow:RectifiedFlow.add_noise", "flow:RectifiedFlow.sample_times", "flow:RectifiedFlow.loss",
                     "training:batch_indices", "training:training_step", "training:update_ema"],

@@ -102,8 +102,9 @@ def _save_shard(cache: dict[str, torch.Tensor], fixes: dict[str, list[str]], pat
                     path)
 
 
-def _encode_one(note: Note, codec: Codec, num_samples: int) -> tuple[torch.Tensor | None, list[str] | str]:
-    """``(latents [64, frames], fixes)`` of one note, or ``(None, why it was skipped)``."""
+def encode_note(note: Note, codec: Codec, num_samples: int) -> tuple[torch.Tensor | None, list[str] | str]:
+    """One note read, fixed to ``num_samples`` at the codec's rate and encoded (chapter 2): ``(latents
+    [64, frames], the fixes made)``, or ``(None, why it was skipped)``. :func:`encode_notes` caches the result."""
     try:
         audio, fixes = load_note(note.path, codec.sample_rate, num_samples)
     except AudioError as error:
@@ -143,7 +144,7 @@ def _encode_my_share(notes: list[Note], codec: Codec, shard_path: Path, num_samp
     missing = [n for n in notes if _file_key(n.path) not in before]
     for i, note in enumerate(tqdm(missing[place.rank::place.size], desc=f"Encoding ({codec.name})",
                                   disable=not progress or not place.is_main)):
-        encoded, fixes = _encode_one(note, codec, num_samples)
+        encoded, fixes = encode_note(note, codec, num_samples)
         if encoded is None:
             skipped[_file_key(note.path)] = fixes
         else:
@@ -195,7 +196,7 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
             report.skipped.append((str(note.path), skipped_by_ranks[key]))
             continue
         else:
-            encoded, fixes = _encode_one(note, codec, num_samples)
+            encoded, fixes = encode_note(note, codec, num_samples)
             if encoded is None:
                 report.skipped.append((str(note.path), fixes))
                 continue
