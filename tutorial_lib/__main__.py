@@ -15,7 +15,7 @@ from .profiles import PROFILES, default_cache_dir
 
 
 def _training_steps(text: str) -> int:
-    """``--steps``: a whole number, 1 or more (0 once meant "the profile's"; leave the option out for that)."""
+    """``--steps``: a whole number, 1 or more (leave the option out for the profile's own)."""
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of training steps, 1 or more "
                                          "(leave --steps out for the profile's own)")
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--m2l-weights", help="path to music2latent.pt")
     run.add_argument("--cache", help=f"cache folder (default {default_cache_dir()})")
     run.add_argument("--train-steps", "--steps", dest="train_steps", type=_training_steps,
-                     help="override the profile's training steps (1 or more; --steps is the old name)")
+                     help="override the profile's training steps (1 or more; --steps for short)")
     run.add_argument("--precision", choices=("fp32", "bf16"),
                      help="default: the profile's (bf16 autocast on gpu, where the GPU has it; fp32 elsewhere)")
     run.add_argument("--eval-samples", type=_whole_number, metavar="N",

@@ -120,8 +120,8 @@ def _read(path: Path, device) -> dict:
 
 def _differences(saved: dict, expected: dict, path: Path) -> list[str]:
     problems, parts = [], [("model_config", "model setting"), ("flow", "flow setting"), ("train_config", "training setting")]
-    if saved.get("model_key", saved.get("model_name")) != expected["model_key"]:
-        problems.append(f"the model (checkpoint: {saved.get('model_key', saved.get('model_name'))!r}, "
+    if saved.get("model_key") != expected["model_key"]:
+        problems.append(f"the model (checkpoint: {saved.get('model_key')!r}, "
                         f"this run: {expected['model_key']!r})")
         parts = parts[1:]  # another class: its settings cannot be compared
     for part, label in parts:
@@ -154,12 +154,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", *,
         if problems:
             raise CheckpointMismatch(f"Cannot resume from {path}: another run wrote it. Not the same: "
                                      f"{'; '.join(problems)}. {WHAT_TO_DO}")
-    key = state.get("model_key", state.get("model_name"))
+    key = state.get("model_key")
     try:
         model = build_model(key, **state["model_config"])
         model.load_state_dict(state["model"])
     except (TypeError, RuntimeError, ValueError) as error:
-        raise CheckpointError(f"The checkpoint {path} (format {state.get('format', 1)}) no longer fits the "
+        raise CheckpointError(f"The checkpoint {path} (format {state.get('format')}) no longer fits the "
                               f"model {key!r} of this version of tutorial_lib ({str(error).splitlines()[0]}).",
                               "Retrain: start over with --restart (train(..., restart=True)).") from error
     ema_model = copy.deepcopy(model)

@@ -103,8 +103,7 @@ class MelCodec(Codec):
 
     ``eps`` sets the floor of the log: 1e-3 is about 70 dB below the loudest notes' peaks. A lower floor
     (1e-5) spends half of every channel's range on sound nobody hears, and a generator's small errors
-    there, multiplied by ``exp``, came out as clicks and notes 4 times too loud (the recipe benchmark at commit
-    cfd040c, in git history).
+    there, multiplied by ``exp``, came out as clicks and notes 4 times too loud (``benchmarks/bench_recipe.py`` measured both floors).
     """
 
     name = "mel"

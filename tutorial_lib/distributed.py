@@ -47,11 +47,6 @@ def world() -> World:
     return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def is_main() -> bool:
-    """Whether this process writes files, validates and shows progress (rank 0, or the only process)."""
-    return world().is_main
-
-
 def barrier() -> None:
     """Waits until every rank arrives here (does nothing in one process)."""
     if dist.is_initialized():

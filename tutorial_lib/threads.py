@@ -1,7 +1,8 @@
 """How many CPU threads torch uses, chosen on purpose (used by the command line and ``pipeline.prepare``).
 
 torch's default is one thread per core. On a busy machine that is a poor bet: on 2 shared cores, 100 training
-steps took 26-202 s with torch's default of 2 threads and 7-9 s with one (PITFALLS.md). So:
+steps took 26-202 s with torch's default of 2 threads and 7-9 s with one (measured on
+the project's 2-core CI machines). So:
 
 1. ``$TUTORIAL_LIB_THREADS`` if set, else ``$OMP_NUM_THREADS`` if set: your choice wins;
 2. otherwise the cores this process may use minus the load already on them (the 1-minute load average),
