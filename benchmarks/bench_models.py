@@ -37,7 +37,7 @@ KEYS = {"median_cents_off": "median cents off (CREPE tiny)", "pitch_within_25_ce
         "decay_inside": "decay inside, all pitches", "decay_median_s": "median decay s",
         "shape_distance": "shape distance", "classifier_fd": "classifier FD",
         "classifier_pitch_accuracy": "classifier pitch acc"}
-FULL_NOTES = 40  # the first notes of the first seed, heard again by CREPE full
+FULL_NOTES = 24  # the first notes of the first seed, heard again by CREPE full
 
 generators = {label: NoteGenerator.from_checkpoint(path) for label, path in (s.split("=", 1) for s in args.models)}
 codecs = {g.space.codec.cache_id: g.space.codec.name for g in generators.values()}
