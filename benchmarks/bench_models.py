@@ -30,6 +30,7 @@ parser.add_argument("models", nargs="+", help="label=checkpoint.pt, in the order
 parser.add_argument("--notes", type=int, default=189,
                     help="notes generated per noise seed (189: every label of the cpu validation notes once)")
 parser.add_argument("--write", action="store_true", help="replace the committed results")
+parser.add_argument("--name", default="models_cpu", help="results file name (benchmarks/results/<name>.{json,md})")
 args = parser.parse_args()
 torch.set_num_threads(1)
 KEYS = {"median_cents_off": "median cents off (CREPE tiny)", "pitch_within_25_cents": "within 25 c",
@@ -104,7 +105,7 @@ full_text = "; ".join(f"{name}: tiny {c['tiny']['accuracy']:.2f}/{c['tiny']['wit
                       f"{c['tiny']['median_cents_off']:.1f}, full {c['full']['accuracy']:.2f}/"
                       f"{c['full']['within_25_cents']:.2f}/{c['full']['median_cents_off']:.1f}"
                       for name, c in full_check.items())
-write("models_cpu", {"models": results, "same_label_reference": same_label, "same_label_exact": exact,
+write(args.name, {"models": results, "same_label_reference": same_label, "same_label_exact": exact,
                     "fd_floor": list(floor), "real": real, "notes_per_seed": args.notes, "seeds": HELD_OUT_SEEDS,
                     "held_out": HELD_OUT, "pitch_model": reference.pitch_model, "crepe_full_against_tiny": full_check},
       ["model", *KEYS.values(), "copy share"], rows,
