@@ -17,8 +17,10 @@ Three kinds of figure (see :mod:`tutorial_lib.eval_classifier` and :mod:`tutoria
   region), onset, digital silence, and their distance to the training notes' shapes.
 
 The Frechet distance comes with its floor at the same number of notes (``EvalReport.fd_floor``: random
-training notes against all of them), the distance a perfect model would still score at that n: a difference
-smaller than the floor's spread is not one.
+training notes against all of them), what a set drawn at random from the training notes scores at that n: a
+difference smaller than the floor's spread is not one. A set asked for labels spread evenly over the data
+scores below it (fewer accidents of composition); compare such a set with training notes of the same labels
+(:func:`same_label_notes`).
 
 :func:`known_bad_latents` makes the sets every measure must reject (shuffled or reversed in time, noise
 with each note's channel statistics); :func:`evaluate_sets` + :func:`comparison_table` put several sets
@@ -180,8 +182,9 @@ def same_label_notes(asked, held, *, seed: int = 0) -> tuple[np.ndarray, dict, i
 def fd_floor(reference: "Reference", *, num_notes: int, repeats: int = 8, seed: int = 0) -> tuple[float, float]:
     """The classifier Frechet distance's floor at ``num_notes`` notes: ``(mean, std)`` over ``repeats`` random
     subsets of the training notes' embeddings scored against all of them, as generated notes are. A model
-    whose notes were drawn from the training notes themselves would score this; a difference between two
-    sets smaller than the std is inside the measure's resolution at that n."""
+    whose notes were drawn at random from the training notes themselves would score this; a difference between
+    two sets smaller than the std is inside the measure's resolution at that n. Sets asked for labels spread
+    evenly over the data score below it (measured: 72 and 92 against 149 at n = 94)."""
     rng = np.random.default_rng(seed)
     train = reference.train_embedding
     n = max(2, min(num_notes, len(train)))
