@@ -17,8 +17,16 @@ import warnings
 
 import numpy as np
 
-#: Pitches searched: a little wider than the guitar's MIDI 40-88 on both sides.
-FMIN_MIDI, FMAX_MIDI = 35, 96
+#: Pitches searched: the guitar's MIDI 40-88 and an octave error above its top note (issue 21: a search that
+#: stopped at 96 read an octave error above MIDI 84 as some other pitch).
+FMIN_MIDI, FMAX_MIDI = 35, 107
+#: CREPE hears up to about 2006 Hz (MIDI 95.6) and grows unreliable near that top: one pass searches MIDI
+#: 35-92; a note it reads at or above ``HIGH_PASS_FROM_MIDI`` (or not at all) is tracked again an octave down
+#: (played at half speed), which covers MIDI 78-107, and that reading is kept.
+DIRECT_FMAX_MIDI, HIGH_PASS_FROM_MIDI, HIGH_PASS_FMIN_MIDI = 92, 84, 78
+#: CREPE's weights: ``tiny`` (fast: 0.13 s per note on one CPU thread here) or ``full`` (3.0 s; it hears low
+#: acoustic notes that ``tiny`` puts 12-19 semitones up). The evaluation says which one made each figure.
+CREPE_MODELS = ("tiny", "full")
 #: CREPE's periodicity (pYIN's voiced probability) a frame needs to count as pitched.
 MIN_CONFIDENCE = 0.5
 #: A frame counts for the pitch only within this many dB of the note's loudest frame.
@@ -32,6 +40,9 @@ ONSET_DB = 20.0
 #: Pitch tracking: seconds between frames, and how much of the note is searched (the held part).
 HOP_S, PITCH_SECONDS = 0.02, 1.0
 SHAPE_FEATURES = ("decay_s", "onset_s", "peak_db", "silence")
+#: Decay per pitch region: a note's decay is compared with reference notes within this many semitones of
+#: its pitch (widened, a semitone at a time, until at least ``REGION_MIN_NOTES`` notes are in it).
+PITCH_REGION_SEMITONES, REGION_MIN_NOTES = 4, 12
 
 
 def _midi_to_hz(midi):
@@ -86,8 +97,10 @@ def _rms_db(waveform: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
 
 
 def track_pitch(waveform, sample_rate: int, *, seconds: float = PITCH_SECONDS, hop_s: float = HOP_S,
-                method: str = "auto", model: str = "tiny") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frame-wise pitch of the first ``seconds`` of a note.
+                method: str = "auto", model: str = "tiny", fmin_midi: float = FMIN_MIDI,
+                fmax_midi: float = FMAX_MIDI) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame-wise pitch of the first ``seconds`` of a note, searched between ``fmin_midi`` and ``fmax_midi``
+    (CREPE stops at its own top, about MIDI 95.6: :func:`note_pitch` tracks higher notes an octave down).
 
     Args:
         waveform: ``[samples]`` mono audio.
@@ -115,8 +128,8 @@ def track_pitch(waveform, sample_rate: int, *, seconds: float = PITCH_SECONDS, h
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             hz, periodicity = crepe.predict(
-                torch.from_numpy(np.ascontiguousarray(x))[None], rate, hop, float(_midi_to_hz(FMIN_MIDI)),
-                float(_midi_to_hz(FMAX_MIDI)), model=model, decoder=crepe.decode.weighted_argmax,
+                torch.from_numpy(np.ascontiguousarray(x))[None], rate, hop, float(_midi_to_hz(fmin_midi)),
+                min(float(_midi_to_hz(fmax_midi)), float(crepe.core.MAX_FMAX)), model=model, decoder=crepe.decode.weighted_argmax,
                 return_periodicity=True, batch_size=1024, device="cpu", pad=True)
         midi, confidence = _hz_to_midi(hz[0].numpy()), periodicity[0].numpy().astype(np.float64)
         level = _rms_db(x, rate, hop)[: len(midi)]
@@ -126,7 +139,8 @@ def track_pitch(waveform, sample_rate: int, *, seconds: float = PITCH_SECONDS, h
         frame_length = 2048 if sample_rate <= 24_000 else 4096
         hop = int(round(hop_s * sample_rate))
         f0, _voiced, probability = librosa.pyin(
-            x, sr=sample_rate, fmin=float(_midi_to_hz(FMIN_MIDI)), fmax=float(_midi_to_hz(FMAX_MIDI)),
+            x, sr=sample_rate, fmin=float(_midi_to_hz(fmin_midi)),
+            fmax=min(float(_midi_to_hz(fmax_midi)), 0.45 * sample_rate),
             frame_length=frame_length, hop_length=hop)
         midi, confidence = _hz_to_midi(np.where(np.isnan(f0), 1.0, f0)), np.nan_to_num(probability)
         midi[np.isnan(f0)] = np.nan
@@ -162,27 +176,45 @@ def refine_pitch(segment: np.ndarray, sample_rate: int, midi: float, *, search_c
     return float(_hz_to_midi((k + offset) * sample_rate / n_fft))
 
 
-def note_pitch(waveform, sample_rate: int, *, refine: bool = False, **kwargs) -> float:
-    """One note's pitch (fractional MIDI; NaN when no frame is confidently pitched).
-
-    The median over frames of the held part: from the loudest frame on, within ``PITCH_RANGE_DB`` of it,
-    with confidence at least ``MIN_CONFIDENCE``; with ``refine``, sharpened by :func:`refine_pitch` over
-    the audio of those frames. ``kwargs`` go to :func:`track_pitch`.
-    """
+def _held_pitch(waveform, sample_rate: int, **kwargs) -> tuple[float, np.ndarray]:
+    """The median pitch over the confident frames of the held part, and those frames' mask."""
     midi, confidence, level = track_pitch(waveform, sample_rate, **kwargs)
     if len(midi) == 0 or not np.isfinite(level).any():
-        return float("nan")
+        return float("nan"), np.zeros(len(midi), dtype=bool)
     peak = int(np.argmax(level))
     keep = np.zeros(len(midi), dtype=bool)
     keep[peak:] = True
     keep &= (level >= level[peak] - PITCH_RANGE_DB) & (confidence >= MIN_CONFIDENCE) & np.isfinite(midi)
-    if not keep.any():
-        return float("nan")
-    estimate = float(np.median(midi[keep]))
-    if not refine:
+    return (float(np.median(midi[keep])) if keep.any() else float("nan")), keep
+
+
+def note_pitch(waveform, sample_rate: int, *, refine: bool = False, **kwargs) -> float:
+    """One note's pitch (fractional MIDI; NaN when no frame is confidently pitched), searched over MIDI
+    ``FMIN_MIDI``-``FMAX_MIDI`` (35-107).
+
+    The median over frames of the held part: from the loudest frame on, within ``PITCH_RANGE_DB`` of it,
+    with confidence at least ``MIN_CONFIDENCE``. CREPE searches MIDI 35-``DIRECT_FMAX_MIDI`` directly; a
+    note read at ``HIGH_PASS_FROM_MIDI`` or above, or not read at all, is tracked again played at half speed
+    (an octave down, so that CREPE hears MIDI 78-107), and that reading, plus 12, is kept when it finds one:
+    an octave error of a high note is heard as one. With ``refine``, sharpened by :func:`refine_pitch` over
+    the audio of the frames used. ``kwargs`` go to :func:`track_pitch`.
+    """
+    crepe = kwargs.get("method", "auto") in ("auto", "crepe") and load_torchcrepe() is not None
+    hop_s, seconds = kwargs.pop("hop_s", HOP_S), kwargs.pop("seconds", PITCH_SECONDS)
+    estimate, keep = _held_pitch(waveform, sample_rate, hop_s=hop_s, seconds=seconds,
+                                 fmax_midi=DIRECT_FMAX_MIDI if crepe else FMAX_MIDI, **kwargs)
+    if crepe and not (estimate < HIGH_PASS_FROM_MIDI):  # NaN or high: listen an octave down
+        import librosa
+
+        slow = librosa.resample(np.asarray(waveform, dtype=np.float32), orig_sr=sample_rate, target_sr=2 * sample_rate)
+        high, high_keep = _held_pitch(slow, sample_rate, hop_s=2 * hop_s, seconds=2 * seconds,
+                                      fmin_midi=HIGH_PASS_FMIN_MIDI - 12, fmax_midi=FMAX_MIDI - 12, **kwargs)
+        if np.isfinite(high):  # its frame i (every 2 hops of the slow audio) is the waveform's frame i
+            estimate, keep = high + 12.0, high_keep
+    if not refine or not np.isfinite(estimate):
         return estimate
     frames = np.nonzero(keep)[0]
-    hop = kwargs.get("hop_s", HOP_S) * sample_rate  # frame i is centred on sample i * hop
+    hop = hop_s * sample_rate  # frame i is centred on sample i * hop
     start, stop = int(round(frames[0] * hop)), int(round((frames[-1] + 1) * hop))
     return refine_pitch(np.asarray(waveform, dtype=np.float64)[start:stop], sample_rate, estimate)
 
@@ -217,7 +249,10 @@ def pitch_figures(midi, *, requested=None, tolerance_cents: float | None = None)
         tolerance_cents: overrides 50 (requested) or 25 (nearest semitone).
 
     Returns:
-        ``{"accuracy", "median_cents_off", "entropy_bits", "pitched"}`` (``pitched``: share with a pitch).
+        ``{"accuracy", "within_25_cents", "median_cents_off", "entropy_bits", "pitched"}``: ``within_25_cents``
+        is the share within 25 cents of the target (a quarter-tone error fails it; the 50-cent ``accuracy``
+        passes most notes 50 cents off, since an estimate a few cents flat of the detuned note lands inside),
+        ``median_cents_off`` the median over pitched notes, ``pitched`` the share with a pitch.
     """
     midi = np.asarray(midi, dtype=np.float64)
     entropy = pitch_entropy(midi)
@@ -229,7 +264,9 @@ def pitch_figures(midi, *, requested=None, tolerance_cents: float | None = None)
     cents = np.abs(midi - target) * 100.0
     ok = np.isfinite(cents) & (cents <= tolerance)
     found = np.isfinite(cents)
+    tight = np.isfinite(cents) & (cents <= min(25.0, tolerance))
     return {"accuracy": float(ok.mean()) if len(midi) else float("nan"),
+            "within_25_cents": float(tight.mean()) if len(midi) else float("nan"),
             "median_cents_off": float(np.median(cents[found])) if found.any() else float("nan"),
             "entropy_bits": entropy, "pitched": float(found.mean()) if len(midi) else float("nan")}
 
@@ -290,3 +327,33 @@ def shape_distance(shapes: dict, reference: dict) -> dict:
         distances.append(w)
     out["distance"] = float(np.mean(distances))
     return out
+
+
+def decay_inside_by_pitch(decay_s, pitch, reference_decay_s, reference_pitch, *,
+                          semitones: float = PITCH_REGION_SEMITONES, min_notes: int = REGION_MIN_NOTES) -> float:
+    """Share of notes whose decay time lies inside the 5-95 % range of the reference notes of their own
+    pitch region (within ``semitones`` of the note's pitch, widened until ``min_notes`` reference notes).
+
+    A pooled range (:func:`shape_distance`'s ``decay_s_inside``) spans every pitch: a low note's ring and a
+    high note's short one are both inside, so notes at the wrong pitch, or noise with a note's envelope,
+    still pass. Here a note must ring as long as the training notes of its own pitch do.
+
+    Args:
+        decay_s: ``[N]`` decay times (s); pitch: ``[N]`` the pitch each note should have (asked, or heard;
+            NaN or negative: no pitch, counts as outside).
+        reference_decay_s, reference_pitch: ``[M]`` the reference notes' decay times and pitch labels.
+    """
+    decay, pitch = np.asarray(decay_s, dtype=np.float64), np.asarray(pitch, dtype=np.float64)
+    ref_decay, ref_pitch = (np.asarray(a, dtype=np.float64) for a in (reference_decay_s, reference_pitch))
+    if len(decay) == 0:
+        return float("nan")
+    inside = []
+    for d, p in zip(decay, pitch):
+        if not np.isfinite(p) or p < 0:
+            inside.append(False)
+            continue
+        gap = np.abs(ref_pitch - p)
+        width = max(float(semitones), float(np.sort(gap)[min(min_notes, len(gap)) - 1]))
+        lo, hi = np.quantile(ref_decay[gap <= width], [0.05, 0.95])
+        inside.append(bool(lo <= d <= hi))
+    return float(np.mean(inside))
