@@ -375,6 +375,21 @@ def _euler_path_straightness(f, noise, num_steps, *, upwards=False, chord_sign=1
     return float(torch.stack([((chord - v) ** 2).flatten(1).mean(1) for v in vs]).mean())
 
 
+def _watch_times(velocity):
+    """``velocity`` that also records the first time of each call (to name a path walked the wrong way)."""
+    seen = []
+
+    def watched(x, t, *rest):
+        seen.append(float(torch.as_tensor(t).reshape(-1)[0]))
+        return velocity(x, t, *rest)
+
+    return watched, seen
+
+
+def _wrong_way(seen) -> bool:
+    return len(seen) > 1 and (seen[0] < 0.5 or seen[1] > seen[0])
+
+
 def check_straightness(measure) -> Feedback:
     """``measure(velocity, noise [B, 2], num_steps)``: ``S = E_t ||(x_0 - z) - v(x_t, t)||^2`` along the Euler path
     from ``z`` at t = 1 to ``x_0`` at t = 0, per number (the mean over the elements of each example)."""
@@ -383,9 +398,13 @@ def check_straightness(measure) -> Feedback:
     noise = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))
     straight = GaussianMixture(num_modes=1, radius=1.5, std=0.0).velocity  # every path a straight line
     curved = GaussianMixture(num_modes=4, radius=2.0, std=0.2).velocity
-    out, problem = _run(measure, straight, noise, 20)
+    watched, seen = _watch_times(straight)
+    out, problem = _run(measure, watched, noise, 20)
     if problem is not None:
         return problem
+    if _wrong_way(seen):
+        return Feedback(False, "time runs the wrong way: the noise sits at t = 1, so the path starts at t = 1 and "
+                               "steps down towards t = 0 (the last step starts at t = 1 / num_steps).")
     value = _number(out)
     if value is None:
         return Feedback(False, "return one number (or a tensor of numbers to average), the straightness.")
@@ -404,9 +423,6 @@ def check_straightness(measure) -> Feedback:
     value, right = _number(out), _euler_path_straightness(curved, noise, 20)
     if value is not None and abs(value - right) < 1e-3 * right:
         return Feedback(True, "0 on straight paths, and the library's value on curved ones.")
-    if value is not None and abs(value - _euler_path_straightness(curved, noise, 20, upwards=True)) < 1e-3 * right:
-        return Feedback(False, "time runs the wrong way: the noise sits at t = 1, so the path starts at t = 1 and "
-                               "steps down to t = 0.")
     if value is not None and abs(value - 2 * right) < 1e-3 * right:
         return Feedback(False, "close: average the squared difference over the numbers of each point (its mean), "
                                "not their sum.")
@@ -435,9 +451,13 @@ def check_reflow_pairs(make_pairs) -> Feedback:
 
     g = torch.Generator().manual_seed(0)
     noise, labels = torch.randn(96, 2, generator=g), torch.randint(3, (96,), generator=g)
-    out, problem = _run(make_pairs, velocity, noise, labels, 40)
+    watched, seen = _watch_times(velocity)
+    out, problem = _run(make_pairs, watched, noise, labels, 40)
     if problem is not None:
         return problem
+    if _wrong_way(seen):
+        return Feedback(False, "time runs the wrong way: the noise sits at t = 1, so start there and step DOWN "
+                               "to t = 0; where that ODE ends is the pair's note.")
     if not isinstance(out, (tuple, list)) or len(out) != 3:
         return Feedback(False, "return three things: (noise, latents, labels).")
     z, x0, kept = (torch.as_tensor(o) for o in out)
