@@ -200,3 +200,17 @@ def test_model_straightness_measures_the_guided_field():
     a = model_straightness(model, noise, conditions=labels, guidance=2.0, num_steps=4)
     b = straightness(guided(model, labels, 2.0), noise, num_steps=4)
     assert torch.allclose(a.per_example, b.per_example)
+
+
+def test_the_shipped_reflowed_model_names_the_shipped_model_it_came_from_and_samples_in_one_call():
+    from tutorial_lib.generation import PRETRAINED_DIR
+
+    path = PRETRAINED_DIR / "cpu-long-reflow.pt"
+    assert path.stat().st_size < 10 * 2**20
+    state = torch.load(path, weights_only=True)
+    assert state["extra"]["reflow"]["from_checkpoint"] == checkpoint_id(PRETRAINED_DIR / "cpu-long.pt")
+    assert state["stripped"] and state["extra"]["reflow"]["pairs"] == 12000
+    generator = NoteGenerator.from_checkpoint(path)
+    assert "reflow steps on 12000 pairs made by cpu-long-" in generator.trained_on
+    latents = generator.sample_latents(2, pitch=56, source="acoustic", velocity=75, sample_steps=1)
+    assert latents.shape == (2, 64, generator.space.num_frames) and torch.isfinite(latents).all()
