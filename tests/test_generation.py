@@ -194,7 +194,7 @@ def test_the_shipped_model_loads_decodes_and_stays_small():
     assert report["training"]["steps"] == 36000 and "conditional (guidance 1)" in report["evaluation"]
     other = MelCodec(eps=1e-5)  # another codec: the shipped model is not used, and says why
     assert load_pretrained("cpu-long", codec=other) is None
-    with pytest.raises(FileNotFoundError, match="available: \\['cpu-long'\\]"):
+    with pytest.raises(FileNotFoundError, match="available: \\['cpu-long', 'cpu-long-reflow'\\]"):
         load_pretrained("gpu-full")
 
 
