@@ -26,6 +26,8 @@ MUST_SHOW = {
                     "sampling:time_grid", "widgets:generate_audio"],
     "06_control": ["conditioning:ConditionEmbedding", "conditioning:drop_labels", "sampling:guided",
                    "sampling:invert", "sampling:slerp", "generation:NoteGenerator.generate"],
+    "06a_straight_fast": ["reflow:make_pairs", "reflow:straightness", "reflow:UShapedFlow.sample_times",
+                          "reflow:train_reflow"],
 }
 HIDDEN = {"remove-cell", "remove-output", "remove_cell", "remove_output"}
 

@@ -132,7 +132,7 @@ def test_readme_table_is_the_estimate():
     readme = (RESULTS.parent.parent / "README.md").read_text()
     rows = {"01_codec": "| 1 codec |", "02_dataset": "| 2 dataset |", "03_unet": "| 3 U-Net |",
             "04_training": "| 4 training |", "04a_toy_flow": "| interlude (toy flow) |", "05_sampling": "| 5 sampling |",
-            "06_control": "| 6 control |"}
+            "06_control": "| 6 control |", "06a_straight_fast": "| 6a straight and fast |"}
     colab, gpu = get_profile("colab"), get_profile("gpu")
     for chapter, start in rows.items():
         line = next(line for line in readme.splitlines() if line.startswith(start))

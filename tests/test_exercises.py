@@ -15,6 +15,7 @@ from torch import nn
 from tutorial_lib import exercises as ex
 from tutorial_lib.flow import RectifiedFlow
 from tutorial_lib.profiles import get_profile
+from tutorial_lib.sampling import sample
 from tutorial_lib.unet import SeedUNet
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -47,7 +48,7 @@ def both(chapter, index, name, **context):
 def test_every_chapter_has_coding_exercises_with_stubs():
     assert {k: len(v) for k, v in SOLUTIONS.items()} == {
         "01_codec": 2, "02_dataset": 1, "03_unet": 2, "04a_toy_flow": 2, "04_training": 2, "05_sampling": 2,
-        "06_control": 2}
+        "06_control": 2, "06a_straight_fast": 2}
     for cells in SOLUTIONS.values():
         for solution, stub in cells:
             assert stub and stub != solution
@@ -160,6 +161,10 @@ def test_a_right_answer_is_confirmed_without_giving_it_away():
         (ex.check_sampler(both("05_sampling", 1, "my_sampler")[0]), ("1 / num_steps", "dt", "x +")),
         (ex.check_guidance(both("06_control", 0, "guide")[0]), ("v_uncond +", "w *", "w (", "extrapolat")),
         (ex.check_invert(both("06_control", 1, "my_invert")[0]), ("x -", "- dt", "against", "dt *")),
+        (ex.check_straightness(both("06a_straight_fast", 0, "my_straightness", sample=sample)[0]),
+         ("chord", "x - noise", "mean(")),
+        (ex.check_reflow_pairs(both("06a_straight_fast", 1, "my_reflow_pairs", sample=sample)[0]),
+         ("sample(", "velocity(x, t, labels)")),
     ]
     for feedback, answers in passing:
         assert feedback.ok, feedback
@@ -205,3 +210,56 @@ def test_invert():
         return x
 
     assert "curved" not in repr(ex.check_invert(frozen_x)) and "depends on x and t" in repr(ex.check_invert(frozen_x))
+
+
+def test_straightness_check_names_the_usual_mistakes():
+    good, stub = both("06a_straight_fast", 0, "my_straightness", sample=sample)
+    assert ex.check_straightness(good)
+    assert "still the stub" in repr(ex.check_straightness(stub))
+
+    def upwards(velocity, noise, num_steps):  # time running from 0 up to 1
+        x, vs = noise, []
+        for k in range(num_steps):
+            v = velocity(x, torch.full((len(x),), k / num_steps))
+            vs.append(v)
+            x = x + v / num_steps
+        return torch.stack([((x - noise - v) ** 2).mean(1) for v in vs]).mean()
+
+    assert "wrong way" in repr(ex.check_straightness(upwards))
+
+    def flipped(velocity, noise, num_steps):  # the chord z - x_0
+        x, vs = noise, []
+        for k in range(num_steps):
+            v = velocity(x, torch.full((len(x),), 1 - k / num_steps))
+            vs.append(v)
+            x = x + v / num_steps
+        return torch.stack([((noise - x - v) ** 2).mean(1) for v in vs]).mean()
+
+    assert "chord points the wrong way" in repr(ex.check_straightness(flipped))
+    assert "0 on straight paths, but not" in repr(ex.check_straightness(lambda f, z, k: 0.0))
+
+
+def test_reflow_pairs_check_names_the_usual_mistakes():
+    good, stub = both("06a_straight_fast", 1, "my_reflow_pairs", sample=sample)
+    assert ex.check_reflow_pairs(good)
+    assert "still the stub" in repr(ex.check_reflow_pairs(stub))
+
+    def independent(velocity, noise, labels, num_steps):  # notes from other noise, paired with this noise
+        other = torch.randn(noise.shape, generator=torch.Generator().manual_seed(7))
+        return noise, good(velocity, other, labels, num_steps)[1], labels
+
+    assert "ITS OWN noise" in repr(ex.check_reflow_pairs(independent))
+
+    def fresh(velocity, noise, labels, num_steps):  # new noise returned with the notes
+        return torch.randn_like(noise), good(velocity, noise, labels, num_steps)[1], labels
+
+    assert "noise you started from" in repr(ex.check_reflow_pairs(fresh))
+
+    def upwards(velocity, noise, labels, num_steps):  # time running from 0 up to 1
+        x = noise
+        for k in range(num_steps):
+            x = x + velocity(x, torch.full((len(x),), k / num_steps + 1e-3), labels) / num_steps
+        return noise, x, labels
+
+    assert "step DOWN" in repr(ex.check_reflow_pairs(upwards))
+    assert "labels" in repr(ex.check_reflow_pairs(lambda v, z, y, k: (z, good(v, z, y, k)[1], y.flip(0))))

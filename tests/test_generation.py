@@ -196,7 +196,7 @@ def test_the_shipped_model_loads_decodes_and_stays_small(capsys):
     kept = load_pretrained("cpu-long", codec=other)
     assert not kept.decodes_with(other) and kept.decodes_with(generator.space.codec)
     assert "not of this chapter's notes" in capsys.readouterr().out
-    with pytest.raises(FileNotFoundError, match="available: \\['cpu-long'\\]"):
+    with pytest.raises(FileNotFoundError, match="available: \\['cpu-long', 'cpu-long-reflow'\\]"):
         load_pretrained("gpu-full")
 
 

@@ -93,6 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same notes")
     gen.add_argument("--m2l-weights", help="path to music2latent.pt (models trained on Music2Latent latents)")
 
+    ref = commands.add_parser("reflow", help="straighten a trained model on pairs from its own ODE (chapter 6a)")
+    ref.add_argument("--checkpoint", required=True, help="the first model: checkpoint.pt written by `run`, or a shipped one")
+    ref.add_argument("--out", required=True, help="folder for pairs.pt, checkpoint.pt and report.json")
+    ref.add_argument("--pairs", type=_positive_int, default=8192, help="pairs (noise, the first model's note) (default 8192)")
+    ref.add_argument("--pair-steps", type=_positive_int, default=50, help="Euler steps that make each pair (default 50)")
+    ref.add_argument("--guidance", type=_finite_float, default=1.0, help="guidance of the pairs' notes (default 1)")
+    ref.add_argument("--train-steps", type=_positive_int, default=4000, help="reflow training steps (default 4000)")
+    ref.add_argument("--batch-size", type=_positive_int, default=64)
+    ref.add_argument("--lr", type=_finite_float, default=1e-3, help="peak learning rate (warm-up 200 steps, cosine)")
+    ref.add_argument("--seed", type=int, default=0, help="seed of the pairs' noise and of training")
+    ref.add_argument("--restart", action="store_true", help="make the pairs again and retrain, overwriting OUT's files")
+
     synth = commands.add_parser("synth", help="write the synthetic NSynth-style guitar set")
     synth.add_argument("--out", required=True)
     synth.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
@@ -147,6 +159,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(path)
             if len(files) > 10:
                 print(f"... and {len(files) - 10} more in {args.out}")
+        elif args.command == "reflow":
+            from .reflow import reflow_run
+            from .threads import use_cpu_threads
+            from .training import TrainConfig
+
+            use_cpu_threads()
+            config = TrainConfig(steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=200,
+                                 lr_schedule="cosine", ema_decay=0.999, eval_every=10**9, checkpoint_every=500,
+                                 seed=args.seed)
+            report = reflow_run(args.checkpoint, args.out, num_pairs=args.pairs, pair_steps=args.pair_steps,
+                                guidance=args.guidance, seed=args.seed, config=config, restart=args.restart)
+            print(json.dumps(report, indent=2))
         elif args.command == "synth":
             from .data import write_synthetic_nsynth
 
@@ -167,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        checkpoint = Path(args.out) / "checkpoint.pt" if args.command == "run" else None
+        checkpoint = Path(args.out) / "checkpoint.pt" if args.command in ("run", "reflow") else None
         if checkpoint is not None and checkpoint.is_file():
             print(f"\nInterrupted. Training was saved in {checkpoint}: run the same command again to resume.",
                   file=sys.stderr)

@@ -82,6 +82,9 @@ CHAPTER_WORK = {
     "05_sampling": {"trains": ("ours",), "note_calls": 40_000},
     # Guidance sweep (4 x 48 notes, doubled batches), inversions, edits, the listening table and the grid.
     "06_control": {"trains": ("ours",), "note_calls": 30_000},
+    # 1,024 reflow pairs of 25 calls, 400 reflow steps of 32 (a step is about 3 forward passes), two straightness
+    # curves of 64 x 50 calls.
+    "06a_straight_fast": {"trains": ("ours",), "note_calls": 1024 * 25 + 3 * 400 * 32 + 2 * 64 * 50},
 }
 
 
@@ -123,6 +126,8 @@ def chapter_work(chapter: str, profile, sizes: dict[str, int]) -> Work:
     if chapter == "06_control":  # guidance 4 x 16, inversion 2, edits 3 + 16, slerp 5, table 3 + 3, grid 6
         return Work(decodes=64 + 2 + 3 + 16 + 5 + 3 + 3 + 6, reference_decodes=reference(48), shipped_decodes=3,
                     classifier_note_epochs=classifier)
+    if chapter == "06a_straight_fast":  # the shipped pair: 2 models x 3 call counts x 12 notes, 4 timed decodes
+        return Work(shipped_decodes=2 * 3 * 12 + 4)
     return Work()
 
 
@@ -229,7 +234,7 @@ def chapter_estimate(profile, chapter: str, *, card: str = "T4", drive_cache: bo
     models = {"ours": (profile.model, profile.model_kwargs), "seed": ("seed", profile.seed_model_kwargs)}
     trained = []
     for which in work.get("trains", ()):
-        if models[which] in trained or (drive_cache and chapter in ("05_sampling", "06_control")):
+        if models[which] in trained or (drive_cache and chapter in ("05_sampling", "06_control", "06a_straight_fast")):
             continue  # the same run (one checkpoint), or chapter 4's, reloaded
         trained.append(models[which])
         est.parts[f"training {which}"] = training_seconds(profile, *models[which], card=card)[0]

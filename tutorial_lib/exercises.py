@@ -349,3 +349,135 @@ def check_invert(invert_fn) -> Feedback:
         return Feedback(False, "fine for a constant velocity, not for one that depends on x and t: evaluate f at "
                                "the current x and time at the start of each step.")
     return Feedback(True, "the right times, the right direction, and the library's result on a curved field.")
+
+
+# Chapter 6a: straight and fast ------------------------------------------------------------------------
+
+def _number(value) -> float | None:
+    try:
+        return float(torch.as_tensor(value, dtype=torch.float64).mean())
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def _euler_path_straightness(f, noise, num_steps, *, upwards=False, chord_sign=1.0):
+    """The library's measure (``upwards=False, chord_sign=1``) and the usual mistakes, to name them."""
+    from .sampling import time_grid
+
+    times = time_grid(num_steps)
+    times = times.flip(0) if upwards else times
+    x, vs = noise, []
+    for t, t_next in zip(times[:-1].tolist(), times[1:].tolist()):
+        v = f(x, torch.full((len(x),), t))
+        vs.append(v)
+        x = x + abs(t - t_next) * v
+    chord = chord_sign * (x - noise)
+    return float(torch.stack([((chord - v) ** 2).flatten(1).mean(1) for v in vs]).mean())
+
+
+def _watch_times(velocity):
+    """``velocity`` that also records the first time of each call (to name a path walked the wrong way)."""
+    seen = []
+
+    def watched(x, t, *rest):
+        seen.append(float(torch.as_tensor(t).reshape(-1)[0]))
+        return velocity(x, t, *rest)
+
+    return watched, seen
+
+
+def _wrong_way(seen) -> bool:
+    return len(seen) > 1 and (seen[0] < 0.5 or seen[1] > seen[0])
+
+
+def check_straightness(measure) -> Feedback:
+    """``measure(velocity, noise [B, 2], num_steps)``: ``S = E_t ||(x_0 - z) - v(x_t, t)||^2`` along the Euler path
+    from ``z`` at t = 1 to ``x_0`` at t = 0, per number (the mean over the elements of each example)."""
+    from .toy_flow import GaussianMixture
+
+    noise = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))
+    straight = GaussianMixture(num_modes=1, radius=1.5, std=0.0).velocity  # every path a straight line
+    curved = GaussianMixture(num_modes=4, radius=2.0, std=0.2).velocity
+    watched, seen = _watch_times(straight)
+    out, problem = _run(measure, watched, noise, 20)
+    if problem is not None:
+        return problem
+    if _wrong_way(seen):
+        return Feedback(False, "time runs the wrong way: the noise sits at t = 1, so the path starts at t = 1 and "
+                               "steps down towards t = 0 (the last step starts at t = 1 / num_steps).")
+    value = _number(out)
+    if value is None:
+        return Feedback(False, "return one number (or a tensor of numbers to average), the straightness.")
+    if not math.isfinite(value):
+        return Feedback(False, f"the straightness came out {value}: the path starts at t = 1 (noise) and its last "
+                               "step starts at t = 1 / num_steps; the velocity is never needed at t = 0 itself.")
+    if value > 1e-6:
+        if abs(value - _euler_path_straightness(straight, noise, 20, chord_sign=-1.0)) < 1e-3 * max(1.0, value):
+            return Feedback(False, "the chord points the wrong way: the velocity points from the noise to the data, "
+                                   "so compare it with x_0 - z (the end minus the start), not z - x_0.")
+        return Feedback(False, f"a field whose paths are straight lines should score 0, yours gives {value:.3g}: "
+                               "compare each velocity on the path with the chord x_0 - z of that same path.")
+    out, problem = _run(measure, curved, noise, 20)
+    if problem is not None:
+        return problem
+    value, right = _number(out), _euler_path_straightness(curved, noise, 20)
+    if value is not None and abs(value - right) < 1e-3 * right:
+        return Feedback(True, "0 on straight paths, and the library's value on curved ones.")
+    if value is not None and abs(value - 2 * right) < 1e-3 * right:
+        return Feedback(False, "close: average the squared difference over the numbers of each point (its mean), "
+                               "not their sum.")
+    return Feedback(False, "0 on straight paths, but not the library's value on curved ones: take an Euler path of "
+                           "num_steps steps from t = 1 to 0, keep the velocity of every step, and average "
+                           "||(x_0 - z) - v||^2 over the steps and the points.")
+
+
+def check_reflow_pairs(make_pairs) -> Feedback:
+    """``make_pairs(velocity, noise [N, 2], labels [N], num_steps) -> (noise, latents, labels)``: each ``latents[i]``
+    is the end of the ODE of ``velocity(x, t, labels)`` from ``noise[i]`` (t = 1) to t = 0, labels kept in order."""
+    from .sampling import sample
+    from .toy_flow import GaussianMixture
+
+    modes = [GaussianMixture(num_modes=1, radius=r, std=0.3) for r in (1.0, 2.0, 3.0)]
+    means = torch.stack([m.means[0] for m in modes])
+
+    def velocity(x, t, labels):
+        # data of label k: N(mu_k, 0.3^2 I), whose exact field moves noise z to mu_k + 0.3 z (each label its own map)
+        out = torch.empty_like(x)
+        for k, m in enumerate(modes):
+            chosen = labels == k
+            if chosen.any():
+                out[chosen] = m.velocity(x[chosen], t[chosen] if t.ndim else t)
+        return out
+
+    g = torch.Generator().manual_seed(0)
+    noise, labels = torch.randn(96, 2, generator=g), torch.randint(3, (96,), generator=g)
+    watched, seen = _watch_times(velocity)
+    out, problem = _run(make_pairs, watched, noise, labels, 40)
+    if problem is not None:
+        return problem
+    if _wrong_way(seen):
+        return Feedback(False, "time runs the wrong way: the noise sits at t = 1, so start there and step DOWN "
+                               "to t = 0; where that ODE ends is the pair's note.")
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        return Feedback(False, "return three things: (noise, latents, labels).")
+    z, x0, kept = (torch.as_tensor(o) for o in out)
+    if z.shape != noise.shape or x0.shape != noise.shape or kept.shape != labels.shape:
+        return Feedback(False, "noise and latents should each have the shape of the noise given, labels of the labels.")
+    if not torch.equal(kept, labels):
+        return Feedback(False, "keep each pair's labels, in the same order: the labels are part of the pair.")
+    if not torch.allclose(z, noise):
+        return Feedback(False, "return the noise you started from: a pair is (that noise, where the ODE takes it); "
+                               "new or reshuffled noise makes the couplings cross again, as in the first flow.")
+    right = sample(lambda x, t: velocity(x, t, labels), noise, num_steps=40).samples
+    if torch.allclose(x0, right, atol=1e-4):
+        return Feedback(True, "each note is where the model's own ODE takes its noise, with its labels kept.")
+    ends = noise * 0.3 + means[labels]
+    if torch.allclose(x0, ends, atol=0.05):  # solved exactly in another way: fine as well
+        return Feedback(True, "each note is where the model's own ODE takes its noise, with its labels kept.")
+    near_modes = torch.cdist(x0, means).min(1).values.mean() < 0.6
+    if near_modes and (x0 - ends).norm(dim=1).mean() > 0.2:
+        return Feedback(False, "the latents look like data of the right labels but are not where this noise goes: "
+                               "each latent must come from the ODE started at ITS OWN noise, not from other noise "
+                               "(or samples drawn on their own).")
+    return Feedback(False, "the latents are not where the ODE takes the noise: start at t = 1 from the noise, step "
+                           "DOWN to t = 0 with the velocity given the labels, and return where it ends.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -148,9 +148,15 @@ class NoteGenerator:
         if codec.cache_id != space["codec_id"]:
             raise ValueError(f"The checkpoint {path} was trained on latents of {space['codec_id']}, but this "
                              f"machine's codec is {codec.cache_id}; decode with the same codec settings.")
-        flow = RectifiedFlow(**state["flow"])
+        # A reflowed model's flow records its training times too (tutorial_lib.reflow.UShapedFlow); sampling needs
+        # only the path's own settings.
+        flow = RectifiedFlow(**{f.name: state["flow"][f.name] for f in fields(RectifiedFlow) if f.name in state["flow"]})
         steps = state.get("step", 0)
         trained_on = f"{steps} training steps on {space.get('data_source') or 'unknown data'}"
+        reflowed = state["extra"].get("reflow")
+        if reflowed:  # chapter 6a: trained on the pairs of another model's ODE
+            trained_on = (f"{steps} reflow steps on {reflowed['pairs']} pairs made by {reflowed['from_checkpoint']} "
+                          f"(itself: {reflowed.get('from_trained_on', 'unknown')})")
         return cls(model=ema_model.eval(), flow=flow, trained_on=trained_on,
                    space=LatentSpace(codec, space["mean"], space["std"], space["num_frames"], space.get("data_source", "")),
                    labels_held=state["extra"].get("labels_held"))

@@ -35,6 +35,8 @@ ANSWERS = {
     "ex-predict-steps": (),
     "ex-guidance": ("guided",),
     "ex-invert": ("invert",),
+    "ex-straightness": ("straightness",),
+    "ex-reflow-pairs": ("make_pairs",),
 }
 SHOWN = re.compile(r"^\s*show_source\(([\w.]+)\)\s*$", re.MULTILINE)
 LABEL = re.compile(r"^:label:\s*(\S+)", re.MULTILINE)

@@ -7,6 +7,7 @@ a small MLP ``f(x [B, 2], t [B]) -> [B, 2]`` trained in seconds on a CPU, and tw
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -75,18 +76,29 @@ class ToyRun:
     seconds: float
 
 
-def train_toy(*, data: GaussianMixture, flow: RectifiedFlow | None = None, steps: int = 1500, batch_size: int = 256,
-              lr: float = 3e-3, hidden: int = 128, seed: int = 0) -> ToyRun:
-    """Trains a :class:`VelocityMLP` with ``flow.loss`` on fresh data every step (Adam, cosine-decayed lr)."""
+def train_toy(*, data: GaussianMixture | None = None, flow: RectifiedFlow | None = None, steps: int = 1500,
+              batch_size: int = 256, lr: float = 3e-3, hidden: int = 128, seed: int = 0,
+              pairs: tuple[torch.Tensor, torch.Tensor] | None = None, init: VelocityMLP | None = None) -> ToyRun:
+    """Trains a :class:`VelocityMLP` with ``flow.loss`` on fresh data every step (Adam, cosine-decayed lr).
+
+    Reflow (chapter 6a): with ``pairs = (x_0 [N, 2], z [N, 2])`` each step draws a batch of those fixed pairs
+    instead of fresh data and fresh noise; ``init`` starts from a copy of that model instead of random weights.
+    """
+    if (data is None) == (pairs is None):
+        raise ValueError("train_toy: give either data (a GaussianMixture) or pairs (x_0, z), not both or neither.")
     flow = flow or RectifiedFlow()
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    model = VelocityMLP(hidden=hidden)
+    model = VelocityMLP(hidden=hidden) if init is None else copy.deepcopy(init).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     losses, start = [], time.perf_counter()
     for _ in range(steps):
-        loss = flow.loss(model, data.sample(batch_size, generator=generator), generator=generator)
+        if pairs is None:
+            loss = flow.loss(model, data.sample(batch_size, generator=generator), generator=generator)
+        else:
+            pick = torch.randint(len(pairs[0]), (batch_size,), generator=generator)
+            loss = flow.loss(model, pairs[0][pick], noise=pairs[1][pick], generator=generator)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -156,14 +156,16 @@ def update_ema(ema_model: nn.Module, model: nn.Module, decay: float) -> None:
 
 def training_step(model: nn.Module, flow: RectifiedFlow, batch: torch.Tensor, optimizer: torch.optim.Optimizer, *,
                   ema_model: nn.Module, ema_decay: float, generator: torch.Generator | None = None,
-                  conditions: Conditions | None = None, precision: str = "fp32") -> float:
+                  conditions: Conditions | None = None, precision: str = "fp32",
+                  noise: torch.Tensor | None = None) -> float:
     """One step on ``batch [B, 64, frames]``: the flow loss, its gradient, an optimizer update, then the EMA.
 
+    ``noise [B, 64, frames]``: the noise each example is paired with (reflow, chapter 6a); fresh noise if ``None``.
     Returns the loss (before the update). A NaN or infinite loss changes nothing; :func:`train` then stops.
     """
     labels = {} if conditions is None else {"conditions": conditions}
     with autocast(batch.device, precision):
-        loss = flow.loss(model, batch, generator=generator, **labels)
+        loss = flow.loss(model, batch, generator=generator, noise=noise, **labels)
     if torch.isfinite(loss):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -175,16 +177,17 @@ def training_step(model: nn.Module, flow: RectifiedFlow, batch: torch.Tensor, op
 def shared_training_step(net: DistributedDataParallel, flow: RectifiedFlow, batch: torch.Tensor,
                          optimizer: torch.optim.Optimizer, *, place: World, ema_model: nn.Module, ema_decay: float,
                          generator: torch.Generator, conditions: Conditions | None = None,
-                         precision: str = "fp32") -> float:
+                         precision: str = "fp32", noise: torch.Tensor | None = None) -> float:
     """:func:`training_step` for one of ``place.size`` processes (appendix "Past one machine").
 
     ``batch [B, 64, frames]`` is the whole global batch. Every rank draws the times and noise of all B
     examples from ``generator``, as one process would, then keeps its own slice: the ranks together compute
     the same loss as one process, and DDP averages their gradients. Returns the global batch's loss.
+    ``noise``: the global batch's paired noise (reflow), else drawn here.
     """
     device = next(net.parameters()).device
     times = flow.sample_times(len(batch), generator)  # the same draws, in the same order, as flow.loss
-    noise = torch.randn(batch.shape, generator=generator)
+    noise = torch.randn(batch.shape, generator=generator) if noise is None else noise
     mine = my_share(torch.arange(len(batch)), place.rank, place.size)
     labels = {} if conditions is None else {"conditions": conditions[mine].to(device)}
     with autocast(device, precision):
@@ -237,11 +240,14 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
           valid_latents: torch.Tensor | None = None, config: TrainConfig | None = None,
           checkpoint_path: str | Path | None = None, progress: bool = True, *,
           train_conditions: Conditions | None = None, valid_conditions: Conditions | None = None,
-          restart: bool = False, checkpoint_extra: dict | None = None) -> TrainResult:
+          restart: bool = False, checkpoint_extra: dict | None = None,
+          train_noise: torch.Tensor | None = None) -> TrainResult:
     """Trains ``model`` on ``train_latents [N, 64, frames]`` with the flow loss.
 
     With ``train_conditions`` (the labels of the N notes) a conditioned model learns to follow them; labels
     are hidden at random (``config.label_dropout``) so the same model also works without them (chapter 6).
+    With ``train_noise [N, 64, frames]`` each latent is always noised with its own noise, a fixed pair
+    ``(x_0, z)`` (reflow, chapter 6a, :mod:`tutorial_lib.reflow`); without it every step draws fresh noise.
 
     If ``checkpoint_path`` exists, training resumes from it (weights, EMA, optimizer, history, step), unless
     ``restart`` (then it is overwritten); a checkpoint of another run raises
@@ -272,7 +278,12 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
     history = {"train_steps": [], "train_loss": [], "valid_steps": [], "valid_loss": []}
     start = 0
-    run = describe_run(model, flow, config, train_latents) if checkpoint_path is not None else None
+    if train_noise is not None and train_noise.shape != train_latents.shape:
+        raise ValueError(f"train_noise has shape {tuple(train_noise.shape)}, the latents {tuple(train_latents.shape)}: "
+                         "give one noise per training latent (tutorial_lib.reflow.make_pairs makes both).")
+    # With paired noise the pairs are the data: the fingerprint covers both, so other pairs are another run.
+    fingerprinted = train_latents if train_noise is None else torch.cat([train_latents, train_noise])
+    run = describe_run(model, flow, config, fingerprinted) if checkpoint_path is not None else None
     if checkpoint_path is not None and Path(checkpoint_path).is_file() and not restart:
         # The one loader: refuses a checkpoint of another run (model, flow, settings or data), naming what differs.
         saved, saved_ema, state = load_checkpoint(checkpoint_path, device, expect=run)
@@ -312,6 +323,7 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
                     group["lr"] = learning_rate(config, step)
                 batch = batch_indices(len(train_latents), config.batch_size, step, config.seed)
                 x = train_latents[batch]
+                paired = {} if train_noise is None else {"noise": train_noise[batch]}
                 labels = {}
                 if train_conditions is not None:
                     labels["conditions"] = drop_labels(train_conditions[batch], p_all=config.label_dropout,
@@ -322,11 +334,12 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
                 if net is None:
                     labels = {k: v.to(device) for k, v in labels.items()}
                     loss = training_step(model, flow, x.to(device), optimizer, ema_model=ema_model, ema_decay=ema_decay,
-                                         generator=_step_generator(config.seed, step), precision=precision, **labels)
+                                         generator=_step_generator(config.seed, step), precision=precision,
+                                         **{k: v.to(device) for k, v in paired.items()}, **labels)
                 else:
                     loss = shared_training_step(net, flow, x, optimizer, place=place, ema_model=ema_model,
                                                 ema_decay=ema_decay, generator=_step_generator(config.seed, step),
-                                                precision=precision, **labels)
+                                                precision=precision, **paired, **labels)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
                         f"The loss became {loss} at step {step}. Lower the learning rate (now {config.lr}) "
