@@ -1,7 +1,7 @@
 """Two small Sphinx additions for this book (loaded through `local_extensions` in _config.yml).
 
 1. Exercises are numbered per chapter ("Exercise 3.2": chapter 3, second exercise) instead of running
-   across the whole book. The chapter number is the one its title starts with ("3. The U-Net"); a page
+   across the whole book. The chapter number is the one its title starts with ("3. The U-Net", "4a. ..."); a page
    without one numbers its exercises 1, 2, ...
 2. MathJax is served by the book itself, so equations render with no network: the files come from the
    PyPI package `sphinx-mathjax-offline` (MathJax 3.2.2, installed by scripts/setup.sh) and are copied
@@ -53,8 +53,8 @@ def number_exercises_per_chapter(app, env) -> list[str]:
         if not exercises:
             continue
         title = env.titles[docname].astext() if docname in env.titles else ""
-        chapter = re.match(r"\s*(\d+)\.\s", title)
-        prefix = (int(chapter.group(1)),) if chapter else ()
+        chapter = re.match(r"\s*(\d+[a-z]?)\.\s", title)  # "3. The U-Net", "4a. Interlude: ..."
+        prefix = (int(chapter.group(1)) if chapter.group(1).isdigit() else chapter.group(1),) if chapter else ()
         for i, node_id in enumerate(sorted(exercises, key=exercises.get), start=1):
             exercises[node_id] = prefix + (i,)
     return []

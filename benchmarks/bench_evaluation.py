@@ -67,7 +67,7 @@ def to_audio(x):  # remembers each note's audio: the second pass decodes nothing
     for z in x:
         key = z.numpy().tobytes()
         if key not in _decoded:
-            _decoded[key] = codec.decode(train.destandardise(z))
+            _decoded[key] = codec.decode(prepared.latent_space.destandardise(z))
         out.append(_decoded[key])
     return out
 

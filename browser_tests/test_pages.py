@@ -11,7 +11,11 @@ What a reader must never meet (one check per class of fault found by reading the
 - raw markup: an output line starting with `|` (a Markdown table shown as text) or TeX delimiters
   (`$$`, `\\(`, `\\[`) left in the text (MathJax did not run);
 - an empty box: an output, or a widget view that needs a kernel, with nothing in it;
-- sideways scrolling: a code or output block wider than the column (at 1280 px; on a phone, outputs).
+- text too small to read in a figure: the smallest font a figure may use (MIN_FONT_PT, which
+  tests/test_book.py holds the sources to) shown under MIN_FIGURE_TEXT_PX at 1280 px;
+- sideways scrolling: a code or output block wider than the column (at 1280 px; on a phone, outputs), a
+  page wider than the window (a long name in the prose), or a table wider than its column (it would scroll
+  inside its box, its right-hand columns cut off at first sight).
 """
 
 import functools
@@ -38,6 +42,17 @@ MAX_PAGE_BYTES = 3 * 1024 * 1024  # audio is MP3 (display.audio_data_uri)
 MAX_OUTPUT_LINES = 30  # the longest printed output a reader should scroll past (code shown by show_source excepted)
 MAX_PROGRESS_LINES = 2
 ASPECT_TOLERANCE = 0.02
+MIN_FONT_PT, MIN_FIGURE_TEXT_PX = 9, 8.5
+
+
+def smallest_text_px(image: Path, shown_width: float) -> float:
+    """How tall, in CSS px, text of MIN_FONT_PT points in ``image`` (a PNG that records its dpi, as matplotlib
+    writes it) is on screen when the image is shown ``shown_width`` px wide."""
+    from PIL import Image
+
+    with Image.open(image) as png:
+        dpi = png.info.get("dpi", (72, 72))[0]
+        return MIN_FONT_PT * dpi / 72 * shown_width / png.width
 
 
 def toc_pages() -> list[str]:
@@ -124,7 +139,21 @@ def layout_problems(page, width: int) -> dict[str, list]:
     """Every fault a reader would see on the page at this width, by class (empty lists when all is well)."""
     found = page.evaluate("""([tolerance, maxLines, maxBars, checkInputs]) => {
         const visible = e => e.getClientRects().length > 0 && e.getBoundingClientRect().width > 0;
-        const problems = {squashed: [], tall: [], rawTable: [], empty: [], widget: [], sideways: [], progress: []};
+        const problems = {squashed: [], tall: [], rawTable: [], empty: [], widget: [], sideways: [], progress: [],
+                          pageSideways: [], tableCut: []};
+        const page = document.documentElement;
+        if (page.scrollWidth > page.clientWidth + 1) {
+            const wide = Array.from(document.querySelectorAll('main p *, main li *, main td *'))
+                .filter(e => e.getBoundingClientRect().right > page.clientWidth + 1);
+            problems.pageSideways.push(`${page.scrollWidth} > ${page.clientWidth} px: ` +
+                                       (wide.length ? wide[0].textContent.slice(0, 80) : '?'));
+        }
+        for (const table of document.querySelectorAll('main table')) {
+            const room = table.parentElement.clientWidth;
+            if (visible(table) && table.getBoundingClientRect().width > room + 1)
+                problems.tableCut.push(`${Math.round(table.getBoundingClientRect().width)} > ${room} px: ` +
+                                       table.innerText.slice(0, 60));
+        }
         for (const img of document.querySelectorAll('main img')) {
             if (!visible(img) || !img.naturalWidth) continue;
             const r = img.getBoundingClientRect();
@@ -202,15 +231,16 @@ def test_chapter_page(server, browser, notebook):
     assert "Traceback (most recent call last)" not in text and "Warning:" not in text
 
     # The headings the chapter writes are on the page.
-    rendered = [h.replace("\u2019", "'").strip() for h in page.locator("main h1, main h2").all_inner_texts()]
+    rendered = [h.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"').strip()
+                for h in page.locator("main h1, main h2").all_inner_texts()]  # typographic quotes as typed
     for heading in headings(notebook):
         assert any(heading in r for r in rendered), (heading, rendered)
 
     # Exercises: the teacher's edition shows every check passing; numbered per chapter ("Exercise 3.1" in
-    # chapter 3; 1, 2, ... on a page whose title has no chapter number).
+    # chapter 3, "Exercise 4a.1" in 4a; 1, 2, ... on a page whose title has no chapter number).
     assert "Not yet:" not in text
     assert page.locator(".exercise").count() >= 2 and text.count("Correct!") >= 1
-    chapter = re.match(r"(\d+)\.\s", page.locator("main h1").first.inner_text())
+    chapter = re.match(r"(\d+[a-z]?)\.\s", page.locator("main h1").first.inner_text())
     titles = page.locator(".exercise .admonition-title").all_inner_texts()
     prefix = f"{chapter.group(1)}." if chapter else ""
     assert all(t.startswith(f"Exercise {prefix}{i}") for i, t in enumerate(titles, 1)), titles
@@ -225,6 +255,13 @@ def test_chapter_page(server, browser, notebook):
     alts = page.evaluate("Array.from(document.querySelectorAll('.cell_output img')).map(i => i.alt || '')")
     for alt in alts:
         assert len(alt.split()) >= 5 and not re.fullmatch(r"[0-9a-f]{16,}\.\w+", alt), alts
+    # Text in every figure is readable at this width: a figure drawn too wide is shrunk, and its text with it.
+    shown = page.evaluate("""Array.from(document.querySelectorAll('.cell_output img'))
+        .map(i => [i.getAttribute('src'), i.getBoundingClientRect().width])""")
+    small = {Path(src).name: round(px, 1) for src, width in shown if not src.startswith("data:")
+             for px in [smallest_text_px(HTML / "_images" / Path(src).name, width)] if px < MIN_FIGURE_TEXT_PX}
+    assert not small, (f"{MIN_FONT_PT} pt text shows smaller than {MIN_FIGURE_TEXT_PX} px in these figures: draw "
+                       f"them narrower (fewer panels in a row, or one figure per row): {small}")
 
     # Every audio player has a source that plays about as long as a note (3 s generated, 4 s recorded).
     durations = page.evaluate("""() => Promise.all(Array.from(document.querySelectorAll('audio')).map(a =>
@@ -262,9 +299,26 @@ def test_front_page_and_colab_buttons(server, browser):
     page.close()
 
 
+def test_figure_text_size_fails_on_a_figure_drawn_too_wide(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = {}
+    for width in (13, 7):
+        fig, ax = plt.subplots(figsize=(width, 3))
+        ax.plot([0, 1])
+        fig.savefig(tmp_path / f"{width}.png", dpi=200)  # the book's retina figures: 2 x 100 dpi
+        plt.close(fig)
+        sizes[width] = smallest_text_px(tmp_path / f"{width}.png", min(756, width * 100))  # the 1280 px column
+    assert sizes[13] < MIN_FIGURE_TEXT_PX <= sizes[7], sizes
+
+
 def test_the_checks_catch_what_they_are_for(browser):
     """Each check fails on a page that has its fault (a squashed figure, a wall of progress, a raw table,
-    raw TeX, an empty box, a widget view, a line too long) and passes on the same page without it."""
+    raw TeX, an empty box, a widget view, a line too long, a page or a table too wide) and passes on the same
+    page without it."""
     bad = """<main><div class="cell_output"><img src="data:image/png;base64,{png}" width="400" height="100"
         style="width:200px;height:100px"></div>
         <div class="cell_output"><div class="output stream"><pre>{bars}</pre></div></div>
@@ -272,16 +326,20 @@ def test_the_checks_catch_what_they_are_for(browser):
         <p>The loss $$L = x$$ and \\(t\\).</p>
         <div class="cell_output"><div class="output text_html"></div></div>
         <div class="cell_output"><div class="output"><script type="application/vnd.jupyter.widget-view+json">{{}}</script>x</div></div>
-        <pre style="width:300px;white-space:pre">{long}</pre></main>"""
+        <pre style="width:300px;white-space:pre">{long}</pre>
+        <div style="width:300px;overflow-x:auto"><table style="width:600px"><tr><td>a</td><td>b</td></tr></table></div>
+        <p><code style="white-space:nowrap">{long}</code></p></main>"""
     png = ("iVBORw0KGgoAAAANSUhEUgAAAAQAAAABCAYAAAD5PA/NAAAAEElEQVR4nGNgYGD4z8DAAAAJBAEAxRuZ7AAAAABJRU5ErkJggg==")
     bars = "\n".join(f"Training: {i}%|##| {i}/100 [00:0{i % 10}<00:10, 9.9it/s]" for i in range(40))
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_content(bad.format(png=png, bars=bars, long="x" * 200))
     found = layout_problems(page, 1280)
-    assert set(found) == {"squashed", "tall", "progress", "rawTable", "rawTeX", "empty", "widget", "sideways"}, found
+    assert set(found) == {"squashed", "tall", "progress", "rawTable", "rawTeX", "empty", "widget", "sideways",
+                          "pageSideways", "tableCut"}, found
     good = f"""<main><div class="cell_output"><img src="data:image/png;base64,{png}" style="width:200px;height:50px">
         <div class="output stream"><pre>Training UNet: 800/800 it in 01:02 (loss=0.471)</pre></div></div>
-        <p>The loss <mjx-container>L</mjx-container>.</p><pre>short = 1</pre></main>"""
+        <p>The loss <mjx-container>L</mjx-container>.</p><pre>short = 1</pre>
+        <div style="width:300px"><table><tr><td>a</td><td>b</td></tr></table></div></main>"""
     page.set_content(good)
     assert layout_problems(page, 1280) == {}
     page.close()

@@ -1,9 +1,9 @@
 """Sets the repository address: `python scripts/set_repository.py https://github.com/OWNER/NAME`.
 
 The address lives in _config.yml (repository.url, used by the book's Colab and repository buttons);
-this script writes it there and into each notebook's Colab cell, which installs the project from it, and
-rewrites each chapter's Colab note (expected times and the student edition's Colab link), then the
-student edition itself (student/). tests/test_book.py and tests/test_student.py check that they agree.
+this script writes it there, rewrites each notebook's Colab cell from one template (it installs the project
+from the address) and each chapter's Colab note (expected times and the student edition's Colab link), then
+the student edition itself (student/). tests/test_book.py and tests/test_student.py check that they agree.
 `python scripts/set_repository.py` with no address refreshes the notes and student/ only.
 """
 
@@ -13,10 +13,34 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COLAB_INSTALL = re.compile(r'(%pip install -q "git\+)([^"]+)(")')
-
-
 NOTE_ID = "colab-note"
+COLAB_CELL = """\
+# In Google Colab: install this project (Colab keeps its own torch) and switch to the real data and weights,
+# sized for a free GPU, about 5-20 minutes a chapter (profile "colab"; PROFILE = "gpu" is the seed's full scale).
+# USE_DRIVE = True keeps latents and trained models on your Google Drive (it asks for access), so that
+# later chapters reuse them: chapter 5 then reloads the model chapter 4 trained. Outside Colab this cell does nothing.
+import sys
+
+USE_DRIVE = False
+if "google.colab" in sys.modules:
+    %pip install -q "git+{url}"
+    PROFILE = "colab"  # or "gpu": the seed's full scale (its time is printed below)
+    if USE_DRIVE:
+        import os
+        from google.colab import drive
+
+        drive.mount("/content/drive")
+        os.environ["TUTORIAL_LIB_CACHE"] = "/content/drive/MyDrive/tutorial_lib"  # latents, checkpoints
+        os.environ["TUTORIAL_LIB_DATA"] = "/content/data"  # the notes stay on this machine's disk
+    from tutorial_lib.estimates import colab_plan
+    from tutorial_lib.profiles import get_profile
+
+    print(colab_plan("{chapter}", get_profile(PROFILE), full_scale=get_profile("gpu")))"""
+
+
+def colab_source(chapter: str, url: str) -> list[str]:
+    """The Colab cell's lines (the same in every chapter but for the chapter's name)."""
+    return COLAB_CELL.format(url=url, chapter=chapter).splitlines(keepends=True)
 
 
 def colab_note_cell(chapter: str, url: str, branch: str) -> dict:
@@ -31,12 +55,13 @@ def colab_note_cell(chapter: str, url: str, branch: str) -> dict:
 
 
 def refresh_notes(url: str, branch: str) -> None:
-    """Writes (or rewrites) each chapter's Colab note, just after its Colab cell, and the student edition."""
+    """Rewrites each chapter's Colab cell and the Colab note just after it, then the student edition."""
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         nb = json.loads(path.read_text())
         cells = [c for c in nb["cells"] if c.get("id") != NOTE_ID]
         colab = next(i for i, c in enumerate(cells) if "remove-cell" in c["metadata"].get("tags", [])
                      and "google.colab" in "".join(c["source"]))
+        cells[colab]["source"] = colab_source(path.stem, url)
         cells.insert(colab + 1, colab_note_cell(path.stem, url, branch))
         nb["cells"] = cells
         path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
@@ -56,13 +81,6 @@ def main(url: str) -> None:
     config = ROOT / "_config.yml"
     text = re.sub(r"(repository:\n  url: ).*", lambda m: m.group(1) + url, config.read_text())
     config.write_text(text)
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        nb = json.loads(path.read_text())
-        for cell in nb["cells"]:
-            source = "".join(cell["source"])
-            if COLAB_INSTALL.search(source):
-                cell["source"] = COLAB_INSTALL.sub(lambda m: m.group(1) + url + m.group(3), source).splitlines(keepends=True)
-        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     refresh_notes(url, configured()[1])
     print(f"repository set to {url} in _config.yml, {len(list((ROOT / 'notebooks').glob('*.ipynb')))} notebooks "
           "and student/")

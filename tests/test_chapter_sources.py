@@ -20,7 +20,7 @@ MUST_SHOW = {
     "02_dataset": ["data:parse_note_name", "data.synth:string_filter", "data:encode_note", "training:batch_indices"],
     "03_unet": ["unet:SeedUNet.forward", "unet:ResBlock", "unet:UNet.forward"],
     "04_training": ["flow:RectifiedFlow.add_noise", "flow:RectifiedFlow.sample_times", "flow:RectifiedFlow.loss",
-                    "training:batch_indices", "training:training_step", "training:update_ema"],
+                    "training:batch_indices", "training:training_step", "training:update_ema", "training:fit"],
     "04a_toy_flow": ["flow:RectifiedFlow.add_noise", "toy_flow:train_toy", "toy_flow:GaussianMixture.velocity"],
     "05_sampling": ["sampling:euler_step", "sampling:integrate", "sampling:sample", "sampling:heun_step",
                     "sampling:time_grid", "widgets:generate_audio"],

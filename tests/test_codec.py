@@ -7,7 +7,7 @@ import torch
 from tutorial_lib.codec import (M2L_WEIGHTS_ENV, MelCodec, Music2LatentCodec, find_m2l_weights, load_codec,
                                 mel_filter_bank)
 from tutorial_lib.data.synth import SOURCES, pluck, random_guitar
-from tutorial_lib.metrics import estimate_pitch
+from tutorial_lib.note_measures import note_pitch
 
 
 def test_mel_codec_shapes_rates_and_resampling():
@@ -37,7 +37,7 @@ def test_mel_codec_keeps_the_pitch_of_at_least_90_percent_of_notes():
     for i, pitch in enumerate(range(40, 89, 4)):
         note = pluck(guitars[i % 3], pitch, 100, rng)
         decoded = codec.decode(codec.encode(note, 16000))
-        hits.append(abs(estimate_pitch(decoded, 16000) - pitch) <= 0.5)
+        hits.append(abs(note_pitch(decoded, 16000, method="pyin") - pitch) <= 0.5)
     assert np.mean(hits) >= 0.9, hits
 
 

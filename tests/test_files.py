@@ -36,3 +36,11 @@ def test_safe_name_keeps_what_file_systems_allow():
     from tutorial_lib.files import safe_name
 
     assert safe_name("mel-sr16000 f30/4000:x") == "mel-sr16000_f30_4000_x" and len(safe_name("a" * 200)) == 80
+
+
+def test_display_path_writes_the_home_folder_as_a_tilde(monkeypatch, tmp_path):
+    from tutorial_lib.files import display_path
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert display_path(tmp_path / ".cache" / "run.pt") == "~/.cache/run.pt"
+    assert display_path("/elsewhere/run.pt") == "/elsewhere/run.pt"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tutorial_lib.metrics import (estimate_pitch, frechet_distance, frechet_distance_from_stats, latent_features,
-                                  log_mel_distance, nearest_neighbour_distances, pitch_accuracy)
+from tutorial_lib.metrics import (frechet_distance, frechet_distance_from_stats, latent_features,
+                                  log_mel_distance, nearest_neighbour_distances)
 
 
 def test_frechet_distance_of_a_set_with_itself_is_zero():
@@ -26,14 +26,6 @@ def test_latent_features_are_channel_means_and_stds():
     x = np.random.default_rng(0).standard_normal((5, 64, 32))
     f = latent_features(x)
     assert f.shape == (5, 128) and np.allclose(f[:, :64], x.mean(-1)) and np.allclose(f[:, 64:], x.std(-1))
-
-
-def test_pitch_of_a_pure_tone_and_accuracy():
-    t = np.arange(32000) / 16000
-    a4 = 0.5 * np.sin(2 * np.pi * 440 * t)
-    assert estimate_pitch(a4, 16000) == pytest.approx(69.0, abs=0.1)
-    assert pitch_accuracy([a4, a4], 16000, [69, 70]) == 0.5
-    assert np.isnan(estimate_pitch(np.zeros(32000), 16000))
 
 
 def test_log_mel_distance_zero_for_identical_and_grows_with_noise():

@@ -2,7 +2,7 @@ import librosa
 import numpy as np
 import pytest
 
-from tutorial_lib.data.synth import SOURCES, midi_to_hz, pluck, random_guitar
+from tutorial_lib.data.synth import SOURCES, pluck, random_guitar
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def spectral_peak_midi(note, pitch, sr=16000):
     n = 2 ** 21
     spectrum = np.abs(np.fft.rfft(note[:32000] * np.hanning(32000), n))
     freqs = np.fft.rfftfreq(n, 1 / sr)
-    band = (freqs > midi_to_hz(pitch - 1)) & (freqs < midi_to_hz(pitch + 1))
+    band = (freqs > librosa.midi_to_hz(pitch - 1)) & (freqs < librosa.midi_to_hz(pitch + 1))
     return librosa.hz_to_midi(freqs[band][np.argmax(spectrum[band])])
 
 
@@ -24,7 +24,7 @@ def spectral_peak_midi(note, pitch, sr=16000):
 def test_pitch_tracker_hears_the_written_pitch_within_10_cents(guitars, pitch):
     for guitar in guitars:
         note = pluck(guitar, pitch, 100, np.random.default_rng(pitch))
-        f0, voiced, _ = librosa.pyin(note[:32000], sr=16000, fmin=midi_to_hz(pitch - 6), fmax=midi_to_hz(pitch + 6),
+        f0, voiced, _ = librosa.pyin(note[:32000], sr=16000, fmin=librosa.midi_to_hz(pitch - 6), fmax=librosa.midi_to_hz(pitch + 6),
                                      resolution=0.02, frame_length=4096, hop_length=256)
         measured = np.median(librosa.hz_to_midi(f0[voiced]))
         assert abs(measured - pitch) * 100 < 10, (guitar.source, pitch, measured)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .files import save_atomically
+from .files import display_path, save_atomically
 from .unet import MODELS, build_model
 
 FORMAT = 2  # 1: model named by class, nothing checked on resume; 2: self-describing
@@ -152,7 +152,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", *,
     if expect is not None:
         problems = _differences(state, expect, path)
         if problems:
-            raise CheckpointMismatch(f"Cannot resume from {path}: another run wrote it. Not the same: "
+            raise CheckpointMismatch(f"Cannot resume from {display_path(path)}: another run wrote it. Not the same: "
                                      f"{'; '.join(problems)}. {WHAT_TO_DO}")
     key = state.get("model_key")
     try:

@@ -22,7 +22,7 @@ from .unet import ResBlock, SeedUNet, UNet
 BOX = {"codec": "#cfe3f5", "latent": "#fbe3b8", "model": "#d7eccf", "sampler": "#ead6f0", "audio": "#eeeeee"}
 
 
-def _box(ax, x, y, text, color, w=1.5, h=0.8, fontsize=8.5):
+def _box(ax, x, y, text, color, w=1.5, h=0.8, fontsize=9):
     from matplotlib.patches import FancyBboxPatch
 
     ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.03,rounding_size=0.08",
@@ -35,7 +35,7 @@ def _arrow(ax, start, end, text=None, color="0.25", style="-|>", dashed=False, t
                                                           linestyle="--" if dashed else "-", **kw))
     if text:
         ax.text((start[0] + end[0]) / 2 + text_offset[0], (start[1] + end[1]) / 2 + text_offset[1], text,
-                ha="center", va="bottom", fontsize=7.5, color=color)
+                ha="center", va="bottom", fontsize=9, color=color)
 
 
 def pipeline(*, codec, frames: int, ax=None):
@@ -73,8 +73,8 @@ def pipeline(*, codec, frames: int, ax=None):
     _arrow(ax, (xs[3], top - 0.5), (xs[3], bottom + 0.5), "trained $f$", color="tab:green",
            text_offset=(0.45, -0.12))
     for x, label in zip(xs, ("", "chapter 1", "chapter 2", "chapters 3-4", "")):
-        ax.text(x, top + 0.62, label, ha="center", fontsize=7.5, color="0.4")
-    ax.text(xs[3], bottom - 0.68, "chapter 5", ha="center", fontsize=7.5, color="0.4")
+        ax.text(x, top + 0.62, label, ha="center", fontsize=9, color="0.4")
+    ax.text(xs[3], bottom - 0.68, "chapter 5", ha="center", fontsize=9, color="0.4")
     ax.text(-1.05, top, "training", rotation=90, ha="center", va="center", fontsize=9, weight="bold")
     ax.text(-1.05, bottom, "generation", rotation=90, ha="center", va="center", fontsize=9, weight="bold")
     ax.set(xlim=(-1.3, 9.9), ylim=(-0.85, 2.3), aspect="equal")
@@ -186,7 +186,9 @@ def unet_layout(model: nn.Module, *, frames: int = 32) -> UNetLayout:
 
 
 def draw_unet(layout: UNetLayout, *, ax=None):
-    """Draws a :class:`UNetLayout`: blocks left to right in the order they run, one row per level.
+    """Draws a :class:`UNetLayout`: blocks left to right in the order they run, one row per level (a block on
+    another row than the one before it moves right by less than a box, so that the U stays narrow enough for
+    its 9 pt text to read on a page).
 
     Box heights grow with the log of the channels; each box says its operation and ``channels × frames``.
     Grey brackets are skips ("+" added, "cat" concatenated); orange arrows show where the time enters
@@ -199,48 +201,56 @@ def draw_unet(layout: UNetLayout, *, ax=None):
     entries += layout.blocks
     depth = max(b.level for b in entries)
     row = 1.0
+    xs = [0.0]
+    for before, b in zip(entries, entries[1:]):
+        xs.append(xs[-1] + (0.85 if b.level == before.level else 0.5))
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(7.0, 0.82 * len(entries)), 0.72 * depth + 2.6), layout="constrained")
+        _, ax = plt.subplots(figsize=(max(6.0, 0.9 * (xs[-1] + 2.2)), 0.85 * depth + 3.0), layout="constrained")
     smallest = min(b.channels for b in entries)
     position = {}
     for i, b in enumerate(entries):
-        x, y = 1.0 * i, -row * b.level
-        h = 0.36 + 0.07 * math.log2(b.channels / smallest)
+        x, y = xs[i], -row * b.level
+        h = 0.55 + 0.05 * math.log2(b.channels / smallest)
         position[b.name] = (x, y, h)
         color = BOX["latent"] if b.name == "input" else BOX["sampler"] if b.time else BOX["model"]
-        ax.add_patch(FancyBboxPatch((x - 0.43, y - h / 2), 0.86, h, boxstyle="round,pad=0.02,rounding_size=0.05",
+        ax.add_patch(FancyBboxPatch((x - 0.35, y - h / 2), 0.7, h, boxstyle="round,pad=0.02,rounding_size=0.05",
                                     facecolor=color, edgecolor="0.3", linewidth=1, zorder=2))
-        label = f"$x_t$\n{b.channels} × {b.frames}" if b.name == "input" else f"{b.op}\n{b.channels} × {b.frames}"
-        ax.text(x, y, label, ha="center", va="center", fontsize=6.5, zorder=3)
-        if i:
-            px, py, _ = position[entries[i - 1].name]
-            ax.annotate("", xy=(x - 0.45, y), xytext=(px + 0.45, py), zorder=1,
+        op = "$x_t$" if b.name == "input" else b.op.replace(" ", "\n", 1)  # "Conv1d\nk4 s2"
+        ax.text(x, y, f"{op}\n{b.channels} × {b.frames}", ha="center", va="center", fontsize=9, zorder=3)
+        if i:  # from the block before: beside it on the same row, else from its bottom (down) or top (up)
+            px, py, ph = position[entries[i - 1].name]
+            start, end = ((px + 0.37, py), (x - 0.37, y)) if py == y else \
+                ((px, py - ph / 2), (x, y + h / 2)) if y < py else ((px, py + ph / 2), (x, y - h / 2))
+            ax.annotate("", xy=end, xytext=start, zorder=1,
                         arrowprops=dict(arrowstyle="-|>", color="0.3", lw=1, shrinkA=0, shrinkB=0))
+    names = [b.name for b in entries]
     for s in layout.skips:
         (x0, y0, h0), (x1, y1, h1) = position[s.source], position[s.target]
-        top, end = y0 + 0.43, y1 + h1 / 2
-        if y1 != y0:  # the skip joins the target's input, which is at the source's resolution
-            x1, end = x1 - 0.5, y0 + 0.08
+        top, end = y0 + 0.5, y1 + h1 / 2
+        if y1 != y0:  # the skip joins the target's input: the output of the block before it, on the source's row
+            x1, py, ph = position[names[names.index(s.target) - 1]]
+            end = py + ph / 2
         ax.plot([x0, x0, x1], [y0 + h0 / 2, top, top], color="0.55", lw=1, zorder=1)
         ax.annotate("", xy=(x1, end), xytext=(x1, top), zorder=1,
                     arrowprops=dict(arrowstyle="-|>", color="0.55", lw=1, shrinkA=0, shrinkB=0))
-        ax.text((x0 + x1) / 2, top, "+" if s.mode == "add" else "cat", ha="center", va="center", fontsize=7,
+        ax.text((x0 + x1) / 2, top, "+" if s.mode == "add" else "cat", ha="center", va="center", fontsize=9,
                 color="0.3", zorder=3, bbox=dict(facecolor="white", edgecolor="0.55", boxstyle="round,pad=0.15"))
     timed = [b for b in layout.blocks if b.time]
     bus = -row * depth - 0.75
     if timed:
-        xs = [position[b.name][0] for b in timed]
-        ax.plot([min(xs), max(xs)], [bus, bus], color="tab:orange", lw=1.2)
+        at = [position[b.name][0] for b in timed]
+        ax.plot([min(at), max(at)], [bus, bus], color="tab:orange", lw=1.2)
         for b in timed:
             x, y, h = position[b.name]
             ax.annotate("", xy=(x, y - h / 2), xytext=(x, bus), zorder=1,
                         arrowprops=dict(arrowstyle="-|>", color="tab:orange", lw=1, shrinkA=0, shrinkB=0))
-        ax.text((min(xs) + max(xs)) / 2, bus - 0.3, layout.time_mlp, ha="center", va="center", fontsize=7,
+        ax.text((min(at) + max(at)) / 2, bus - 0.3, layout.time_mlp, ha="center", va="center", fontsize=9,
                 color="tab:orange", bbox=dict(facecolor="white", edgecolor="tab:orange", boxstyle="round"))
     for level in range(depth + 1):
-        ax.text(-0.6, -row * level, f"{layout.frames // 2 ** level} frame{'s' * (layout.frames // 2 ** level > 1)}", ha="right", va="center", fontsize=7,
+        frames = layout.frames // 2 ** level
+        ax.text(-0.5, -row * level, f"{frames} frame{'s' * (frames > 1)}", ha="right", va="center", fontsize=9,
                 color="0.4")
-    ax.set(xlim=(-1.6, len(entries) - 0.4), ylim=(bus - 0.6, 0.75))
+    ax.set(xlim=(-1.7, xs[-1] + 0.5), ylim=(bus - 0.6, 0.8))
     ax.set_axis_off()
-    ax.set_title(f"{layout.title} ({layout.parameters / 1e6:.2f} M parameters)", fontsize=9.5)
+    ax.set_title(f"{layout.title} ({layout.parameters / 1e6:.2f} M parameters)", fontsize=10)
     return ax

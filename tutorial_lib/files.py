@@ -41,3 +41,10 @@ def write_text_atomically(path: str | Path, text: str) -> Path:
 def safe_name(key: str, limit: int = 80) -> str:
     """``key`` as a file-name part: letters, digits, ``-``, ``_`` and ``.`` kept, anything else ``_``."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in key)[:limit]
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` as messages and pages show it: the home folder written ``~`` (a shell still finds it), so that a
+    page built on one machine does not print that machine's user folders."""
+    path, home = Path(path), Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) and path != home else str(path)

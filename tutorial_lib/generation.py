@@ -15,12 +15,12 @@ import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import librosa
 import numpy as np
 import torch
 
 from .codec import Codec, load_codec
 from .conditioning import SOURCES, Conditions
-from .data.synth import midi_to_hz
 from .flow import RectifiedFlow
 from .sampling import generate
 
@@ -36,12 +36,15 @@ class LatentSpace:
     num_frames: int
     data_source: str = ""
 
+    def destandardise(self, latents: torch.Tensor) -> torch.Tensor:
+        """Standardised latents ``[..., 64, frames]`` -> the codec's own (undoes the data set's standardisation)."""
+        return latents * self.std[:, None].to(latents) + self.mean[:, None].to(latents)
+
     def to_audio(self, latents: torch.Tensor) -> list[np.ndarray]:
         """Standardised latents ``[N, 64, frames]`` (or ``[64, frames]``) -> N waveforms ``[samples]``."""
         latents = latents.detach().float().cpu()
         latents = latents if latents.ndim == 3 else latents[None]
-        raw = latents * self.std[:, None] + self.mean[:, None]
-        return [self.codec.decode(z) for z in raw]
+        return [self.codec.decode(z) for z in self.destandardise(latents)]
 
     def describe(self) -> dict:
         """Plain values for a checkpoint (see :meth:`NoteGenerator.from_checkpoint`)."""
@@ -80,8 +83,8 @@ class NoteGenerator:
         (naming the nearest it did), or a pitch whose fundamental lies above what the codec can play."""
         warnings = []
         nyquist = self.space.codec.sample_rate / 2
-        if pitch is not None and midi_to_hz(pitch) >= nyquist:
-            warnings.append(f"pitch {pitch} ({midi_to_hz(pitch):.0f} Hz) lies above the highest frequency the codec "
+        if pitch is not None and librosa.midi_to_hz(pitch) >= nyquist:
+            warnings.append(f"pitch {pitch} ({librosa.midi_to_hz(pitch):.0f} Hz) lies above the highest frequency the codec "
                             f"can play ({nyquist:.0f} Hz at {self.space.codec.sample_rate} Hz): the note cannot "
                             "sound at that pitch.")
         held = self.labels_held or {}

@@ -15,6 +15,7 @@ import sys
 import types
 import warnings
 
+import librosa
 import numpy as np
 
 #: Pitches searched: the guitar's MIDI 40-88 and an octave error above its top note (issue 21: a search that
@@ -43,14 +44,6 @@ SHAPE_FEATURES = ("decay_s", "onset_s", "peak_db", "silence")
 #: Decay per pitch region: a note's decay is compared with reference notes within this many semitones of
 #: its pitch (widened, a semitone at a time, until at least ``REGION_MIN_NOTES`` notes are in it).
 PITCH_REGION_SEMITONES, REGION_MIN_NOTES = 4, 12
-
-
-def _midi_to_hz(midi):
-    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
-
-
-def _hz_to_midi(hz):
-    return 69.0 + 12.0 * np.log2(np.asarray(hz, dtype=np.float64) / 440.0)
 
 
 def load_torchcrepe():
@@ -121,28 +114,26 @@ def track_pitch(waveform, sample_rate: int, *, seconds: float = PITCH_SECONDS, h
 
         rate = 16_000  # CREPE's own rate
         if sample_rate != rate:
-            import librosa
 
             x = librosa.resample(x, orig_sr=sample_rate, target_sr=rate)
         hop = int(round(hop_s * rate))
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            fmin, fmax = float(librosa.midi_to_hz(fmin_midi)), min(float(librosa.midi_to_hz(fmax_midi)), crepe.core.MAX_FMAX)
             hz, periodicity = crepe.predict(
-                torch.from_numpy(np.ascontiguousarray(x))[None], rate, hop, float(_midi_to_hz(fmin_midi)),
-                min(float(_midi_to_hz(fmax_midi)), float(crepe.core.MAX_FMAX)), model=model, decoder=crepe.decode.weighted_argmax,
-                return_periodicity=True, batch_size=1024, device="cpu", pad=True)
-        midi, confidence = _hz_to_midi(hz[0].numpy()), periodicity[0].numpy().astype(np.float64)
+                torch.from_numpy(np.ascontiguousarray(x))[None], rate, hop, fmin, fmax, model=model,
+                decoder=crepe.decode.weighted_argmax, return_periodicity=True, batch_size=1024, device="cpu", pad=True)
+        midi, confidence = librosa.hz_to_midi(hz[0].numpy()), periodicity[0].numpy().astype(np.float64)
         level = _rms_db(x, rate, hop)[: len(midi)]
     else:
-        import librosa
 
         frame_length = 2048 if sample_rate <= 24_000 else 4096
         hop = int(round(hop_s * sample_rate))
         f0, _voiced, probability = librosa.pyin(
-            x, sr=sample_rate, fmin=float(_midi_to_hz(fmin_midi)),
-            fmax=min(float(_midi_to_hz(fmax_midi)), 0.45 * sample_rate),
+            x, sr=sample_rate, fmin=float(librosa.midi_to_hz(fmin_midi)),
+            fmax=min(float(librosa.midi_to_hz(fmax_midi)), 0.45 * sample_rate),
             frame_length=frame_length, hop_length=hop)
-        midi, confidence = _hz_to_midi(np.where(np.isnan(f0), 1.0, f0)), np.nan_to_num(probability)
+        midi, confidence = librosa.hz_to_midi(np.where(np.isnan(f0), 1.0, f0)), np.nan_to_num(probability)
         midi[np.isnan(f0)] = np.nan
         level = _rms_db(x, sample_rate, hop)[: len(midi)]
     n = min(len(midi), len(level))
@@ -164,7 +155,7 @@ def refine_pitch(segment: np.ndarray, sample_rate: int, midi: float, *, search_c
         return midi
     n_fft = 1 << int(np.ceil(np.log2(len(x) * 8)))
     spectrum = np.log(np.abs(np.fft.rfft(x * np.hanning(len(x)), n_fft)) + 1e-12)
-    lo, hi = (int(np.floor(_midi_to_hz(midi + d * search_cents / 100.0) * n_fft / sample_rate)) for d in (-1, 1))
+    lo, hi = (int(np.floor(librosa.midi_to_hz(midi + d * search_cents / 100.0) * n_fft / sample_rate)) for d in (-1, 1))
     lo, hi = max(lo, 1), min(hi + 1, len(spectrum) - 2)
     if hi - lo < 3:
         return midi
@@ -173,7 +164,7 @@ def refine_pitch(segment: np.ndarray, sample_rate: int, midi: float, *, search_c
         return midi
     a, b, c = spectrum[k - 1], spectrum[k], spectrum[k + 1]
     offset = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
-    return float(_hz_to_midi((k + offset) * sample_rate / n_fft))
+    return float(librosa.hz_to_midi((k + offset) * sample_rate / n_fft))
 
 
 def _held_pitch(waveform, sample_rate: int, **kwargs) -> tuple[float, np.ndarray]:
@@ -204,8 +195,6 @@ def note_pitch(waveform, sample_rate: int, *, refine: bool = False, **kwargs) ->
     estimate, keep = _held_pitch(waveform, sample_rate, hop_s=hop_s, seconds=seconds,
                                  fmax_midi=DIRECT_FMAX_MIDI if crepe else FMAX_MIDI, **kwargs)
     if crepe and not (estimate < HIGH_PASS_FROM_MIDI):  # NaN or high: listen an octave down
-        import librosa
-
         slow = librosa.resample(np.asarray(waveform, dtype=np.float32), orig_sr=sample_rate, target_sr=2 * sample_rate)
         high, high_keep = _held_pitch(slow, sample_rate, hop_s=2 * hop_s, seconds=2 * seconds,
                                       fmin_midi=HIGH_PASS_FMIN_MIDI - 12, fmax_midi=FMAX_MIDI - 12, **kwargs)

@@ -29,14 +29,18 @@ def spectrogram(waveform, sample_rate: int, title: str, ax=None, fmax: float = 8
     return ax
 
 
-def latents_image(latents, frame_rate: float, title: str, ax=None, label: str = "value"):
-    """``[64, frames]`` latents as an image: channels against time."""
+def latents_image(latents, frame_rate: float, title: str, ax=None, label: str = "value", *,
+                  colorbar: bool = True, vmin: float | None = None, vmax: float | None = None):
+    """``[64, frames]`` latents as an image: channels against time. Panels that share one colour bar pass
+    ``colorbar=False`` and the same ``vmin``/``vmax``, then ``fig.colorbar(ax.images[0], ax=axes)``."""
     ax = _axes(ax)
     latents = np.asarray(latents)
     extent = (0, latents.shape[-1] / frame_rate, latents.shape[0] - 0.5, -0.5)
-    image = ax.imshow(latents, aspect="auto", extent=extent, cmap="viridis", interpolation="nearest")
+    image = ax.imshow(latents, aspect="auto", extent=extent, cmap="viridis", interpolation="nearest",
+                      vmin=vmin, vmax=vmax)
     ax.set(title=title, xlabel="time (s)", ylabel="latent channel")
-    ax.figure.colorbar(image, ax=ax, label=label)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label=label)
     return ax
 
 
@@ -52,7 +56,7 @@ def loss_curves(histories: dict, title: str = "Rectified-flow loss", ax=None, sm
         if h["valid_loss"]:
             ax.plot(h["valid_steps"], h["valid_loss"], "o--", color=color, label=f"{label}: valid")
     ax.set(title=title, xlabel="optimizer step", ylabel="MSE(v, f(x_t, t))")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     return ax
 
 

@@ -1,4 +1,4 @@
-"""The book's rectified flow on points in the plane (the interlude "A flow you can see", before chapter 4).
+"""The book's rectified flow on points in the plane (the interlude "A flow you can see", after chapter 4).
 
 The same :class:`~tutorial_lib.flow.RectifiedFlow` and the same samplers as the music model, on 2-D data:
 a mixture of Gaussians whose optimal velocity field is known exactly (:meth:`GaussianMixture.velocity`),

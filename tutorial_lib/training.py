@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import signal
 import threading
@@ -236,6 +237,31 @@ def loss_by_time(model: nn.Module, flow: RectifiedFlow, latents: torch.Tensor, t
     return torch.tensor(losses)
 
 
+def fit(model: nn.Module, flow: RectifiedFlow, latents: torch.Tensor, optimizer: torch.optim.Optimizer,
+        ema_model: nn.Module, config: TrainConfig, *, conditions: Conditions | None = None,
+        noise: torch.Tensor | None = None, start: int = 0, take_step=training_step):
+    """The training loop (chapter 4): steps ``start`` to ``config.steps``, yielding ``(steps done, loss)`` after each.
+
+    ``latents [N, 64, frames]`` (any device; each batch goes to the model's), ``conditions`` their ``[N]`` labels,
+    ``noise [N, 64, frames]`` a fixed noise per latent (reflow, chapter 6a). :func:`train` runs this loop and adds
+    what a long run needs: checkpoints, resuming, validation, progress, several processes (``take_step``).
+    """
+    device = next(model.parameters()).device
+    for i in range(start, config.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, i)  # warm-up, then the schedule
+        batch = batch_indices(len(latents), config.batch_size, i, config.seed)
+        labels = None
+        if conditions is not None:  # hide them at random, so that the model also plays without (chapter 6)
+            labels = drop_labels(conditions[batch], p_all=config.label_dropout, p_each=config.label_dropout_each,
+                                 generator=_step_generator(config.seed + 1, i)).to(device)
+        ema_decay = min(config.ema_decay, (1 + i) / (10 + i))  # early on, the average follows the weights closely
+        loss = take_step(model, flow, latents[batch].to(device), optimizer, ema_model=ema_model, ema_decay=ema_decay,
+                    generator=_step_generator(config.seed, i), conditions=labels,
+                    noise=None if noise is None else noise[batch].to(device))
+        yield i + 1, loss
+
+
 def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
           valid_latents: torch.Tensor | None = None, config: TrainConfig | None = None,
           checkpoint_path: str | Path | None = None, progress: bool = True, *,
@@ -273,8 +299,7 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
     ema_model = copy.deepcopy(model).eval()
     for p in ema_model.parameters():
         p.requires_grad_(False)
-    # fused: one kernel updates every parameter (1.8 ms instead of 9.3 ms on one CPU thread for the cpu U-Net;
-    # the cpu-10min recipe's 16,000 steps took 453 s instead of 582 s on 2 threads)
+    # fused: one kernel updates every parameter (1.8 ms instead of 9.3 ms on one CPU thread for the cpu U-Net)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
     history = {"train_steps": [], "train_loss": [], "valid_steps": [], "valid_loss": []}
     start = 0
@@ -311,45 +336,29 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
             save_checkpoint(checkpoint_path, model, ema_model, optimizer, step, history, config, flow, data=run["data"],
                             extra=checkpoint_extra)
 
-    bar = tqdm(range(start, config.steps), desc=f"Training {type(model).__name__}",
-               disable=not progress or not place.is_main, initial=start, total=config.steps)
+    if net is None:
+        take_step = functools.partial(training_step, precision=precision)
+    else:  # each rank computes its share of every batch; DDP averages the gradients
+        take_step = functools.partial(shared_training_step, place=place, precision=precision)
+    bar = tqdm(desc=f"Training {type(model).__name__}", disable=not progress or not place.is_main, initial=start,
+               total=config.steps)
     # One process: Ctrl-C waits for the step to end, so the checkpoint is exactly that of a step. Several
     # processes stop where the signal finds them (each rank would see it at another step).
     interrupt = DeferredInterrupt()
     try:
         with interrupt if place.size == 1 else contextlib.nullcontext():
-            for step in bar:
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(config, step)
-                batch = batch_indices(len(train_latents), config.batch_size, step, config.seed)
-                x = train_latents[batch]
-                paired = {} if train_noise is None else {"noise": train_noise[batch]}
-                labels = {}
-                if train_conditions is not None:
-                    labels["conditions"] = drop_labels(train_conditions[batch], p_all=config.label_dropout,
-                                                       p_each=config.label_dropout_each,
-                                                       generator=_step_generator(config.seed + 1, step))
-                # Warm-up: early on, the average follows the weights closely.
-                ema_decay = min(config.ema_decay, (1 + step) / (10 + step))
-                if net is None:
-                    labels = {k: v.to(device) for k, v in labels.items()}
-                    loss = training_step(model, flow, x.to(device), optimizer, ema_model=ema_model, ema_decay=ema_decay,
-                                         generator=_step_generator(config.seed, step), precision=precision,
-                                         **{k: v.to(device) for k, v in paired.items()}, **labels)
-                else:
-                    loss = shared_training_step(net, flow, x, optimizer, place=place, ema_model=ema_model,
-                                                ema_decay=ema_decay, generator=_step_generator(config.seed, step),
-                                                precision=precision, **paired, **labels)
+            for done, loss in fit(net or model, flow, train_latents, optimizer, ema_model, config,
+                                  conditions=train_conditions, noise=train_noise, start=start, take_step=take_step):
+                bar.update(1)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
-                        f"The loss became {loss} at step {step}. Lower the learning rate (now {config.lr}) "
+                        f"The loss became {loss} at step {done - 1}. Lower the learning rate (now {config.lr}) "
                         "and check that the latents are standardised; "
                         + (f"the checkpoint {checkpoint_path} still holds the last good state." if checkpoint_path else
                            "pass checkpoint_path to keep the last good state.")
                     )
-                history["train_steps"].append(step + 1)
+                history["train_steps"].append(done)
                 history["train_loss"].append(loss)
-                done = step + 1
                 if valid_latents is not None and (done % config.eval_every == 0 or done == config.steps):
                     history["valid_steps"].append(done)
                     value = (validation_loss(model, flow, valid_latents, conditions=valid_conditions)

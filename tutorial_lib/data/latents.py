@@ -255,10 +255,6 @@ class LatentDataset(Dataset):
         """``[..., 64, frames]`` raw -> zero mean, unit variance per channel."""
         return (x - self.mean[:, None].to(x)) / self.std[:, None].to(x)
 
-    def destandardise(self, x: torch.Tensor) -> torch.Tensor:
-        """Undoes :meth:`standardise`, e.g. on generated samples before decoding."""
-        return x * self.std[:, None].to(x) + self.mean[:, None].to(x)
-
     def __len__(self) -> int:
         return len(self.notes)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import librosa
 import numpy as np
 from scipy import signal
 
@@ -91,11 +92,6 @@ def random_guitar(name: str, source: str, rng: np.random.Generator) -> GuitarMod
     )
 
 
-def midi_to_hz(pitch: float) -> float:
-    """Frequency of a MIDI note number (69 = A4 = 440 Hz)."""
-    return 440.0 * 2.0 ** ((pitch - 69) / 12)
-
-
 def string_filter(f0: float, sample_rate: int, brightness: float, t60: float) -> tuple[np.ndarray, np.ndarray]:
     """The string loop as one IIR filter ``(b, a)`` for ``lfilter``, tuned to ``f0`` Hz.
 
@@ -135,7 +131,7 @@ def pluck(
 
     Loudness and brightness grow with ``velocity`` (1-127); the peak is ``0.9 * (velocity/127)^0.7``.
     """
-    f0 = midi_to_hz(pitch)
+    f0 = float(librosa.midi_to_hz(pitch))
     period = sample_rate / f0
     n = int(round(duration * sample_rate))
     strength = velocity / 127.0
