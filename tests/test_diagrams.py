@@ -65,7 +65,8 @@ def test_drawing_labels_every_block_skip_and_time_entry():
     ax = diagrams.draw_unet(layout)
     text = texts(ax)
     for b in layout.blocks:
-        assert f"{b.op}\n{b.channels} × {b.frames}" in text
+        op = b.op.replace(" ", "\n", 1)  # drawn on two lines: "Conv1d\nk4 s2"
+        assert f"{op}\n{b.channels} × {b.frames}" in text
     assert text.count("+") == len(layout.skips)
     assert layout.time_mlp in text and "bottleneck" in ax.get_title()
     orange = [a for a in ax.texts if getattr(a, "arrow_patch", None) is not None

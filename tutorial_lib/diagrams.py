@@ -205,7 +205,7 @@ def draw_unet(layout: UNetLayout, *, ax=None):
     for before, b in zip(entries, entries[1:]):
         xs.append(xs[-1] + (0.85 if b.level == before.level else 0.5))
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(6.0, 0.9 * (xs[-1] + 2.2)), 0.85 * depth + 3.0), layout="constrained")
+        _, ax = plt.subplots(figsize=(max(6.0, 0.85 * (xs[-1] + 2.2)), 0.85 * depth + 3.0), layout="constrained")
     smallest = min(b.channels for b in entries)
     position = {}
     for i, b in enumerate(entries):

@@ -120,8 +120,9 @@ def chapter_work(chapter: str, profile, sizes: dict[str, int]) -> Work:
         return Work(decodes=3)
     if chapter == "05_sampling":
         real = -(-train // 10) - (-valid // 10)  # a tenth of both splits, for their decay times
-        return Work(decodes=real + profile.num_samples + 48 + 3 + 3,  # samples, a 48-note evaluation, two players
-                    reference_decodes=reference(48), shipped_decodes=profile.num_samples,
+        # samples, a 48-note evaluation, your 3 players; the shipped model: samples, 3 players, exercise 5.3's 4
+        return Work(decodes=real + profile.num_samples + 48 + 3,
+                    reference_decodes=reference(48), shipped_decodes=profile.num_samples + 3 + 4,
                     classifier_note_epochs=classifier)
     if chapter == "06_control":  # guidance 4 x 16, inversion 2, edits 3 + 16, slerp 5, table 3 + 3, grid 6
         return Work(decodes=64 + 2 + 3 + 16 + 5 + 3 + 3 + 6, reference_decodes=reference(48), shipped_decodes=3,
