@@ -19,3 +19,16 @@ def tiny_nsynth(tmp_path_factory):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def m2l_weights(tmp_path_factory):
+    """A music2latent.pt holding the package's own network with random weights (the real file's layout; no
+    download)."""
+    import torch
+    from music2latent.models import UNet
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("m2l") / "music2latent.pt"
+    torch.save({"gen_state_dict": UNet().state_dict()}, path)
+    return path

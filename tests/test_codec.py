@@ -95,27 +95,16 @@ def test_m2l_without_weights_offline_fails_fast_and_says_how_to_get_them(monkeyp
         Music2LatentCodec(checkpoint="/nowhere.pt")
 
 
-@pytest.fixture(scope="module")
-def m2l_checkpoint(tmp_path_factory):
-    """A checkpoint in Music2Latent's format holding a randomly initialised model (no download)."""
-    from music2latent.models import UNet
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("m2l") / "music2latent.pt"
-    torch.save({"gen_state_dict": UNet().state_dict()}, path)
-    return path
-
-
-def test_m2l_loads_a_local_checkpoint_and_encodes_decodes_with_the_right_shapes(m2l_checkpoint, monkeypatch):
-    codec = Music2LatentCodec(checkpoint=m2l_checkpoint, device="cpu")
+def test_m2l_loads_a_local_checkpoint_and_encodes_decodes_with_the_right_shapes(m2l_weights, monkeypatch):
+    codec = Music2LatentCodec(checkpoint=m2l_weights, device="cpu")
     assert codec.sample_rate == 44100 and abs(codec.frame_rate - 10.77) < 0.01
     one_second = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
     z = codec.encode(one_second, 16000)  # resampled to 44.1 kHz inside
     assert z.shape == (64, ((44100 - 1536) // 4096))  # the package crops to whole latent frames
     audio = codec.decode(z)
     assert audio.ndim == 1 and len(audio) == z.shape[-1] * 4096 + 1536 and np.isfinite(audio).all()
-    monkeypatch.setenv(M2L_WEIGHTS_ENV, str(m2l_checkpoint))
-    assert find_m2l_weights() == m2l_checkpoint
+    monkeypatch.setenv(M2L_WEIGHTS_ENV, str(m2l_weights))
+    assert find_m2l_weights() == m2l_weights
     assert isinstance(load_codec("auto", verbose=False), Music2LatentCodec)
 
 
@@ -126,12 +115,12 @@ def test_m2l_rejects_a_file_that_is_not_its_checkpoint(tmp_path):
         Music2LatentCodec(checkpoint=path)
 
 
-def test_a_checkpoints_recorded_codec_name_loads_that_codec(monkeypatch, m2l_checkpoint):
+def test_a_checkpoints_recorded_codec_name_loads_that_codec(monkeypatch, m2l_weights):
     """Checkpoints record ``codec.name`` ("music2latent", "mel"): generate must accept what train wrote."""
     mel = MelCodec()
     assert load_codec(mel.name, verbose=False).cache_id == mel.cache_id
-    m2l = Music2LatentCodec(checkpoint=m2l_checkpoint, device="cpu")
-    again = load_codec(m2l.name, checkpoint=m2l_checkpoint, device="cpu", verbose=False)
+    m2l = Music2LatentCodec(checkpoint=m2l_weights, device="cpu")
+    again = load_codec(m2l.name, checkpoint=m2l_weights, device="cpu", verbose=False)
     assert isinstance(again, Music2LatentCodec) and again.cache_id == m2l.cache_id
     monkeypatch.setattr("tutorial_lib.codec.find_m2l_weights", lambda checkpoint=None: None)
     with pytest.raises(FileNotFoundError, match="huggingface-cli download SonyCSLParis/music2latent"):

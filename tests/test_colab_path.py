@@ -11,7 +11,6 @@ import zipfile
 
 import numpy as np
 import pytest
-import torch
 
 from tutorial_lib import pipeline
 from tutorial_lib.__main__ import main
@@ -25,17 +24,6 @@ from .test_nsynth import write_note
 
 NOTES = {"train": [("acoustic", 0, 48), ("electronic", 1, 55), ("synthetic", 2, 62)],
          "valid": [("acoustic", 5, 50), ("electronic", 6, 57)]}
-
-
-@pytest.fixture(scope="module")
-def m2l_weights(tmp_path_factory):
-    """A music2latent.pt holding the package's own network with random weights (the real file's layout)."""
-    from music2latent.models import UNet
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("m2l") / "music2latent.pt"
-    torch.save({"gen_state_dict": UNet().state_dict()}, path)
-    return path
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
