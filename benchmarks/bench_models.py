@@ -18,7 +18,8 @@ import json
 import numpy as np
 import torch
 
-from common import HELD_OUT, HELD_OUT_SEEDS, RESULTS, held_out_reports, same_label_reports, write
+from common import (FIGURE_COLUMNS, HELD_OUT, HELD_OUT_SEEDS, RESULTS, figure_cells, held_out_reports,
+                    same_label_reports, write)
 from tutorial_lib.evaluation import labels_to_ask, reference_from_prepared, same_label_notes
 from tutorial_lib.generation import NoteGenerator
 from tutorial_lib.metrics import copy_share
@@ -33,11 +34,7 @@ parser.add_argument("--write", action="store_true", help="replace the committed 
 parser.add_argument("--name", default="models_cpu", help="results file name (benchmarks/results/<name>.{json,md})")
 args = parser.parse_args()
 torch.set_num_threads(1)
-KEYS = {"median_cents_off": "median cents off (CREPE tiny)", "pitch_within_25_cents": "within 25 c",
-        "pitch_accuracy": "within 50 c", "decay_inside_pitch": "decay inside, own pitch region",
-        "decay_inside": "decay inside, all pitches", "decay_median_s": "median decay s",
-        "shape_distance": "shape distance", "classifier_fd": "classifier FD",
-        "classifier_pitch_accuracy": "classifier pitch acc"}
+KEYS = FIGURE_COLUMNS
 FULL_NOTES = 24  # the first notes of the first seed, heard again by CREPE full
 
 generators = {label: NoteGenerator.from_checkpoint(path) for label, path in (s.split("=", 1) for s in args.models)}
@@ -64,10 +61,6 @@ def crepe_full_check(latents, pitch):
                              requested=np.asarray(pitch)[:FULL_NOTES]) for m in ("tiny", "full")}
 
 
-def cells(values):
-    return [f"{np.mean(v):.2f} +- {np.std(v):.2f}" if k != "median_cents_off" else f"{np.mean(v):.1f} +- {np.std(v):.1f}"
-            for k, v in values.items()]
-
 for spec in args.models:
     label, path = spec.split("=", 1)
     generator = generators[label]
@@ -81,7 +74,7 @@ for spec in args.models:
     full_check[label] = crepe_full_check(reports[0][0], asked.pitch)
     real = {k: per_seed[0].real[k] for k in KEYS if k in per_seed[0].real}
     print(json.dumps({label: results[label]}), flush=True)
-    rows.append([label, *cells(results[label]["seeds"]), f"{np.mean(copies[label]):.3f}"])
+    rows.append([label, *figure_cells(results[label]["seeds"]), f"{np.mean(copies[label]):.3f}"])
 labels = list(results)
 for other in labels[1:]:  # paired differences against the first model
     diff = {k: np.subtract(results[other]["seeds"][k], results[labels[0]]["seeds"][k]) for k in KEYS}
@@ -94,7 +87,7 @@ same_label_copies = [copy_share(latents, train_latents, valid_latents)[0] for la
 own_labels = same_label_notes(asked, prepared.conditions("train"), seed=HELD_OUT_SEEDS[0])[1]
 full_check["same-label data reference"] = crepe_full_check(copied[0][0], own_labels["pitch"])
 rows.append(["same-label data reference: training notes with the asked labels, each scored on its own label",
-             *cells(same_label), f"{np.mean(same_label_copies):.3f}"])
+             *figure_cells(same_label), f"{np.mean(same_label_copies):.3f}"])
 floor = per_seed[0].fd_floor
 rows.append([f"FD floor: {per_seed[0].sizes['classifier']} random training notes to all (mean +- std)",
              *["-"] * (len(KEYS) - 2), f"{floor[0]:.2f} +- {floor[1]:.2f}", "-", "-"])

@@ -63,6 +63,24 @@ def slaney_mel_codec():
     return codec
 
 
+#: The figures a model table reports (tutorial_lib.evaluation's keys), with their column headers: pitch as the
+#: median cents off and the shares within 25 and 50 cents, decay against the note's own pitch region and pooled,
+#: the note shape, and the classifier's FD (beside its floor) and pitch accuracy.
+FIGURE_COLUMNS = {"median_cents_off": "median cents off (CREPE tiny)", "pitch_within_25_cents": "within 25 c",
+                  "pitch_accuracy": "within 50 c", "decay_inside_pitch": "decay inside, own pitch region",
+                  "decay_inside": "decay inside, all pitches", "decay_median_s": "median decay s",
+                  "shape_distance": "shape distance", "classifier_fd": "classifier FD",
+                  "classifier_pitch_accuracy": "classifier pitch acc"}
+
+
+def figure_cells(values: dict) -> list[str]:
+    """``mean +- std`` cells for ``{key: [one figure per seed]}`` in FIGURE_COLUMNS' order."""
+    import numpy as np
+
+    return [f"{np.mean(values[k]):.{1 if k == 'median_cents_off' else 2}f} +- "
+            f"{np.std(values[k]):.{1 if k == 'median_cents_off' else 2}f}" for k in FIGURE_COLUMNS]
+
+
 #: Noise seeds already spent: 1 (every setting was chosen on it) and 2-4 (the "held-out" seeds of November 2026,
 #: reused through at least seven reruns). Claims no longer rest on them.
 SPENT_SEEDS = (1, 2, 3, 4)
@@ -115,7 +133,3 @@ def same_label_reports(asked, prepared, reference, *, seeds=HELD_OUT_SEEDS):
         out.append((*_scored(latents[torch.from_numpy(picks)], labels, prepared, reference, seed), exact))
     return out
 
-
-def training_note_reports(asked, prepared, reference):
-    """Older name of :func:`same_label_reports` (``(latents, EvalReport)`` pairs; now scored on their own labels)."""
-    return [(latents, report) for latents, report, _ in same_label_reports(asked, prepared, reference)]
