@@ -13,8 +13,8 @@ import numpy as np
 from common import slaney_mel_codec, write
 from tutorial_lib.codec import MelCodec
 from tutorial_lib.data.synth import SOURCES, VELOCITIES, pluck, random_guitar
-from tutorial_lib.metrics import log_mel_distance
-from tutorial_lib.note_measures import note_pitch
+from tutorial_lib.evaluation.metrics import log_mel_distance
+from tutorial_lib.evaluation.note_measures import note_pitch
 
 LOW = 56  # below this MIDI pitch a guitar's fundamental is weakest
 

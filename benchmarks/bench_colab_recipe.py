@@ -5,7 +5,7 @@ settings (model size, batch, steps, learning-rate schedule, EMA; fp32, as a T4 t
 offline data (synthetic guitars, mel codec), then scores conditional notes asked for every validation label
 with tutorial_lib.evaluation, on noise seeds no setting was chosen on. Beside it: the same recipe cut to a
 tenth of its steps (known-bad: it must score clearly worse), and the estimated T4 time of each
-(tutorial_lib.estimates: the H100's measured speed times the cards' published ratio, or a per-step floor).
+(tutorial_lib.runtime.estimates: the H100's measured speed times the cards' published ratio, or a per-step floor).
 
     python benchmarks/bench_colab_recipe.py            # writes to benchmarks/results/scratch/
     python benchmarks/bench_colab_recipe.py --write    # replaces benchmarks/results/recipe_colab.{json,md}
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from common import write
-from tutorial_lib import estimates
+from tutorial_lib.runtime import estimates
 from tutorial_lib.evaluation import evaluate, labels_to_ask, reference_from_prepared
 from tutorial_lib.flow import RectifiedFlow
 from tutorial_lib.pipeline import prepare
@@ -90,8 +90,8 @@ notes = (
     f"tutorial_lib.evaluation.labels_to_ask), guidance {colab.guidance:g}, Euler 50 steps, all of them decoded and "
     f"scored; mean +- std over noise seeds {', '.join(map(str, SEEDS))}, which nothing was chosen on (the labels "
     "and the real notes are the validation set's, as in every benchmark). CREPE model: the evaluation's "
-    "(tutorial_lib.note_measures). "
-    "T4 minutes are estimates, not measurements (no T4 was at hand): tutorial_lib.estimates.training_seconds, "
+    "(tutorial_lib.evaluation.note_measures). "
+    "T4 minutes are estimates, not measurements (no T4 was at hand): tutorial_lib.runtime.estimates.training_seconds, "
     "that is the larger of (steps x batch) / (the H100's measured training speed for this U-Net, "
     f"{estimates.H100_TRAIN_SAMPLES_PER_S[('unet', (64, 128, 128), 'fp32')]} samples/s in fp32, "
     f"x {estimates.card_ratio('T4', 'fp32'):.3f}, the T4's published memory-bandwidth ratio) and steps x "

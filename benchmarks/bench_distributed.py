@@ -30,7 +30,7 @@ def worker(rank: int, size: int, port: int, steps: int, folder: str) -> None:
                       WORLD_SIZE=str(size), OMP_NUM_THREADS="1")
     torch.set_num_threads(1)
     from tutorial_lib.conditioning import Conditions
-    from tutorial_lib.distributed import leave
+    from tutorial_lib.runtime.distributed import leave
     from tutorial_lib.flow import RectifiedFlow
     from tutorial_lib.profiles import get_profile
     from tutorial_lib.training import train

@@ -38,8 +38,8 @@ from tutorial_lib.data.latents import SOURCE_IDS
 from tutorial_lib.data.synth import SOURCES, pluck, random_guitar
 from tutorial_lib.evaluation import FIGURES, build_reference, evaluate, known_bad_latents
 from tutorial_lib.generation import NoteGenerator
-from tutorial_lib.metrics import frechet_distance
-from tutorial_lib.note_measures import _rms_db, note_pitches, note_shapes, pitch_figures
+from tutorial_lib.evaluation.metrics import frechet_distance
+from tutorial_lib.evaluation.note_measures import _rms_db, note_pitches, note_shapes, pitch_figures
 from tutorial_lib.pipeline import prepare
 from tutorial_lib.sampling import generate
 

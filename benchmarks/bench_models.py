@@ -22,8 +22,8 @@ from common import (FIGURE_COLUMNS, HELD_OUT, HELD_OUT_SEEDS, RESULTS, figure_ce
                     same_label_reports, write)
 from tutorial_lib.evaluation import labels_to_ask, reference_from_prepared, same_label_notes
 from tutorial_lib.generation import NoteGenerator
-from tutorial_lib.metrics import copy_share
-from tutorial_lib.note_measures import note_pitches, pitch_figures
+from tutorial_lib.evaluation.metrics import copy_share
+from tutorial_lib.evaluation.note_measures import note_pitches, pitch_figures
 from tutorial_lib.pipeline import prepare
 
 parser = argparse.ArgumentParser()
@@ -112,7 +112,7 @@ write(args.name, {"models": results, "same_label_reference": same_label, "same_l
              "+- std over random subsets of the same size. Higher is better for accuracies and decay inside, lower "
              "for the distances; the median decay should match the training notes with the same labels' (the "
              "validation notes' instruments ring shorter). Copy share: generated notes closer to a "
-             "training note than 95 % of the validation notes are (tutorial_lib.metrics.copy_share; a copying model "
+             "training note than 95 % of the validation notes are (tutorial_lib.evaluation.metrics.copy_share; a copying model "
              "scores far above the validation notes' own 0.05). Same-label data reference: for each seed, one "
              "training note with each asked label (same source and velocity, nearest pitch, a random instrument; "
              f"tutorial_lib.evaluation.same_label_notes; {min(exact)}-{max(exact)} of {args.notes} with exactly the "

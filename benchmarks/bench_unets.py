@@ -21,7 +21,7 @@ import torch
 
 from common import write
 from tutorial_lib.flow import RectifiedFlow
-from tutorial_lib.metrics import frechet_distance, latent_features, nearest_neighbour_distances
+from tutorial_lib.evaluation.metrics import frechet_distance, latent_features, nearest_neighbour_distances
 from tutorial_lib.profiles import get_profile
 from tutorial_lib.sampling import generate
 from tutorial_lib.training import train

@@ -1,5 +1,5 @@
 """nbmake: with $TUTORIAL_LIB_WORK_DIR set, each chapter's kernel counts its costly work into
-<dir>/<chapter>.json (tutorial_lib.work), which tests/test_chapter_work.py compares with the estimates."""
+<dir>/<chapter>.json (tutorial_lib.runtime.work), which tests/test_chapter_work.py compares with the estimates."""
 
 import os
 from pathlib import Path

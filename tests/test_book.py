@@ -104,7 +104,7 @@ def font_sizes_below_the_minimum(text: str) -> list[str]:
 def test_figures_use_no_font_smaller_than_the_minimum():
     sources = {path.name: "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
                                   if c["cell_type"] == "code") for path in NOTEBOOKS}
-    sources.update({name: (ROOT / "tutorial_lib" / name).read_text() for name in ("plots.py", "diagrams.py")})
+    sources.update({name: (ROOT / "tutorial_lib" / "book" / name).read_text() for name in ("plots.py", "diagrams.py")})
     small = {name: font_sizes_below_the_minimum(text) for name, text in sources.items()}
     assert not any(small.values()), {name: found for name, found in small.items() if found}
     assert font_sizes_below_the_minimum('ax.legend(fontsize=8); ax.text(0, 0, "a", size="small")') == [

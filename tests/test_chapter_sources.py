@@ -23,7 +23,7 @@ MUST_SHOW = {
                     "training:batch_indices", "training:training_step", "training:update_ema", "training:fit"],
     "04a_toy_flow": ["flow:RectifiedFlow.add_noise", "toy_flow:train_toy", "toy_flow:GaussianMixture.velocity"],
     "05_sampling": ["sampling:euler_step", "sampling:integrate", "sampling:sample", "sampling:heun_step",
-                    "sampling:time_grid", "widgets:generate_audio"],
+                    "sampling:time_grid", "book.widgets:generate_audio"],
     "06_control": ["conditioning:ConditionEmbedding", "conditioning:drop_labels", "sampling:guided",
                    "sampling:invert", "sampling:slerp", "generation:NoteGenerator.generate"],
     "06a_straight_fast": ["reflow:make_pairs", "reflow:straightness", "reflow:UShapedFlow.sample_times",

@@ -1,6 +1,6 @@
 """The Colab estimates count what the chapters really do: the encodes, decodes and classifier epochs each chapter
-made when the test command ran it (tutorial_lib.work, logged per chapter by notebooks/conftest.py under
-$TUTORIAL_LIB_WORK_DIR) against tutorial_lib.estimates.chapter_work for the same profile and data."""
+made when the test command ran it (tutorial_lib.runtime.work, logged per chapter by notebooks/conftest.py under
+$TUTORIAL_LIB_WORK_DIR) against tutorial_lib.runtime.estimates.chapter_work for the same profile and data."""
 
 import json
 import os
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tutorial_lib import estimates, work
+from tutorial_lib.runtime import estimates
+from tutorial_lib.runtime import work
 from tutorial_lib.profiles import get_profile
 
 CHAPTERS = sorted(estimates.CHAPTER_WORK)

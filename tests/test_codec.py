@@ -7,7 +7,7 @@ import torch
 from tutorial_lib.codec import (M2L_WEIGHTS_ENV, MelCodec, Music2LatentCodec, find_m2l_weights, load_codec,
                                 mel_filter_bank)
 from tutorial_lib.data.synth import SOURCES, pluck, random_guitar
-from tutorial_lib.note_measures import note_pitch
+from tutorial_lib.evaluation.note_measures import note_pitch
 
 
 def test_mel_codec_shapes_rates_and_resampling():
@@ -59,7 +59,7 @@ def test_mel_filter_bank_with_a_700_hz_break_is_htks_mel_and_a_lower_break_narro
 def test_mel_codec_keeps_the_fundamental_of_low_notes():
     """CREPE (the evaluation's pitch tracker) on low notes (MIDI 40-57), before and after the codec: a
     wide low band once made decoded low notes sound an octave or a twelfth up (codec benchmark)."""
-    from tutorial_lib.note_measures import note_pitch
+    from tutorial_lib.evaluation.note_measures import note_pitch
 
     rng = np.random.default_rng(4)
     guitars = [random_guitar(f"g{s}", s, rng) for s in SOURCES]

@@ -154,7 +154,7 @@ def small_generator():
 
 
 def test_note_generator_and_widgets_run_the_model_on_its_device():
-    from tutorial_lib.widgets import generate_audio, note_grid
+    from tutorial_lib.book.widgets import generate_audio, note_grid
 
     generator, seen = small_generator()
     call_on_meta(lambda: generator.generate(2, seed=1, pitch=60, guidance=2.0, sample_steps=2), seen)
@@ -187,7 +187,7 @@ def small_training_set():
 
 
 def test_eval_classifier_trains_on_the_device_it_is_given_and_by_default_on_pick_devices(monkeypatch):
-    from tutorial_lib import eval_classifier as ec
+    from tutorial_lib.evaluation import classifier as ec
 
     config = ec.ClassifierConfig(epochs=1, width=8, embed_dim=4, batch_size=8)
     classifier = ec.train_classifier(**small_training_set(), config=config, device="meta")
@@ -199,7 +199,7 @@ def test_eval_classifier_trains_on_the_device_it_is_given_and_by_default_on_pick
 
 
 def test_eval_classifier_predicts_on_its_device_and_caches_cpu_weights(tmp_path):
-    from tutorial_lib import eval_classifier as ec
+    from tutorial_lib.evaluation import classifier as ec
 
     config = ec.ClassifierConfig(epochs=1, width=8, embed_dim=4, batch_size=8)
     data = small_training_set()

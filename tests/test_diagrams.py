@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from torch import nn  # noqa: E402
 
-from tutorial_lib import diagrams  # noqa: E402
+from tutorial_lib.book import diagrams  # noqa: E402
 from tutorial_lib.unet import ResBlock, SeedUNet, UNet  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """Tables for notebooks: a pipe table that Markdown renderers (Jupyter, the book's MyST) turn into a table."""
 
-from tutorial_lib.display import markdown_table
+from tutorial_lib.book.display import markdown_table
 
 
 def test_markdown_table_aligns_numbers_and_escapes_pipes():
@@ -20,8 +20,8 @@ def test_players_hold_mp3_a_fraction_of_wav_and_play_the_same_note():
     import numpy as np
     import soundfile as sf
 
-    from tutorial_lib.display import audio_data_uri
-    from tutorial_lib.note_measures import note_pitch
+    from tutorial_lib.book.display import audio_data_uri
+    from tutorial_lib.evaluation.note_measures import note_pitch
 
     rate = 16_000
     t = np.arange(4 * rate) / rate

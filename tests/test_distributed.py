@@ -15,7 +15,7 @@ from tutorial_lib.checkpoints import load_checkpoint
 from tutorial_lib.codec import MelCodec
 from tutorial_lib.conditioning import Conditions
 from tutorial_lib.data import encode_notes, list_notes
-from tutorial_lib.distributed import World, my_share
+from tutorial_lib.runtime.distributed import World, my_share
 from tutorial_lib.flow import RectifiedFlow
 from tutorial_lib.training import TrainConfig, train
 from tutorial_lib.unet import UNet
@@ -40,7 +40,7 @@ def two_ranks(rank, port, folder, notes_root):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE="2", OMP_NUM_THREADS="1")
     torch.set_num_threads(1)
-    from tutorial_lib.distributed import leave, world
+    from tutorial_lib.runtime.distributed import leave, world
 
     assert world() == World(rank, 2, rank)
     latents, labels = data()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tutorial_lib import estimates
+from tutorial_lib.runtime import estimates
 from tutorial_lib.data.download import keep_archive_times
 from tutorial_lib.data.latents import choose_notes
 from tutorial_lib.data.nsynth import parse_note_name

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from tutorial_lib.eval_classifier import ClassifierConfig, inception_score
+from tutorial_lib.evaluation.classifier import ClassifierConfig, inception_score
 from tutorial_lib.evaluation import comparison_table, evaluate, evaluate_sets, known_bad_latents, reference_from_prepared
-from tutorial_lib.note_measures import (decay_inside_by_pitch, load_torchcrepe, note_pitch, note_shape, note_shapes,
+from tutorial_lib.evaluation.note_measures import (decay_inside_by_pitch, load_torchcrepe, note_pitch, note_shape, note_shapes,
                                         pitch_entropy, pitch_figures, shape_distance)
 
 SR = 16_000

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tutorial_lib import exercises as ex
+from tutorial_lib.book import exercises as ex
 from tutorial_lib.flow import RectifiedFlow
 from tutorial_lib.profiles import get_profile
 from tutorial_lib.sampling import sample

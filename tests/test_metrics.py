@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tutorial_lib.metrics import (frechet_distance, frechet_distance_from_stats, latent_features,
+from tutorial_lib.evaluation.metrics import (frechet_distance, frechet_distance_from_stats, latent_features,
                                   log_mel_distance, nearest_neighbour_distances)
 
 
@@ -46,7 +46,7 @@ def test_nearest_neighbour_distances_find_copies():
 
 
 def test_copy_share_catches_a_few_copies_that_the_median_hides():
-    from tutorial_lib.metrics import copy_share
+    from tutorial_lib.evaluation.metrics import copy_share
 
     rng = np.random.default_rng(0)
     train, valid = rng.normal(size=(200, 16)), rng.normal(size=(200, 16))

@@ -257,7 +257,7 @@ def test_synthetic_set_is_written_through_temporary_names(tmp_path, monkeypatch)
     """Two runs sharing a cache may write the same set at once: no reader may see half a file."""
     import os
 
-    from tutorial_lib import files
+    from tutorial_lib.runtime import files
 
     renames = []
     real_replace = os.replace

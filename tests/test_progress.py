@@ -1,7 +1,7 @@
 """Text progress for static pages: one summary line at the end, nothing for quick work."""
 
-from tutorial_lib import progress
-from tutorial_lib.progress import TextProgress, progress_bar
+from tutorial_lib.runtime import progress
+from tutorial_lib.runtime.progress import TextProgress, progress_bar
 
 
 def test_text_mode_prints_one_line_when_the_work_ends(monkeypatch, capsys):

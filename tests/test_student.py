@@ -6,7 +6,7 @@ import pytest
 from nbclient import NotebookClient
 
 from tutorial_lib.__main__ import main
-from tutorial_lib.student import student_notebook
+from tutorial_lib.book.student import student_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -64,7 +64,7 @@ def answers_shown_early(notebook: dict) -> list[str]:
     """``"cell i shows X, which answers exercise L"`` for every such cell before its exercise."""
     import re
 
-    from tutorial_lib.student import ANSWERS, exercises
+    from tutorial_lib.book.student import ANSWERS, exercises
 
     cells, problems = notebook["cells"], []
     found = exercises(cells)
@@ -83,7 +83,7 @@ def test_no_exercise_is_answered_before_it_in_the_student_edition(edition, teach
     student = json.loads((edition / teacher.name).read_text())
     assert answers_shown_early(student) == []
     # ... and what was moved is shown after its exercise, not lost.
-    from tutorial_lib.student import SHOWN
+    from tutorial_lib.book.student import SHOWN
     shown = lambda nb: sorted(n for c in nb["cells"] if c["cell_type"] == "code" for n in SHOWN.findall("".join(c["source"])))
     assert shown(student) == shown(json.loads(teacher.read_text()))
 
@@ -101,10 +101,10 @@ def test_every_exercise_is_classified_and_every_answer_exists():
     import pkgutil
 
     import tutorial_lib
-    from tutorial_lib.student import ANSWERS, exercises
+    from tutorial_lib.book.student import ANSWERS, exercises
 
     labels = {label for p in TEACHER for _, label, _ in exercises(json.loads(p.read_text())["cells"])}
-    assert labels == set(ANSWERS), "list each exercise in tutorial_lib.student.ANSWERS with the code that answers it"
+    assert labels == set(ANSWERS), "list each exercise in tutorial_lib.book.student.ANSWERS with the code that answers it"
     modules = [importlib.import_module(m.name) for m in pkgutil.walk_packages(tutorial_lib.__path__, "tutorial_lib.")
                if m.name.rsplit(".", 1)[-1] not in {"__main__", "distributed"}]
     for name in {n for names in ANSWERS.values() for n in names}:
@@ -112,7 +112,7 @@ def test_every_exercise_is_classified_and_every_answer_exists():
         objects = [getattr(m, head) for m in modules if hasattr(m, head)]
         for attribute in rest:
             objects = [getattr(o, attribute) for o in objects if hasattr(o, attribute)]
-        assert objects, f"{name} (tutorial_lib.student.ANSWERS) is not in tutorial_lib"
+        assert objects, f"{name} (tutorial_lib.book.student.ANSWERS) is not in tutorial_lib"
 
 
 @pytest.mark.parametrize("teacher", TEACHER, ids=lambda p: p.stem)

@@ -1,6 +1,6 @@
 import pytest
 
-from tutorial_lib import threads
+from tutorial_lib.runtime import threads
 
 
 @pytest.fixture

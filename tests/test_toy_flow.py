@@ -77,7 +77,7 @@ def test_plot_field_draws_one_arrow_per_grid_point():
 
 
 def test_gaussian_velocity_exercise_check_tells_right_from_wrong():
-    from tutorial_lib.exercises import check_gaussian_velocity
+    from tutorial_lib.book.exercises import check_gaussian_velocity
 
     def right(x, t, mu, std):
         t = t.reshape(-1, 1)

@@ -4,7 +4,7 @@ import torch
 from tutorial_lib.codec import MelCodec
 from tutorial_lib.data import LatentDataset
 from tutorial_lib.unet import UNet
-from tutorial_lib.widgets import generate_audio, generator_widget
+from tutorial_lib.book.widgets import generate_audio, generator_widget
 
 
 def small_setup(sigma_data=1.0):
@@ -66,7 +66,7 @@ def small_generator():
 
 
 def test_control_widget_sends_the_chosen_labels_and_guidance_to_the_generator(monkeypatch):
-    from tutorial_lib.widgets import control_widget
+    from tutorial_lib.book.widgets import control_widget
 
     generator = small_generator()
     box = control_widget(generator, pitches=(40, 88), sample_steps=2)
@@ -88,7 +88,7 @@ def test_control_widget_sends_the_chosen_labels_and_guidance_to_the_generator(mo
 
 
 def test_note_grid_is_what_the_widget_plays_and_renders_players():
-    from tutorial_lib.widgets import note_grid
+    from tutorial_lib.book.widgets import note_grid
 
     generator = small_generator()
     grid = note_grid(generator, pitches=(50, 70), sources=("acoustic", "synthetic"), velocity=75, guidance=2.0,

@@ -121,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
-            from .distributed import leave
+            from .runtime.distributed import leave
             from .pipeline import run_pipeline
-            from .threads import use_cpu_threads
+            from .runtime.threads import use_cpu_threads
 
             use_cpu_threads()
             try:  # under torchrun, every rank runs this; rank 0 alone returns a report
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"... and {len(files) - 10} more in {args.out}")
         elif args.command == "reflow":
             from .reflow import reflow_run
-            from .threads import use_cpu_threads
+            from .runtime.threads import use_cpu_threads
             from .training import TrainConfig
 
             use_cpu_threads()
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"profile {args.profile} uses the real NSynth data; pick ci or cpu")
             print(write_synthetic_nsynth(args.out, prof.instruments_per_source, prof.pitches, prof.velocities))
         elif args.command == "student-edition":
-            from .student import write_student_edition
+            from .book.student import write_student_edition
 
             for path in write_student_edition(args.out, args.notebooks, force=args.force):
                 print(path)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .files import display_path, save_atomically
+from .runtime.files import display_path, save_atomically
 from .unet import MODELS, build_model
 
 FORMAT = 2  # 1: model named by class, nothing checked on resume; 2: self-describing

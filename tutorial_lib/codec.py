@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import work
+from .runtime import work
 
 M2L_REPO_ID = "SonyCSLParis/music2latent"
 M2L_FILENAME = "music2latent.pt"

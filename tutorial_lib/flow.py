@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .devices import model_device, to_device
+from .runtime.devices import model_device, to_device
 
 
 @dataclass

@@ -223,7 +223,7 @@ def write_notes(generator: NoteGenerator, out: str | Path, *, num: int, model_id
     written over: it holds the same note (batch ``b`` samples from seed ``seed + 1_000_003 b``), so a run cut short
     and started again makes only the missing notes. Returns the files of all ``num`` notes.
     """
-    from .progress import progress_bar
+    from .runtime.progress import progress_bar
 
     out = check_writable(out)
     labels = "-".join(f"{k}{v}" for k, v in (("pitch", pitch), ("", source), ("velocity", velocity))

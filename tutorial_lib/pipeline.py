@@ -19,13 +19,13 @@ from .checkpoints import FORMAT as CHECKPOINT_FORMAT
 from .codec import Codec, load_codec
 from .data import LatentData, download_nsynth_guitar, prepare_latents, write_synthetic_nsynth
 from .conditioning import Conditions
-from .distributed import barrier, world
-from .estimates import describe_training
+from .runtime.distributed import barrier, world
+from .runtime.estimates import describe_training
 from .flow import RectifiedFlow
 from .generation import LatentSpace, NoteGenerator, labels_held, nearest, write_wav
 from .profiles import Profile, default_cache_dir, default_data_dir, get_profile
 from .sampling import generate
-from .threads import use_cpu_threads
+from .runtime.threads import use_cpu_threads
 from .training import TrainResult, pick_device, train
 from .unet import build_model, count_parameters
 
@@ -148,7 +148,7 @@ def train_model(prepared: Prepared, model: str | None = None, model_kwargs: dict
 
 
 def training_plan(profile: Profile, name: str, kwargs: dict, checkpoint_path: Path) -> str:
-    """The estimate printed before training on a GPU (tutorial_lib.estimates), and whether it resumes."""
+    """The estimate printed before training on a GPU (tutorial_lib.runtime.estimates), and whether it resumes."""
     try:
         text = describe_training(profile, name, kwargs, gpu_name=torch.cuda.get_device_name())
     except ValueError as error:  # a model whose speed was never measured
@@ -188,7 +188,7 @@ def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int
     """``num`` unconditional notes (``unconditional [num, 64, frames]`` if already sampled) and, for a
     conditioned model, ``num`` notes asked for the validation notes' labels, each scored by
     :func:`tutorial_lib.evaluation.evaluate` beside the real notes' own figures (which decodes them)."""
-    from .evaluation import evaluate, labels_to_ask, reference_from_prepared
+    from .evaluation.report import evaluate, labels_to_ask, reference_from_prepared
 
     reference = reference_from_prepared(prepared, num_audio=min(100, max(48, num)), verbose=progress)
     if unconditional is None:
@@ -225,9 +225,9 @@ COPY_WARNING = 0.25
 
 def copy_report(latents: torch.Tensor, prepared: Prepared) -> dict:
     """Memorisation check of generated notes ``latents [N, 64, frames]`` (standardised, as sampled) with
-    :func:`tutorial_lib.metrics.copy_share`: the share closer to a training note than 95 % of validation notes
+    :func:`tutorial_lib.evaluation.metrics.copy_share`: the share closer to a training note than 95 % of validation notes
     are, with a warning above :data:`COPY_WARNING`."""
-    from .metrics import copy_share
+    from .evaluation.metrics import copy_share
 
     num = len(latents)
     share, threshold = copy_share(latents.numpy(), prepared.data.train.latents.numpy(),

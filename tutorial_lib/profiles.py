@@ -6,7 +6,7 @@
   trains the seed's U-Net beside ours, it uses the seed's design at 1/16 of its parameters.
 * ``colab``: the real NSynth guitar notes and Music2Latent on a free Colab GPU (a T4): a random 5,000 of the
   32,690 training notes and 1,000 of the 2,081 validation notes, and the training recipe measured best on the
-  offline data (the cpu-10min recipe); ``tutorial_lib.estimates`` works each chapter's time out (5-20 minutes).
+  offline data (the cpu-10min recipe); ``tutorial_lib.runtime.estimates`` works each chapter's time out (5-20 minutes).
 * ``cpu-10min`` and ``long``: the cpu data and model trained for 10 minutes of 2 CPU cores (the best recipe
   measured for that budget: 19,000 steps), and 36,000 steps (the model the book ships).
 * ``gpu``: the seed's full scale on the real NSynth guitar subset with Music2Latent (a large GPU; hours on a T4).
@@ -46,7 +46,7 @@ class Profile:
 
 # The colab profile trains what 10 minutes of 2 CPU cores buy on the offline data (the cpu-10min recipe below):
 # chosen by measuring quality against compute (benchmarks/results/recipe_colab.md), not by a time budget alone.
-# On a T4 it is estimated at a few minutes (tutorial_lib.estimates).
+# On a T4 it is estimated at a few minutes (tutorial_lib.runtime.estimates).
 COLAB_OURS, COLAB_SEED = {"channels": (64, 128, 128), "conditioned": True}, {"channels": (32, 64, 128, 256, 512)}
 
 

@@ -86,7 +86,7 @@ def make_pairs(model: nn.Module, flow: RectifiedFlow, noise: torch.Tensor, *, co
         conditions: ``[N]`` labels (``-1`` = hidden), or ``None`` for an unconditional model.
         num_steps, solver, guidance: the sampler that makes the targets (the first model's best use).
     """
-    from .progress import progress_bar
+    from .runtime.progress import progress_bar
 
     was_training = model.training
     model.eval()
@@ -164,7 +164,7 @@ def straightness(velocity: Velocity, noise: torch.Tensor, *, num_steps: int = 50
 def model_straightness(model: nn.Module, noise: torch.Tensor, *, conditions: Conditions | None = None,
                        guidance: float = 1.0, num_steps: int = 50) -> Straightness:
     """:func:`straightness` of a U-Net (with its labels and guidance) from ``noise [B, 64, frames]``."""
-    from .devices import model_device
+    from .runtime.devices import model_device
 
     device = model_device(model, noise.device)
     was_training = model.training

@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 
 from .conditioning import Conditions
-from .devices import model_device
+from .runtime.devices import model_device
 from .flow import RectifiedFlow
 
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # f(x [B, ...], t [B]) -> [B, ...]

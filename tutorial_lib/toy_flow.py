@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .devices import model_device
+from .runtime.devices import model_device
 from .flow import RectifiedFlow
 
 

@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .checkpoints import describe_run, load_checkpoint, save_checkpoint
 from .conditioning import Conditions, drop_labels
-from .distributed import World, all_sum, barrier, from_main, my_share, world
+from .runtime.distributed import World, all_sum, barrier, from_main, my_share, world
 from .flow import RectifiedFlow
 
 
@@ -287,7 +287,7 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
     unwrapped model, so N processes' checkpoint resumes on M). ``config.precision="bf16"`` runs the forward
     pass under bfloat16 autocast.
     """
-    from .progress import progress_bar as tqdm
+    from .runtime.progress import progress_bar as tqdm
 
     config = config or TrainConfig()
     place = world()

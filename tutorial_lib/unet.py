@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .conditioning import ConditionEmbedding, Conditions
-from .devices import model_device
+from .runtime.devices import model_device
 
 
 class SeedUNet(nn.Module):

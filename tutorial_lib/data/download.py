@@ -86,7 +86,7 @@ def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = 
     """Downloads ``url`` to ``dest``, resuming a partial ``dest.part``; checks the size against the server's
     and, if given, the file's ``sha256`` (a mismatch deletes what this call downloaded and raises
     :class:`ChecksumError`)."""
-    from ..progress import progress_bar as tqdm
+    from ..runtime.progress import progress_bar as tqdm
 
     expected = _remote_size(url, timeout)
     partial = dest.with_name(dest.name + ".part")

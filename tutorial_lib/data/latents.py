@@ -24,10 +24,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from .. import work
+from ..runtime import work
 from ..codec import Codec
-from ..files import save_atomically
-from ..distributed import World, barrier, world
+from ..runtime.files import save_atomically
+from ..runtime.distributed import World, barrier, world
 from .nsynth import (AudioError, Note, empty_split_message, find_split_folders, list_flat_folder, list_notes,
                      load_note, too_few_to_split, valid_by_instrument)
 from .synth import DURATION_S, SOURCES
@@ -132,7 +132,7 @@ def _encode_my_share(notes: list[Note], codec: Codec, shard_path: Path, num_samp
                      progress: bool, place: World) -> dict[str, str]:
     """Rank ``place.rank`` encodes every ``place.size``-th note missing from the shard and its parts into its
     own part file; returns ``{key: why}`` of the notes in the cache before (``""``) or skipped now."""
-    from ..progress import progress_bar as tqdm
+    from ..runtime.progress import progress_bar as tqdm
 
     before: dict[str, str] = {}
     cache, _ = _read_with_parts(shard_path, before)
@@ -163,10 +163,10 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
 
     Notes that cannot be read (or that the codec turns into NaN) are skipped and listed in the report,
     never fatal; the fixes a note needed (padded, cut, mixed to mono...) are counted even when it comes from
-    the cache. Under torchrun (``place``: this process's :class:`~tutorial_lib.distributed.World`) the ranks
+    the cache. Under torchrun (``place``: this process's :class:`~tutorial_lib.runtime.distributed.World`) the ranks
     share the encoding, each writing its own part file, and every rank returns the same result.
     """
-    from ..progress import progress_bar as tqdm
+    from ..runtime.progress import progress_bar as tqdm
 
     num_samples = int(round(duration * codec.sample_rate))
     folder = Path(cache_dir) / f"{codec.cache_id}-{num_samples}"

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import synth
-from ..files import write_atomically, write_text_atomically
+from ..runtime.files import write_atomically, write_text_atomically
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac")
 SPLITS = ("train", "valid", "test")
@@ -351,7 +351,7 @@ def write_synthetic_nsynth(
     a second call with the same arguments finds the finished set and returns at once.
     """
     import soundfile as sf
-    from ..progress import progress_bar as tqdm
+    from ..runtime.progress import progress_bar as tqdm
 
     instruments_per_source = instruments_per_source or {"train": 4, "valid": 1, "test": 1}
     root = Path(root)

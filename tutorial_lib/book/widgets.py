@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import numpy as np
 
-from .data.synth import SOURCES
+from ..data.synth import SOURCES
 from .display import audio_html
-from .generation import NoteGenerator
-from .sampling import SOLVERS
+from ..generation import NoteGenerator
+from ..sampling import SOLVERS
 
 
 def generate_audio(generator: NoteGenerator, *, seed: int = 0, num_steps: int = 50,
@@ -134,8 +134,8 @@ def note_grid(generator: NoteGenerator, *, pitches=(48, 60, 72), sources=("acous
               velocity: int = 127, guidance: float = 2.0, seed: int = 0, sample_steps: int = 32) -> NoteGrid:
     """One note for every pitch and source, each what :func:`control_widget` plays for those choices and
     ``seed`` (the same starting noise for all): ``len(pitches) * len(sources)`` players, sampled in one batch."""
-    from .conditioning import Conditions
-    from .sampling import sample, seeded_noise
+    from ..conditioning import Conditions
+    from ..sampling import sample, seeded_noise
 
     asked = [(p, s) for s in sources for p in pitches]
     conditions = Conditions.make(len(asked), pitch=[p for p, _ in asked], source=[SOURCES.index(s) for _, s in asked],

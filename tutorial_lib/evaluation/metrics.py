@@ -1,6 +1,6 @@
 """Distances between sets of latents, and a codec's reconstruction error (chapters 1, 5 and the benchmarks).
 
-A note's pitch and shape are measured by :mod:`tutorial_lib.note_measures`.
+A note's pitch and shape are measured by :mod:`tutorial_lib.evaluation.note_measures`.
 
 * :func:`frechet_distance` of :func:`latent_features`: how far generated latents are from real ones.
 * :func:`log_mel_distance`: a codec's reconstruction error; :func:`nearest_neighbour_distances`: memorisation.

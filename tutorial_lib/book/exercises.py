@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .sampling import euler_step, sample
+from ..sampling import euler_step, sample
 
 
 @dataclass
@@ -262,7 +262,7 @@ def check_sampler(sampler) -> Feedback:
 
 def check_gaussian_velocity(velocity) -> Feedback:
     """``velocity(x [B, 2], t [B], mu [2], std)``: the exact ``E[x_0 - z | x_t = x]`` for data ``N(mu, std^2 I)``."""
-    from .toy_flow import GaussianMixture
+    from ..toy_flow import GaussianMixture
 
     data = GaussianMixture(num_modes=1, radius=1.5, std=0.3)
     mu, g = data.means[0], torch.Generator().manual_seed(0)
@@ -314,7 +314,7 @@ def check_guidance(guide) -> Feedback:
 
 def check_invert(invert_fn) -> Feedback:
     """``invert_fn(f, x, num_steps)``: Euler steps from t = 0 up to t = 1, the sampler run backwards."""
-    from .sampling import integrate, time_grid
+    from ..sampling import integrate, time_grid
 
     g = torch.Generator().manual_seed(0)
     x, v = torch.randn(2, 4, 3, generator=g), torch.randn(2, 4, 3, generator=g)
@@ -362,7 +362,7 @@ def _number(value) -> float | None:
 
 def _euler_path_straightness(f, noise, num_steps, *, upwards=False, chord_sign=1.0):
     """The library's measure (``upwards=False, chord_sign=1``) and the usual mistakes, to name them."""
-    from .sampling import time_grid
+    from ..sampling import time_grid
 
     times = time_grid(num_steps)
     times = times.flip(0) if upwards else times
@@ -393,7 +393,7 @@ def _wrong_way(seen) -> bool:
 def check_straightness(measure) -> Feedback:
     """``measure(velocity, noise [B, 2], num_steps)``: ``S = E_t ||(x_0 - z) - v(x_t, t)||^2`` along the Euler path
     from ``z`` at t = 1 to ``x_0`` at t = 0, per number (the mean over the elements of each example)."""
-    from .toy_flow import GaussianMixture
+    from ..toy_flow import GaussianMixture
 
     noise = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))
     straight = GaussianMixture(num_modes=1, radius=1.5, std=0.0).velocity  # every path a straight line
@@ -434,8 +434,8 @@ def check_straightness(measure) -> Feedback:
 def check_reflow_pairs(make_pairs) -> Feedback:
     """``make_pairs(velocity, noise [N, 2], labels [N], num_steps) -> (noise, latents, labels)``: each ``latents[i]``
     is the end of the ODE of ``velocity(x, t, labels)`` from ``noise[i]`` (t = 1) to t = 0, labels kept in order."""
-    from .sampling import sample
-    from .toy_flow import GaussianMixture
+    from ..sampling import sample
+    from ..toy_flow import GaussianMixture
 
     modes = [GaussianMixture(num_modes=1, radius=r, std=0.3) for r in (1.0, 2.0, 3.0)]
     means = torch.stack([m.means[0] for m in modes])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .unet import ResBlock, SeedUNet, UNet
+from ..unet import ResBlock, SeedUNet, UNet
 
 BOX = {"codec": "#cfe3f5", "latent": "#fbe3b8", "model": "#d7eccf", "sampler": "#ead6f0", "audio": "#eeeeee"}
 

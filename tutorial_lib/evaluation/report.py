@@ -5,7 +5,7 @@ the same codec; :func:`evaluate` scores a set of generated latents against it an
 :class:`EvalReport` whose every figure stands beside the real validation notes' own figure, given as the
 mean +- standard deviation over random subsets of the same size (the measure's own noise).
 
-Three kinds of figure (see :mod:`tutorial_lib.eval_classifier` and :mod:`tutorial_lib.note_measures`):
+Three kinds of figure (see :mod:`tutorial_lib.evaluation.classifier` and :mod:`tutorial_lib.evaluation.note_measures`):
 
 * classifier (GANSynth's protocol): Frechet distance in its embedding to the training notes, Inception
   score, pitch entropy, and pitch / source accuracy when conditions were asked for;
@@ -37,14 +37,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import work
-from .eval_classifier import (ClassifierConfig, EvalClassifier, classifier_figures, data_key,
+from ..runtime import work
+from .classifier import (ClassifierConfig, EvalClassifier, classifier_figures, data_key,
                               load_or_train_classifier)
-from .files import safe_name, save_atomically
+from ..runtime.files import safe_name, save_atomically
 from .metrics import frechet_distance
 from .note_measures import (decay_inside_by_pitch, load_torchcrepe, note_pitches, note_shapes, pitch_figures,
                             shape_distance)
-from .profiles import default_cache_dir
+from ..profiles import default_cache_dir
 
 ToAudio = Callable[[torch.Tensor], list]  # standardised latents [N, 64, frames] -> N waveforms [samples]
 

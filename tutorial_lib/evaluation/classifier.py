@@ -22,13 +22,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import work
-from .data.synth import SOURCES
-from .devices import model_device
-from .files import safe_name, save_atomically
+from ..runtime import work
+from ..data.synth import SOURCES
+from ..runtime.devices import model_device
+from ..runtime.files import safe_name, save_atomically
 from .metrics import frechet_distance
-from .profiles import default_cache_dir
-from .training import pick_device
+from ..profiles import default_cache_dir
+from ..training import pick_device
 
 NUM_SOURCES = len(SOURCES)  # acoustic, electronic, synthetic (tutorial_lib.data.latents.SOURCE_IDS)
 

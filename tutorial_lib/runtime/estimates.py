@@ -63,7 +63,7 @@ INSTALL_SECONDS = 60.0  # assumed: pip install of the project and its dependenci
 OTHER_SECONDS = 30.0  # assumed: the chapter's other cells (plots, pitch tracking on the CPU)
 NSYNTH_NOTES = {"train": 32_690, "valid": 2_081}  # the seed's guitar subset
 
-# The evaluation classifier (tutorial_lib.eval_classifier, 40 epochs) trained on the cpu data's 573 notes in
+# The evaluation classifier (tutorial_lib.evaluation.classifier, 40 epochs) trained on the cpu data's 573 notes in
 # 5.1 s on the CPU here (benchmarks/results/evaluation_sanity_cpu.json); it trains on the GPU when there is one,
 # which we assume is at least as fast (it is a small network, launch-bound on a GPU).
 CLASSIFIER_NOTE_EPOCHS_PER_S = 40 * 573 / 5.12
@@ -90,7 +90,7 @@ CHAPTER_WORK = {
 
 @dataclass(frozen=True)
 class Work:
-    """The costly work of one chapter, in notes (tutorial_lib.work counts the same when the chapter runs).
+    """The costly work of one chapter, in notes (tutorial_lib.runtime.work counts the same when the chapter runs).
 
     ``encodes``: notes the chapter's codec encodes beyond preparing the data; ``decodes``: notes it decodes;
     ``reference_decodes``: real notes the evaluation decodes once (kept in the cache); ``shipped_decodes``: the
@@ -107,7 +107,7 @@ class Work:
 def chapter_work(chapter: str, profile, sizes: dict[str, int]) -> Work:
     """What ``chapter`` encodes, decodes and trains the classifier on, run with ``profile`` on data of ``sizes``
     notes per split (``{"train": N, "valid": M}``). Counted from the chapters' cells; tests/test_chapter_work.py
-    checks it against what the chapters do (their counts in tutorial_lib.work)."""
+    checks it against what the chapters do (their counts in tutorial_lib.runtime.work)."""
     train, valid = sizes["train"], sizes["valid"]
 
     def reference(num_audio: int) -> int:  # the evaluation's real notes: num_audio of each split, decoded
@@ -143,7 +143,7 @@ def _measured(table: dict, name: str, channels: tuple[int, ...], *rest) -> tuple
                          and len(c) == len(channels) and all(a >= b for a, b in zip(c, channels))), key=sum)
     if not candidates:
         raise ValueError(f"No measured training speed for {name} with channels {channels} (or wider): run "
-                         "benchmarks/bench_throughput.py for it and add the figure to tutorial_lib/estimates.py.")
+                         "benchmarks/bench_throughput.py for it and add the figure to tutorial_lib/runtime/estimates.py.")
     return candidates[0], table[(name, candidates[0], *rest)]
 
 
@@ -294,7 +294,7 @@ def colab_note(chapter: str, profile, full_scale, *, student_url: str) -> str:
     return (f"**In Colab.** The launch button above opens this chapter in Google Colab, whose first cell picks the "
             f"`{profile.name}` profile: the real NSynth guitar notes (a fixed random {notes['train']:,} of the "
             f"{NSYNTH_NOTES['train']:,} training notes) and the real Music2Latent weights. On a free Colab GPU (a "
-            f"T4) the chapter takes about {_minutes(est.minutes)} by our estimate (tutorial_lib.estimates: the "
+            f"T4) the chapter takes about {_minutes(est.minutes)} by our estimate (tutorial_lib.runtime.estimates: the "
             "H100's measured speed scaled by the cards' published figures). Set `USE_DRIVE = True` in that cell to "
             "keep latents and trained models on your Google Drive, so that later chapters reuse them. "
             f'For the seed\'s full scale, set `PROFILE = "{full_scale.name}"` in that cell: about '
