@@ -12,7 +12,8 @@ import numpy as np
 
 from common import slaney_mel_codec, write
 from tutorial_lib.codec import MelCodec
-from tutorial_lib.data.synth import SOURCES, VELOCITIES, pluck, random_guitar
+from tutorial_lib.data.labels import SOURCES, VELOCITIES
+from tutorial_lib.data.synth import pluck, random_guitar
 from tutorial_lib.evaluation.metrics import log_mel_distance
 from tutorial_lib.evaluation.note_measures import note_pitch
 

@@ -27,7 +27,7 @@ from tutorial_lib.evaluation import evaluate, labels_to_ask, reference_from_prep
 from tutorial_lib.flow import RectifiedFlow
 from tutorial_lib.pipeline import prepare
 from tutorial_lib.profiles import get_profile
-from tutorial_lib.sampling import generate
+from tutorial_lib.sampling import sample_seeded
 from tutorial_lib.training import train
 from tutorial_lib.unet import UNet
 
@@ -61,7 +61,7 @@ for name, config in SETTINGS:
     cpu_minutes = (time.process_time() - cpu) / 60
     per_seed = []
     for seed in SEEDS:
-        latents = generate(result.ema_model, len(asked), prepared.profile.num_frames, seed=seed, num_steps=50,
+        latents = sample_seeded(result.ema_model, len(asked), prepared.profile.num_frames, seed=seed, num_steps=50,
                            flow=result.flow, conditions=asked, guidance=colab.guidance).samples.cpu()
         per_seed.append(evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio,
                                  conditions=asked, num_audio=len(asked), seed=seed))

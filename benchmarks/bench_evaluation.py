@@ -34,14 +34,14 @@ import torch
 import tutorial_lib.evaluation as evaluation
 from common import HELD_OUT_SEEDS, RESULTS, write
 from tutorial_lib.data import load_note
-from tutorial_lib.data.latents import SOURCE_IDS
-from tutorial_lib.data.synth import SOURCES, pluck, random_guitar
+from tutorial_lib.data.labels import SOURCE_IDS, SOURCES
+from tutorial_lib.data.synth import pluck, random_guitar
 from tutorial_lib.evaluation import FIGURES, build_reference, evaluate, known_bad_latents
 from tutorial_lib.generation import NoteGenerator
 from tutorial_lib.evaluation.metrics import frechet_distance
 from tutorial_lib.evaluation.note_measures import _rms_db, note_pitches, note_shapes, pitch_figures
 from tutorial_lib.pipeline import prepare
-from tutorial_lib.sampling import generate
+from tutorial_lib.sampling import sample_seeded
 
 SUBSETS, FULL_NOTES = 1, 12  # one half: ~45 minutes on 2 busy cores (with CREPE full); 2+ where time allows
 SHIPPED = Path(__file__).resolve().parents[1] / "tutorial_lib" / "pretrained" / "cpu-long.pt"
@@ -144,7 +144,7 @@ for s in range(SUBSETS):
             "shuffled": bad["shuffled"], "matched noise": bad["matched_noise"],
             "note-shaped noise": note_shaped_noise(pick, seed=200 + s)}
     for guidance in (0.0, 1.0):
-        sets[f"shipped, guidance {guidance:g}"] = generate(
+        sets[f"shipped, guidance {guidance:g}"] = sample_seeded(
             shipped.model, half, shipped.space.num_frames, seed=HELD_OUT_SEEDS[s], num_steps=50, flow=shipped.flow,
             conditions=asked, guidance=guidance).samples.cpu()
     for name, latents in sets.items():

@@ -64,11 +64,10 @@ def crepe_full_check(latents, pitch):
 for spec in args.models:
     label, path = spec.split("=", 1)
     generator = generators[label]
-    reports = held_out_reports(generator.model, generator.flow, asked, prepared, reference,
-                               num_frames=generator.space.num_frames)
+    reports = held_out_reports(generator, asked, prepared, reference)
     per_seed = [report for _, report in reports]
     copies[label] = [copy_share(latents, train_latents, valid_latents)[0] for latents, _ in reports]
-    results[label] = {"checkpoint": path, "trained_on": generator.trained_on, "copy_share": copies[label],
+    results[label] = {"checkpoint": path, "trained_on": str(generator.trained_on), "copy_share": copies[label],
                       "seeds": {k: [r.figures[k] for r in per_seed] for k in KEYS},
                       "fd_floor": [list(r.fd_floor) for r in per_seed]}
     full_check[label] = crepe_full_check(reports[0][0], asked.pitch)

@@ -56,9 +56,8 @@ for name, config, guidances in SETTINGS:
     cpu_minutes = (time.process_time() - cpu) / 60
     generator = NoteGenerator.from_checkpoint(checkpoint)
     for guidance in guidances:
-        per_seed = [report for _, report in held_out_reports(generator.model, generator.flow, asked, prepared,
-                                                              reference, guidance=guidance,
-                                                              num_frames=prepared.profile.num_frames)]
+        per_seed = [report for _, report in held_out_reports(generator, asked, prepared, reference,
+                                                              guidance=guidance)]
         figures = {k: [r.figures[k] for r in per_seed] for k in FIGURE_COLUMNS}
         real = per_seed[0].real
         label = name if len(guidances) == 1 else f"{name}, guidance {guidance:g}"

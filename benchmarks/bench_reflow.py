@@ -27,7 +27,7 @@ from tutorial_lib.evaluation import evaluate, labels_to_ask, reference_from_prep
 from tutorial_lib.generation import NoteGenerator
 from tutorial_lib.pipeline import prepare
 from tutorial_lib.reflow import model_straightness
-from tutorial_lib.sampling import generate, seeded_noise
+from tutorial_lib.sampling import sample_seeded, seeded_noise
 
 SHIPPED = Path(__file__).resolve().parents[1] / "tutorial_lib" / "pretrained"
 parser = argparse.ArgumentParser()
@@ -50,7 +50,7 @@ prepared = prepare("cpu", codec=models["first"].space.codec.name, progress=False
 reference = reference_from_prepared(prepared, verbose=False)
 asked = labels_to_ask(prepared.conditions("valid"), args.notes)
 frames = models["first"].space.num_frames
-results = {label: {"trained_on": g.trained_on, "by_calls": {}, "straightness": [], "model_s_per_note": {}}
+results = {label: {"trained_on": str(g.trained_on), "by_calls": {}, "straightness": [], "model_s_per_note": {}}
            for label, g in models.items()}
 for label, g in models.items():
     for seed in args.seeds:
@@ -60,7 +60,7 @@ for label, g in models.items():
         figures, cpu_s, wall_s = {k: [] for k in KEYS}, [], []
         for seed in args.seeds:
             cpu, wall = time.process_time(), time.perf_counter()
-            latents = generate(g.model, len(asked), frames, seed=seed, num_steps=calls, flow=g.flow,
+            latents = sample_seeded(g.model, len(asked), frames, seed=seed, num_steps=calls, flow=g.flow,
                                conditions=asked).samples.cpu()
             cpu_s.append((time.process_time() - cpu) / len(asked))
             wall_s.append((time.perf_counter() - wall) / len(asked))
@@ -74,7 +74,7 @@ for label, g in models.items():
         print(label, calls, {k: f"{np.mean(v):.3f} +- {np.std(v):.3f}" for k, v in figures.items()}, flush=True)
 
 # decoding: the same for both models (one codec); timed on the reflowed model's 1-step notes
-latents = generate(models["reflowed"].model, 16, frames, seed=args.seeds[0], num_steps=1,
+latents = sample_seeded(models["reflowed"].model, 16, frames, seed=args.seeds[0], num_steps=1,
                    flow=models["reflowed"].flow, conditions=asked[:16]).samples.cpu()
 cpu, wall = time.process_time(), time.perf_counter()
 prepared.to_audio(latents)

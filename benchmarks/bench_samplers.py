@@ -14,7 +14,7 @@ import argparse
 from common import RESULTS, write
 from tutorial_lib.evaluation import evaluate, reference_from_prepared
 from tutorial_lib.pipeline import prepare, train_model
-from tutorial_lib.sampling import SOLVERS, generate, time_grid
+from tutorial_lib.sampling import SOLVERS, sample_seeded, time_grid
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--profile", default="cpu")
@@ -29,7 +29,7 @@ reference = reference_from_prepared(prepared, audio=False, verbose=False)
 
 
 def fd(solver, steps, grid="uniform", seed=0):
-    latents = generate(model, args.samples, frames, seed=seed, solver=solver, flow=flow,
+    latents = sample_seeded(model, args.samples, frames, seed=seed, solver=solver, flow=flow,
                        times=time_grid(steps, grid)).samples
     report = evaluate(latents=latents, reference=reference)
     return report.figures["classifier_fd"], report.real["classifier_fd"]

@@ -23,7 +23,7 @@ from common import write
 from tutorial_lib.flow import RectifiedFlow
 from tutorial_lib.evaluation.metrics import frechet_distance, latent_features, nearest_neighbour_distances
 from tutorial_lib.profiles import get_profile
-from tutorial_lib.sampling import generate
+from tutorial_lib.sampling import sample_seeded
 from tutorial_lib.training import train
 from tutorial_lib.unet import build_model, count_parameters
 
@@ -69,7 +69,7 @@ for label, (name, kwargs) in runs.items():
     result = tried[best_lr]
     h = result.history
     train_loss, valid_loss = float(np.mean(h["train_loss"][-50:])), h["valid_loss"][-1]
-    samples = generate(result.ema_model, 100, profile.num_frames, seed=0, num_steps=100).samples.cpu()
+    samples = sample_seeded(result.ema_model, 100, profile.num_frames, seed=0, num_steps=100).samples.cpu()
     fd = frechet_distance(latent_features(samples), reference)
     gap = (valid_loss - train_loss) / train_loss
     # Memorisation: how close each sample lies to its nearest training latent, against valid notes' distance.

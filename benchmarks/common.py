@@ -104,14 +104,12 @@ def _scored(latents, asked, prepared, reference, seed: int):
                              conditions=labels, num_audio=len(latents), seed=seed)
 
 
-def held_out_reports(model, flow, asked, prepared, reference, *, guidance: float = 1.0, num_frames: int = 32,
-                     seeds=HELD_OUT_SEEDS):
-    """Conditional notes for the labels ``asked`` (Euler 50 steps) from each of ``seeds``, each scored by
-    tutorial_lib.evaluation against ``reference`` (every note decoded): a list of ``(latents, EvalReport)``."""
-    from tutorial_lib.sampling import generate
-
-    return [_scored(generate(model, len(asked), num_frames, seed=seed, num_steps=50, flow=flow, conditions=asked,
-                             guidance=guidance).samples.cpu(), asked, prepared, reference, seed)
+def held_out_reports(generator, asked, prepared, reference, *, guidance: float = 1.0, seeds=HELD_OUT_SEEDS):
+    """Conditional notes of ``generator`` (a tutorial_lib.generation.NoteGenerator) for the labels ``asked``
+    (Euler 50 steps) from each of ``seeds``, each scored by tutorial_lib.evaluation against ``reference`` (every
+    note decoded): a list of ``(latents, EvalReport)``."""
+    return [_scored(generator.sample_latents(len(asked), seed=seed, conditions=asked, guidance=guidance,
+                                             sample_steps=50), asked, prepared, reference, seed)
             for seed in seeds]
 
 

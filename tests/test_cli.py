@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from tutorial_lib.__main__ import main
-from tutorial_lib.data.synth import SOURCES, pluck, random_guitar
+from tutorial_lib.data.labels import SOURCES
+from tutorial_lib.data.synth import pluck, random_guitar
 
 
 def test_ci_profile_runs_the_whole_pipeline_offline(tmp_path):

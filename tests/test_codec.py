@@ -6,7 +6,8 @@ import torch
 
 from tutorial_lib.codec import (M2L_WEIGHTS_ENV, MelCodec, Music2LatentCodec, find_m2l_weights, load_codec,
                                 mel_filter_bank)
-from tutorial_lib.data.synth import SOURCES, pluck, random_guitar
+from tutorial_lib.data.labels import SOURCES
+from tutorial_lib.data.synth import pluck, random_guitar
 from tutorial_lib.evaluation.note_measures import note_pitch
 
 

@@ -137,10 +137,10 @@ def test_invert_runs_the_model_on_its_device():
 
 
 def test_generate_draws_on_the_models_device_and_leaves_the_samples_there():
-    from tutorial_lib.sampling import generate
+    from tutorial_lib.sampling import sample_seeded
 
     model, seen = unet(conditioned=True)
-    out = call_on_meta(lambda: generate(model, 2, 12, num_steps=2, conditions=labels(2), guidance=2.0), seen)
+    out = call_on_meta(lambda: sample_seeded(model, 2, 12, num_steps=2, conditions=labels(2), guidance=2.0), seen)
     assert out.samples.device == META and out.samples.shape == (2, 64, 12)
 
 

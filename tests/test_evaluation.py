@@ -111,7 +111,7 @@ def test_shape_distance_separates_clicks_from_notes():
 
 @pytest.fixture(scope="module")
 def ci(tmp_path_factory):
-    from tutorial_lib.data.latents import SOURCE_IDS
+    from tutorial_lib.data.labels import SOURCE_IDS
     from tutorial_lib.pipeline import prepare
 
     cache = tmp_path_factory.mktemp("eval_cache")

@@ -59,3 +59,14 @@ def test_copy_share_catches_a_few_copies_that_the_median_hides():
     assert share_copies >= 0.2
     median = np.median(nearest_neighbour_distances(copies, train))
     assert median > 0.8 * np.median(nearest_neighbour_distances(fresh, train))  # the median barely moves
+
+
+def test_nearest_neighbours_name_the_nearest_reference():
+    import torch
+
+    from tutorial_lib.evaluation.metrics import nearest_neighbours
+
+    references = torch.randn(20, 4, 3)
+    queries = references[[7, 2]] + 0.01
+    distances, indices = nearest_neighbours(queries, references)
+    assert indices.tolist() == [7, 2] and np.allclose(distances, 0.01 * np.sqrt(12))

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tutorial_lib.flow import RectifiedFlow
-from tutorial_lib.sampling import SOLVERS, generate, sample, time_grid
+from tutorial_lib.sampling import SOLVERS, sample_seeded, sample, time_grid
 from tutorial_lib.unet import UNet
 
 
@@ -70,9 +70,9 @@ def test_trajectory_calls_and_sigma_data():
 
 def test_generate_is_deterministic_in_the_seed():
     model = UNet(channels=(8, 8))
-    a = generate(model, 2, 16, seed=3, num_steps=4).samples
-    b = generate(model, 2, 16, seed=3, num_steps=4).samples
-    c = generate(model, 2, 16, seed=4, num_steps=4).samples
+    a = sample_seeded(model, 2, 16, seed=3, num_steps=4).samples
+    b = sample_seeded(model, 2, 16, seed=3, num_steps=4).samples
+    c = sample_seeded(model, 2, 16, seed=4, num_steps=4).samples
     assert torch.equal(a, b) and not torch.equal(a, c) and a.shape == (2, 64, 16)
 
 

@@ -2,7 +2,8 @@ import librosa
 import numpy as np
 import pytest
 
-from tutorial_lib.data.synth import SOURCES, pluck, random_guitar
+from tutorial_lib.data.labels import SOURCES
+from tutorial_lib.data.synth import pluck, random_guitar
 
 
 @pytest.fixture(scope="module")

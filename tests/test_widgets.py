@@ -29,10 +29,10 @@ def test_generate_audio_is_deterministic_and_decodes_to_the_codec_rate():
 
 def test_widget_audio_undoes_sigma_data_like_every_other_path():
     """The widget decodes through the generator's flow and latent space: sigma_data != 1 is undone."""
-    from tutorial_lib.sampling import generate
+    from tutorial_lib.sampling import sample_seeded
 
     generator = small_setup(sigma_data=0.5)
-    latents = generate(generator.model, 1, 16, seed=1, num_steps=2, flow=generator.flow).samples
+    latents = sample_seeded(generator.model, 1, 16, seed=1, num_steps=2, flow=generator.flow).samples
     expected = generator.space.to_audio(latents)[0]
     assert np.allclose(generate_audio(generator, seed=1, num_steps=2), expected)
     wrong = generator.space.to_audio(latents * 0.5)[0]  # sigma_data not undone

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .codec import CODEC_NAMES
-from .conditioning import SOURCES
+from .data.labels import SOURCES
 from .sampling import SOLVERS
 from .profiles import PROFILES, default_cache_dir
 

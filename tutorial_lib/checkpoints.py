@@ -9,7 +9,6 @@ resumes through the same loader and refuses a checkpoint that another run wrote,
 from __future__ import annotations
 
 import copy
-import hashlib
 import pickle
 import zipfile
 from dataclasses import asdict
@@ -18,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .runtime.files import display_path, save_atomically
+from .runtime.files import display_path, fingerprint, save_atomically
 from .unet import MODELS, build_model
 
 FORMAT = 2  # 1: model named by class, nothing checked on resume; 2: self-describing
@@ -58,8 +57,7 @@ def data_fingerprint(latents: torch.Tensor) -> dict:
     values, so it costs milliseconds even for the full data set and still tells data sets apart."""
     flat = latents.detach().to("cpu", torch.float32).reshape(-1)
     stride = max(1, flat.numel() // 2**22)
-    digest = hashlib.sha1(flat[::stride].contiguous().numpy().tobytes()).hexdigest()
-    return {"shape": list(latents.shape), "sha1": digest[:16]}
+    return {"shape": list(latents.shape), "sha1": fingerprint(flat[::stride].contiguous().numpy().tobytes())}
 
 
 def registry_key(model: nn.Module) -> str:

@@ -13,7 +13,6 @@ be downloaded, else the mel codec, and says which.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import warnings
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from .runtime import work
+from .runtime.files import fingerprint
 
 M2L_REPO_ID = "SonyCSLParis/music2latent"
 M2L_FILENAME = "music2latent.pt"
@@ -228,7 +228,7 @@ def weights_id(path: Path) -> str:
         head = f.read(1 << 20)
         f.seek(max(0, size - (1 << 20)))
         tail = f.read()
-    return f"m2l-{size}-{hashlib.sha1(head + tail).hexdigest()[:12]}"
+    return f"m2l-{size}-{fingerprint(head + tail, length=12)}"
 
 
 class Music2LatentCodec(Codec):

@@ -18,10 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .data.latents import SOURCE_IDS  # NSynth's instrument sources, in the order of their ids
-from .data.synth import SOURCES
-
-UNKNOWN = -1
+from .data.labels import PITCH_RANGE, SOURCE_IDS, SOURCES, UNKNOWN, VELOCITY_RANGE
 
 
 @dataclass
@@ -52,8 +49,8 @@ class Conditions:
                 raise ValueError(f"{name} must lie in {low}-{high} (or -1 for 'not given'), got {out.tolist()}")
             return out
 
-        return cls(pitch=column(pitch, "pitch", 0, 127), source=column(source, "source", 0, len(SOURCES) - 1),
-                   velocity=column(velocity, "velocity", 1, 127))
+        return cls(pitch=column(pitch, "pitch", *PITCH_RANGE), source=column(source, "source", 0, len(SOURCES) - 1),
+                   velocity=column(velocity, "velocity", *VELOCITY_RANGE))
 
     @classmethod
     def from_notes(cls, notes) -> "Conditions":

@@ -10,9 +10,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import librosa
@@ -20,9 +19,12 @@ import numpy as np
 import torch
 
 from .codec import Codec, load_codec
-from .conditioning import SOURCES, Conditions
+from .conditioning import Conditions
+from .data.labels import SOURCES
 from .flow import RectifiedFlow
-from .sampling import generate
+from .runtime.files import file_fingerprint
+from .runtime.devices import model_device
+from .sampling import sample, sample_seeded
 
 
 @dataclass
@@ -66,6 +68,25 @@ def labels_held(conditions: Conditions) -> dict:
     return held
 
 
+@dataclass(frozen=True)
+class TrainedOn:
+    """What a model learned from, as its checkpoint records it: ``steps`` training steps on ``data`` (the notes'
+    description), or for a reflowed model (chapter 6a) ``steps`` on the ``pairs`` that the model
+    ``made_by`` (a checkpoint id) drew with its ODE, itself trained on ``made_by_trained_on``."""
+
+    steps: int = 0
+    data: str = "unknown data"
+    pairs: int | None = None
+    made_by: str = ""
+    made_by_trained_on: str = "unknown"
+
+    def __str__(self) -> str:
+        if self.pairs is not None:
+            return (f"{self.steps} reflow steps on {self.pairs} pairs made by {self.made_by} "
+                    f"(itself: {self.made_by_trained_on})")
+        return f"{self.steps} training steps on {self.data}"
+
+
 @dataclass
 class NoteGenerator:
     """A trained model with everything needed to go from noise to audio; ``labels_held`` (if the checkpoint
@@ -74,7 +95,7 @@ class NoteGenerator:
     model: torch.nn.Module
     flow: RectifiedFlow
     space: LatentSpace
-    trained_on: str = ""
+    trained_on: TrainedOn = field(default_factory=TrainedOn)
     labels_held: dict | None = None
 
     def label_warnings(self, *, pitch: int | None = None, source: str | None = None,
@@ -107,29 +128,39 @@ class NoteGenerator:
     def conditioned(self) -> bool:
         return bool(getattr(self.model, "config", {}).get("conditioned"))
 
-    def sample_latents(self, num: int, *, seed: int = 0, pitch: int | None = None,
-                       source: str | int | None = None, velocity: int | None = None, guidance: float = 1.0,
-                       sample_steps: int = 50, solver: str = "euler") -> torch.Tensor:
+    def sample_latents(self, num: int, *, seed: int = 0, conditions: Conditions | None = None,
+                       noise: torch.Tensor | None = None, pitch: int | None = None, source: str | int | None = None,
+                       velocity: int | None = None, guidance: float = 1.0, sample_steps: int = 50,
+                       solver: str = "euler") -> torch.Tensor:
         """``num`` standardised latents ``[num, 64, frames]`` (on the CPU), not decoded.
 
-        Labels left as ``None`` are not given; with none given, the model samples unconditionally.
+        Labels: ``conditions`` (one label per note, ``[num]`` each), or ``pitch``, ``source`` and ``velocity``
+        for all ``num`` notes (``None``: not given); with none given, the model samples unconditionally. Each
+        note starts from ``noise [num, 64, frames]`` if given, else from noise drawn with ``seed``.
         """
         labels = {"pitch": pitch, "source": source, "velocity": velocity}
-        conditions = None
         if any(v is not None for v in labels.values()):
-            if not self.conditioned:
-                raise ValueError("This model was trained without labels, so it cannot take --pitch, --source or "
-                                 "--velocity; train a conditioned model (the ci and cpu profiles are).")
+            if conditions is not None:
+                raise ValueError("Give the labels either as conditions (one per note) or as pitch, source and "
+                                 "velocity (the same for every note), not both.")
             conditions = Conditions.make(num, **labels)
-        return generate(self.model, num, self.space.num_frames, seed=seed, num_steps=sample_steps, solver=solver,
-                        flow=self.flow, conditions=conditions, guidance=guidance).samples.cpu()
+        if conditions is not None and not self.conditioned:
+            raise ValueError("This model was trained without labels, so it cannot take --pitch, --source or "
+                             "--velocity; train a conditioned model (the ci and cpu profiles are).")
+        if noise is None:
+            return sample_seeded(self.model, num, self.space.num_frames, seed=seed, num_steps=sample_steps,
+                                 solver=solver, flow=self.flow, conditions=conditions, guidance=guidance).samples.cpu()
+        if len(noise) != num:
+            raise ValueError(f"noise holds {len(noise)} starting points for {num} notes.")
+        device = model_device(self.model, noise.device)
+        return sample(self.model.eval(), noise.to(device), num_steps=sample_steps, solver=solver, flow=self.flow,
+                      conditions=None if conditions is None else conditions.to(device),
+                      guidance=guidance).samples.cpu()
 
-    def generate(self, num: int, *, seed: int = 0, pitch: int | None = None, source: str | int | None = None,
-                 velocity: int | None = None, guidance: float = 1.0, sample_steps: int = 50,
-                 solver: str = "euler") -> tuple[torch.Tensor, list[np.ndarray]]:
-        """``num`` notes: standardised latents ``[num, 64, frames]`` (:meth:`sample_latents`) and their waveforms."""
-        latents = self.sample_latents(num, seed=seed, pitch=pitch, source=source, velocity=velocity,
-                                      guidance=guidance, sample_steps=sample_steps, solver=solver)
+    def generate(self, num: int, **how) -> tuple[torch.Tensor, list[np.ndarray]]:
+        """``num`` notes: standardised latents ``[num, 64, frames]`` and their waveforms; ``how`` as for
+        :meth:`sample_latents` (labels, noise or seed, guidance, steps, solver)."""
+        latents = self.sample_latents(num, **how)
         return latents, self.space.to_audio(latents)
 
     @classmethod
@@ -155,11 +186,11 @@ class NoteGenerator:
         # only the path's own settings.
         flow = RectifiedFlow(**{f.name: state["flow"][f.name] for f in fields(RectifiedFlow) if f.name in state["flow"]})
         steps = state.get("step", 0)
-        trained_on = f"{steps} training steps on {space.get('data_source') or 'unknown data'}"
+        trained_on = TrainedOn(steps, space.get("data_source") or "unknown data")
         reflowed = state["extra"].get("reflow")
         if reflowed:  # chapter 6a: trained on the pairs of another model's ODE
-            trained_on = (f"{steps} reflow steps on {reflowed['pairs']} pairs made by {reflowed['from_checkpoint']} "
-                          f"(itself: {reflowed.get('from_trained_on', 'unknown')})")
+            trained_on = TrainedOn(steps, trained_on.data, reflowed["pairs"], reflowed["from_checkpoint"],
+                                   reflowed.get("from_trained_on", "unknown"))
         return cls(model=ema_model.eval(), flow=flow, trained_on=trained_on,
                    space=LatentSpace(codec, space["mean"], space["std"], space["num_frames"], space.get("data_source", "")),
                    labels_held=state["extra"].get("labels_held"))
@@ -187,11 +218,7 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> dict:
 
 def checkpoint_id(path: str | Path) -> str:
     """``"<file stem>-<8 hex digits of its content's SHA-1>"``: names notes by the model that made them."""
-    digest = hashlib.sha1()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return f"{Path(path).stem}-{digest.hexdigest()[:8]}"
+    return f"{Path(path).stem}-{file_fingerprint(path, length=8)}"
 
 
 def check_writable(folder: str | Path) -> Path:

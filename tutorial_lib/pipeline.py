@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import time
@@ -21,10 +20,11 @@ from .data import LatentData, download_nsynth_guitar, prepare_latents, write_syn
 from .conditioning import Conditions
 from .runtime.distributed import barrier, world
 from .runtime.estimates import describe_training
+from .runtime.files import fingerprint
 from .flow import RectifiedFlow
 from .generation import LatentSpace, NoteGenerator, labels_held, nearest, write_wav
 from .profiles import Profile, default_cache_dir, default_data_dir, get_profile
-from .sampling import generate
+
 from .runtime.threads import use_cpu_threads
 from .training import TrainResult, pick_device, train
 from .unet import build_model, count_parameters
@@ -130,10 +130,9 @@ def train_model(prepared: Prepared, model: str | None = None, model_kwargs: dict
     kwargs = prof.model_kwargs if model_kwargs is None and name == prof.model else (model_kwargs or {})
     config = replace(prof.train, **train_overrides)
     if checkpoint_path is None:
-        tag = hashlib.sha1(json.dumps([CHECKPOINT_FORMAT, name, kwargs, asdict(config), prepared.codec.cache_id,
-                                       str(prepared.data_folder.resolve()), *([prof.max_notes] if prof.max_notes else [])],
-                                      sort_keys=True, default=str).encode())
-        checkpoint_path = prepared.cache_dir / "runs" / f"{prof.name}-{name}-{tag.hexdigest()[:10]}.pt"
+        tag = fingerprint([CHECKPOINT_FORMAT, name, kwargs, asdict(config), prepared.codec.cache_id,
+                           str(prepared.data_folder.resolve()), *([prof.max_notes] if prof.max_notes else [])], length=10)
+        checkpoint_path = prepared.cache_dir / "runs" / f"{prof.name}-{name}-{tag}.pt"
     if progress and pick_device(config.device).type == "cuda" and world().is_main:  # how long it will take
         print(training_plan(replace(prof, train=config), name, kwargs, Path(checkpoint_path)))
     torch.manual_seed(config.seed)
@@ -197,8 +196,8 @@ def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int
                                      to_audio=prepared.to_audio).as_dict()}
     if generator.conditioned:
         asked = labels_to_ask(prepared.conditions("valid"), num)
-        latents = generate(generator.model, num, generator.space.num_frames, seed=seed, num_steps=sample_steps,
-                           flow=generator.flow, conditions=asked, guidance=guidance).samples.cpu()
+        latents = generator.sample_latents(num, seed=seed, conditions=asked, guidance=guidance,
+                                           sample_steps=sample_steps)
         report = evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio,
                           conditions={"pitch": asked.pitch, "source": asked.source})
         out[f"conditional (guidance {guidance:g})"] = report.as_dict()

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from .conditioning import UNKNOWN, Conditions
+from .conditioning import Conditions
+from .data.labels import UNKNOWN
 from .flow import RectifiedFlow
 from .sampling import Velocity, guided, sample, time_grid
 from .training import TrainConfig, TrainResult, train
@@ -178,7 +179,7 @@ def model_straightness(model: nn.Module, noise: torch.Tensor, *, conditions: Con
 def held_label_grid(labels_held: dict) -> Conditions:
     """Every combination of the pitches, sources and velocities a checkpoint records (``extra["labels_held"]``,
     see :func:`tutorial_lib.generation.labels_held`): labels for pairs when the training notes are not at hand."""
-    from .data.latents import SOURCE_IDS
+    from .data.labels import SOURCE_IDS
 
     combos = [(p, SOURCE_IDS[s], v) for p in labels_held["pitch"] for s in labels_held["source"]
               for v in labels_held["velocity"]]
@@ -211,7 +212,7 @@ def reflow_run(checkpoint, out, *, num_pairs: int = 8192, pair_steps: int = 50, 
     extra = state.get("extra") or {}
     frames, channels = first.space.num_frames, state["model_config"].get("in_channels", 64)
     provenance = {"from_checkpoint": checkpoint_id(checkpoint), "from_path": str(checkpoint),
-                  "from_trained_on": first.trained_on}
+                  "from_trained_on": str(first.trained_on)}
     settings = {**provenance, "num_steps": pair_steps, "solver": "euler", "guidance": guidance, "pairs": num_pairs,
                 "seed": seed, "unconditional_share": unconditional_share if first.conditioned else None}
     pairs = None

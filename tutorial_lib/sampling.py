@@ -186,7 +186,7 @@ def seeded_noise(num_samples: int, num_frames: int, *, seed: int = 0, channels: 
     return torch.randn(num_samples, channels, num_frames, generator=generator).to(device)
 
 
-def generate(model: torch.nn.Module, num_samples: int, num_frames: int, *, seed: int = 0, num_steps: int = 100,
+def sample_seeded(model: torch.nn.Module, num_samples: int, num_frames: int, *, seed: int = 0, num_steps: int = 100,
              solver: str = "euler", channels: int = 64, flow: RectifiedFlow | None = None,
              conditions: Conditions | None = None, guidance: float = 1.0, **kwargs) -> SampleResult:
     """Samples from seeded noise ``[num_samples, channels, num_frames]`` drawn on the model's device; the

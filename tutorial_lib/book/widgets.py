@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import numpy as np
 
-from ..data.synth import SOURCES
+from ..data.labels import SOURCES, VELOCITIES
 from .display import audio_html
 from ..generation import NoteGenerator
 from ..sampling import SOLVERS
@@ -80,7 +80,7 @@ def control_widget(generator: NoteGenerator, *, pitches: tuple[int, int] = (40, 
     controls = {
         "pitch": widgets.IntSlider(value=min(max(pitch, low), high), min=low, max=high, description="pitch (MIDI)"),
         "source": widgets.Dropdown(options=[*SOURCES, "any"], value=SOURCES[0], description="source"),
-        "velocity": widgets.Dropdown(options=[25, 50, 75, 100, 127], value=velocity, description="velocity"),
+        "velocity": widgets.Dropdown(options=list(VELOCITIES), value=velocity, description="velocity"),
         "guidance": widgets.FloatSlider(value=guidance, min=0.0, max=5.0, step=0.5, description="guidance w"),
         "seed": widgets.IntSlider(value=0, min=0, max=99, description="seed"),
     }
@@ -135,16 +135,14 @@ def note_grid(generator: NoteGenerator, *, pitches=(48, 60, 72), sources=("acous
     """One note for every pitch and source, each what :func:`control_widget` plays for those choices and
     ``seed`` (the same starting noise for all): ``len(pitches) * len(sources)`` players, sampled in one batch."""
     from ..conditioning import Conditions
-    from ..sampling import sample, seeded_noise
+    from ..sampling import seeded_noise
 
     asked = [(p, s) for s in sources for p in pitches]
     conditions = Conditions.make(len(asked), pitch=[p for p, _ in asked], source=[SOURCES.index(s) for _, s in asked],
                                  velocity=velocity)
-    device = next(generator.model.parameters()).device
-    noise = seeded_noise(1, generator.space.num_frames, seed=seed, device=device).expand(len(asked), -1, -1)
-    conditions = conditions.to(device)
-    latents = sample(generator.model.eval(), noise, num_steps=sample_steps, flow=generator.flow,
-                     conditions=conditions, guidance=guidance).samples.cpu()
+    noise = seeded_noise(1, generator.space.num_frames, seed=seed).expand(len(asked), -1, -1)
+    latents = generator.sample_latents(len(asked), noise=noise, conditions=conditions, guidance=guidance,
+                                       sample_steps=sample_steps)
     labels = [f"pitch {p}, {s}, velocity {velocity}" for p, s in asked]
     return NoteGrid(labels, generator.space.to_audio(latents), generator.space.codec.sample_rate,
                     title=f"Guidance {guidance:g}, {sample_steps} Euler steps, seed {seed}")

@@ -14,7 +14,6 @@ set's mean and standard deviation (stored beside the cache) and returns the labe
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 from collections import Counter
@@ -26,13 +25,12 @@ from torch.utils.data import Dataset
 
 from ..runtime import work
 from ..codec import Codec
-from ..runtime.files import save_atomically
+from ..runtime.files import fingerprint, save_atomically
 from ..runtime.distributed import World, barrier, world
 from .nsynth import (AudioError, Note, empty_split_message, find_split_folders, list_flat_folder, list_notes,
                      load_note, too_few_to_split, valid_by_instrument)
-from .synth import DURATION_S, SOURCES
-
-SOURCE_IDS = {name: i for i, name in enumerate(SOURCES)}  # NSynth's sources, in the order of their ids
+from .labels import SOURCE_IDS
+from .synth import DURATION_S
 
 
 @dataclass
@@ -172,7 +170,7 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
     folder = Path(cache_dir) / f"{codec.cache_id}-{num_samples}"
     folder.mkdir(parents=True, exist_ok=True)
     parents = sorted({str(parent.resolve()) for parent in {n.path.parent for n in notes}})
-    shard_path = folder / f"{hashlib.sha1(chr(10).join(parents).encode()).hexdigest()[:16]}.pt"
+    shard_path = folder / f"{fingerprint(chr(10).join(parents))}.pt"
     place = place or world()
     before, skipped_by_ranks = None, {}
     if place.size > 1 or _parts(shard_path):  # several ranks, or the parts of an interrupted parallel run

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import synth
 from ..runtime.files import write_atomically, write_text_atomically
+from .labels import PITCH_RANGE, SOURCES, VELOCITIES, VELOCITY_RANGE
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac")
 SPLITS = ("train", "valid", "test")
@@ -32,8 +33,6 @@ NAME_PATTERN = "<family>_<source>_<NNN>-<pitch>-<velocity>"
 MIN_LENGTH_FRACTION = 0.5
 #: A note whose peak stays below this (about -80 dBFS, 3 steps of 16-bit audio) is silence and is skipped.
 SILENCE_PEAK = 1e-4
-#: MIDI ranges: pitch 0-127, velocity 1-127 (velocity 0 means "note off").
-PITCH_RANGE, VELOCITY_RANGE = (0, 127), (1, 127)
 
 
 @dataclass(frozen=True)
@@ -338,7 +337,7 @@ def write_synthetic_nsynth(
     root: str | Path,
     instruments_per_source: dict[str, int] | None = None,
     pitches: range | list[int] = range(40, 89),
-    velocities: tuple[int, ...] = synth.VELOCITIES,
+    velocities: tuple[int, ...] = VELOCITIES,
     seed: int = 0,
     progress: bool = True,
 ) -> Path:
@@ -379,7 +378,7 @@ def write_synthetic_nsynth(
     plan = []  # (split, guitar)
     number = Counter()
     for split, count in instruments_per_source.items():
-        for source in synth.SOURCES:
+        for source in SOURCES:
             for _ in range(count):
                 name = f"guitar_{source}_{number[source]:03d}"
                 number[source] += 1

@@ -31,8 +31,8 @@ import librosa
 import numpy as np
 from scipy import signal
 
-SOURCES = ("acoustic", "electronic", "synthetic")
-VELOCITIES = (25, 50, 75, 100, 127)
+from .labels import SOURCES
+
 SAMPLE_RATE = 16_000
 DURATION_S = 4.0
 HELD_S = 3.0

@@ -12,7 +12,6 @@ when there is one) and caches it under ``$TUTORIAL_LIB_CACHE/eval_classifier/``,
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,14 +22,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..runtime import work
-from ..data.synth import SOURCES
+from ..data.labels import NUM_SOURCES
 from ..runtime.devices import model_device
-from ..runtime.files import safe_name, save_atomically
+from ..runtime.files import fingerprint, safe_name, save_atomically
 from .metrics import frechet_distance
 from ..profiles import default_cache_dir
 from ..training import pick_device
-
-NUM_SOURCES = len(SOURCES)  # acoustic, electronic, synthetic (tutorial_lib.data.latents.SOURCE_IDS)
 
 
 @dataclass(frozen=True)
@@ -213,16 +210,6 @@ def train_classifier(*, train_latents, train_pitch, train_source=None, valid_lat
     return EvalClassifier(model, pitches, has_source, config, time.perf_counter() - clock, *valid)
 
 
-def data_key(*arrays) -> str:
-    """A short hash of the arrays' bytes (latents, labels): names a cache entry after the data itself."""
-    digest = hashlib.sha1()
-    for a in arrays:
-        a = np.ascontiguousarray(np.asarray(a))
-        digest.update(str((a.dtype, a.shape)).encode())
-        digest.update(a.tobytes())
-    return digest.hexdigest()[:16]
-
-
 def load_or_train_classifier(*, cache_key: str, train_latents, train_pitch, train_source=None,
                              valid_latents=None, valid_pitch=None, valid_source=None,
                              config: ClassifierConfig = ClassifierConfig(), cache_dir: str | Path | None = None,
@@ -235,7 +222,7 @@ def load_or_train_classifier(*, cache_key: str, train_latents, train_pitch, trai
     """
     device = pick_device(device) if isinstance(device, str) else device
     train_source_arr = None if train_source is None else np.asarray(train_source)
-    key = data_key(np.asarray(train_latents, dtype=np.float32), np.asarray(train_pitch),
+    key = fingerprint(np.asarray(train_latents, dtype=np.float32), np.asarray(train_pitch),
                    np.array([]) if train_source_arr is None else train_source_arr,
                    np.frombuffer(repr(asdict(config)).encode(), dtype=np.uint8))
     path = Path(cache_dir or default_cache_dir() / "eval_classifier") / f"{safe_name(cache_key)}-{key}.pt"

@@ -53,17 +53,24 @@ def log_mel_distance(reference, reconstruction, sample_rate: int, n_mels: int = 
     return float(np.mean(np.abs(log_mel(reference) - log_mel(reconstruction))))
 
 
+def nearest_neighbours(queries, references) -> tuple[np.ndarray, np.ndarray]:
+    """``(distances [N], indices [N])``: for each flattened query ``[N, ...]``, the Euclidean distance to its
+    nearest reference ``[M, ...]`` and that reference's index (chapter 6 plays it beside the query)."""
+    import torch
+
+    q = torch.as_tensor(np.asarray(queries), dtype=torch.float64).flatten(1)
+    r = torch.as_tensor(np.asarray(references), dtype=torch.float64).flatten(1)
+    nearest = torch.cdist(q, r).min(dim=1)
+    return nearest.values.numpy(), nearest.indices.numpy()
+
+
 def nearest_neighbour_distances(queries, references) -> np.ndarray:
     """``[N]`` Euclidean distance from each flattened query ``[N, ...]`` to its nearest reference ``[M, ...]``.
 
     Memorisation check: generated-to-train distances much smaller than valid-to-train distances mean the
     model copies its training notes.
     """
-    import torch
-
-    q = torch.as_tensor(np.asarray(queries), dtype=torch.float64).flatten(1)
-    r = torch.as_tensor(np.asarray(references), dtype=torch.float64).flatten(1)
-    return torch.cdist(q, r).min(dim=1).values.numpy()
+    return nearest_neighbours(queries, references)[0]
 
 
 def copy_share(generated, train, valid, percentile: float = 5.0) -> tuple[float, float]:

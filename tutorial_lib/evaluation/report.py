@@ -38,9 +38,9 @@ import numpy as np
 import torch
 
 from ..runtime import work
-from .classifier import (ClassifierConfig, EvalClassifier, classifier_figures, data_key,
+from .classifier import (ClassifierConfig, EvalClassifier, classifier_figures,
                               load_or_train_classifier)
-from ..runtime.files import safe_name, save_atomically
+from ..runtime.files import fingerprint, safe_name, save_atomically
 from .metrics import frechet_distance
 from .note_measures import (decay_inside_by_pitch, load_torchcrepe, note_pitches, note_shapes, pitch_figures,
                             shape_distance)
@@ -236,7 +236,7 @@ def build_reference(*, train_latents, train_pitch, train_source=None, valid_late
     clock = time.perf_counter()
     ti = _spread_indices(len(train_latents), min(num_audio, len(train_latents)))
     vi = _spread_indices(len(valid_latents), min(num_audio, len(valid_latents)))
-    key = data_key(train_latents[ti].numpy(), valid_latents[vi].numpy(), valid_pitch[vi],
+    key = fingerprint(train_latents[ti].numpy(), valid_latents[vi].numpy(), valid_pitch[vi],
                    np.frombuffer(f"{sample_rate}-{reference.pitch_model}-search35-107".encode(), dtype=np.uint8))
     path = Path(cache_dir or default_cache_dir() / "eval_classifier") / f"{safe_name(cache_key)}-audio-{key}.pt"
     saved = None

@@ -1,15 +1,18 @@
-"""Writing files that other runs may read: whole or not at all, and names safe for any file system.
+"""Writing files that other runs may read: whole or not at all, named safely and after what made them.
 
-The one place for both (checkpoints, the latent cache, the evaluation's cache, the synthetic notes).
+The one place for all three (checkpoints, the latent cache, the evaluation's cache, the synthetic notes, runs).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -41,6 +44,34 @@ def write_text_atomically(path: str | Path, text: str) -> Path:
 def safe_name(key: str, limit: int = 80) -> str:
     """``key`` as a file-name part: letters, digits, ``-``, ``_`` and ``.`` kept, anything else ``_``."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in key)[:limit]
+
+
+def fingerprint(*parts, length: int = 16) -> str:
+    """A short SHA-1 hex digest of ``parts``, naming a cache entry or a run after what made it: ``bytes`` are
+    hashed as they are, ``str`` as UTF-8, arrays and tensors as their dtype, shape and values, anything else
+    as JSON with sorted keys."""
+    digest = hashlib.sha1()
+    for part in parts:
+        if isinstance(part, torch.Tensor):
+            part = part.detach().cpu().numpy()
+        if isinstance(part, np.ndarray):
+            part = np.ascontiguousarray(part)
+            digest.update(str((part.dtype, part.shape)).encode())
+            digest.update(part.tobytes())
+        elif isinstance(part, bytes):
+            digest.update(part)
+        else:
+            digest.update((part if isinstance(part, str) else json.dumps(part, sort_keys=True, default=str)).encode())
+    return digest.hexdigest()[:length]
+
+
+def file_fingerprint(path: str | Path, length: int = 8) -> str:
+    """:func:`fingerprint` of a file's bytes, read 1 MiB at a time."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:length]
 
 
 def display_path(path: str | Path) -> str:
