@@ -47,7 +47,7 @@ def worker(rank: int, size: int, port: int, steps: int, folder: str) -> None:
     model = build_model(profile.model, **profile.model_kwargs)
     result = train(model, RectifiedFlow(), latents, None, profile.train, progress=False, **labels)
     if rank == 0:
-        torch.save({"seconds": result.history["train_seconds"], "loss": result.history["train_loss"][-1],
+        torch.save({"seconds": result.history.train_seconds, "loss": result.history.train_loss[-1],
                     "batch": profile.train.batch_size}, Path(folder) / f"size{size}.pt")
     leave()
 

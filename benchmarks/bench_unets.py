@@ -14,7 +14,7 @@ to a file named ``..._lr-sweep_...`` so the single-lr results stay as they are.
 """
 
 import argparse
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
@@ -63,12 +63,12 @@ for label, (name, kwargs) in runs.items():
         torch.manual_seed(config.seed)
         tried[lr] = train(build_model(name, **kwargs), RectifiedFlow(), train_latents, valid_latents,
                           replace(config, lr=lr), progress=False)
-    sweep[label] = {lr: {"train_loss_last50": float(np.mean(r.history["train_loss"][-50:])),
-                         "valid_loss": r.history["valid_loss"][-1]} for lr, r in tried.items()}
+    sweep[label] = {lr: {"train_loss_last50": float(np.mean(r.history.train_loss[-50:])),
+                         "valid_loss": r.history.valid_loss[-1]} for lr, r in tried.items()}
     best_lr = min(tried, key=lambda lr: sweep[label][lr]["train_loss_last50"])  # chosen on training loss
     result = tried[best_lr]
     h = result.history
-    train_loss, valid_loss = float(np.mean(h["train_loss"][-50:])), h["valid_loss"][-1]
+    train_loss, valid_loss = float(np.mean(h.train_loss[-50:])), h.valid_loss[-1]
     samples = sample_seeded(result.ema_model, 100, profile.num_frames, seed=0, num_steps=100).samples.cpu()
     fd = frechet_distance(latent_features(samples), reference)
     gap = (valid_loss - train_loss) / train_loss
@@ -78,9 +78,9 @@ for label, (name, kwargs) in runs.items():
                       "train_loss_last50": train_loss,
                       "valid_loss": valid_loss, "gap": gap, "fd_euler100_vs_valid": fd,
                       "median_nn_distance_generated_to_train": nn_generated,
-                      "train_seconds": h["train_seconds"], "history": h}
+                      "train_seconds": h.train_seconds, "history": asdict(h)}
     rows.append([label, f"{count_parameters(result.model) / 1e6:.2f} M", config.steps, f"{best_lr:g}", f"{train_loss:.3f}",
-                 f"{valid_loss:.3f}", f"{100 * gap:+.1f} %", f"{fd:.2f}", f"{nn_generated:.1f}", f"{h['train_seconds']:.0f}"])
+                 f"{valid_loss:.3f}", f"{100 * gap:+.1f} %", f"{fd:.2f}", f"{nn_generated:.1f}", f"{h.train_seconds:.0f}"])
 fd_train = frechet_distance(latent_features(train_latents), reference)
 nn_valid = float(np.median(nearest_neighbour_distances(valid_latents, train_latents)))
 device = "cuda" if torch.cuda.is_available() and args.device in ("auto", "cuda") else "cpu"

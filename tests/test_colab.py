@@ -33,7 +33,7 @@ def test_a_new_session_reuses_the_latents_and_the_trained_model(tiny_nsynth, tmp
     again, reloaded = session()
     assert again.data.reports["train"].encoded == 0 and again.data.reports["train"].cached > 0
     assert reloaded.checkpoint_path == trained.checkpoint_path and drive in trained.checkpoint_path.parents
-    assert reloaded.history["train_loss"] == trained.history["train_loss"]
+    assert reloaded.history.train_loss == trained.history.train_loss
     assert trained.checkpoint_path.stat().st_mtime_ns == written  # reloaded, not trained (or written) again
     # Known-bad: unpacked without the archive's times, every note looks new and is encoded again.
     fresh, _ = session(keep_times=False)

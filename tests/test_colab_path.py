@@ -71,7 +71,7 @@ def test_the_colab_profile_runs_end_to_end_on_music2latent(m2l_weights, nsynth_s
     assert prepared.data.train.latents.shape == (3, 64, 4) and prepared.data.valid.latents.shape == (2, 64, 4)
 
     trained = train_model(prepared, progress=False)
-    assert trained.history["train_steps"][-1] == 4 and trained.checkpoint_path.is_file()
+    assert trained.history.train_steps[-1] == 4 and trained.checkpoint_path.is_file()
 
     # Sampling and decoding the chapter's way: noise drawn on the CPU, the model wherever training left it.
     generator = NoteGenerator.from_checkpoint(trained.checkpoint_path, m2l_weights=str(m2l_weights))

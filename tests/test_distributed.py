@@ -5,6 +5,7 @@ then compare what it wrote with one process doing the same.
 """
 
 import os
+from dataclasses import asdict
 import socket
 
 import pytest
@@ -66,7 +67,7 @@ def two_ranks(rank, port, folder, notes_root):
     notes = list_notes(notes_root, "train").notes
     first = encode_notes(notes, MelCodec(), f"{folder}/cache", progress=False, save_every=2)
     second = encode_notes(notes, MelCodec(), f"{folder}/cache", progress=False)
-    torch.save({"stopped": stopped.history, "conditioned": conditioned.model.state_dict(),
+    torch.save({"stopped": asdict(stopped.history), "conditioned": conditioned.model.state_dict(),
                 "reports": [(r.encoded, r.cached) for r in (first[2], second[2])], "latents": first[0]},
                f"{folder}/rank{rank}.pt")
     leave()
@@ -94,8 +95,8 @@ def test_two_ranks_train_like_one_process_and_resume_on_one(ran, tmp_path):
     latents, _ = data()
     one = train(model(), RectifiedFlow(), latents, latents[:6], TrainConfig(steps=4, **CONFIG), progress=False)
     for rank in results:  # every rank holds the same history: rank 0's validation reaches them all
-        assert rank["stopped"]["train_loss"] == pytest.approx(one.history["train_loss"], rel=1e-4)
-        assert rank["stopped"]["valid_loss"] == pytest.approx(one.history["valid_loss"], rel=1e-4)
+        assert rank["stopped"]["train_loss"] == pytest.approx(one.history.train_loss, rel=1e-4)
+        assert rank["stopped"]["valid_loss"] == pytest.approx(one.history.valid_loss, rel=1e-4)
     two, two_ema, state = load_checkpoint(folder / "two.pt")
     assert state["step"] == 4
     pairs = [*zip(two.parameters(), one.model.parameters()), *zip(two_ema.parameters(), one.ema_model.parameters())]
@@ -110,7 +111,7 @@ def test_two_ranks_train_like_one_process_and_resume_on_one(ran, tmp_path):
     resumed = train(model(), RectifiedFlow(), latents, latents[:6], TrainConfig(steps=7, **CONFIG),
                     checkpoint_path=path, progress=False)
     straight = train(model(), RectifiedFlow(), latents, latents[:6], TrainConfig(steps=7, **CONFIG), progress=False)
-    assert resumed.history["train_loss"] == pytest.approx(straight.history["train_loss"], rel=1e-4)
+    assert resumed.history.train_loss == pytest.approx(straight.history.train_loss, rel=1e-4)
     for a, b in zip(resumed.model.parameters(), straight.model.parameters()):
         assert torch.allclose(a, b, atol=1e-4)
 
@@ -124,8 +125,8 @@ def test_two_ranks_interrupted_save_and_resume_on_one(ran, tmp_path):
     resumed = train(model(), RectifiedFlow(), latents, latents[:6], TrainConfig(steps=7, **CONFIG),
                     checkpoint_path=path, progress=False)
     straight = train(model(), RectifiedFlow(), latents, latents[:6], TrainConfig(steps=7, **CONFIG), progress=False)
-    assert resumed.history["train_steps"] == list(range(1, 8))
-    assert resumed.history["train_loss"] == pytest.approx(straight.history["train_loss"], rel=1e-4)
+    assert resumed.history.train_steps == list(range(1, 8))
+    assert resumed.history.train_loss == pytest.approx(straight.history.train_loss, rel=1e-4)
     for a, b in zip(resumed.model.parameters(), straight.model.parameters()):
         assert torch.allclose(a, b, atol=1e-4)
 

@@ -12,7 +12,7 @@ def run(precision):
     latents = torch.randn(16, 64, 16, generator=g)
     torch.manual_seed(0)
     config = TrainConfig(steps=3, batch_size=8, lr=1e-3, device="cpu", precision=precision)
-    return train(UNet(channels=(16, 32)), RectifiedFlow(), latents, None, config, progress=False).history["train_loss"]
+    return train(UNet(channels=(16, 32)), RectifiedFlow(), latents, None, config, progress=False).history.train_loss
 
 
 def test_bf16_autocast_runs_close_to_fp32_but_not_the_same():

@@ -37,7 +37,7 @@ def test_pairs_are_the_ends_of_the_models_own_ode_from_their_noise_with_labels_k
     assert torch.equal(pairs.noise, noise) and torch.equal(pairs.conditions.pitch, labels.pitch)
     for i in (0, 5, 9):  # pair i, sampled on its own from its own noise and labels, ends where the pair says
         alone = sample(model, noise[i:i + 1], num_steps=4, conditions=labels[i:i + 1]).samples
-        assert torch.allclose(pairs.latents[i:i + 1], alone, atol=1e-5)
+        assert torch.allclose(pairs.latents[i:i + 1], alone, atol=1e-4)
     # independent noise would not give these ends: the pairing is what reflow learns
     other = sample(model, seeded_noise(10, 8, seed=4), num_steps=4, conditions=labels).samples
     assert not torch.allclose(pairs.latents, other, atol=1e-2)
@@ -117,14 +117,14 @@ def test_reflow_training_starts_from_the_first_model_uses_the_pairs_and_resumes(
     untrained = train_reflow(first, pairs, config=TrainConfig(steps=0, batch_size=4), progress=False)
     assert all(torch.equal(a, b) for a, b in zip(untrained.model.parameters(), first.parameters()))  # initialised
     result = train_reflow(first, pairs, config=config, checkpoint_path=path, progress=False)
-    assert len(result.history["train_loss"]) == 2
+    assert len(result.history.train_loss) == 2
     state = torch.load(path, weights_only=True)
     assert state["extra"]["reflow"]["from_checkpoint"] == "first-00000000"
     assert state["flow"]["u_shape"] == 4.0 and state["train_config"]["label_dropout"] == 0.0
     # resuming with more steps continues the same run ...
     more = train_reflow(first, pairs, config=TrainConfig(steps=3, batch_size=4, lr=1e-3), checkpoint_path=path,
                         progress=False)
-    assert more.resumed_from == 2 and len(more.history["train_loss"]) == 3
+    assert more.resumed_from == 2 and len(more.history.train_loss) == 3
     # ... and other pairs (the same latents with other noise) are another run, refused
     other = make_pairs(first, RectifiedFlow(), seeded_noise(16, 8, seed=9), conditions=labels, num_steps=3)
     other.latents = pairs.latents
@@ -147,7 +147,7 @@ def test_training_with_paired_noise_uses_exactly_that_noise():
     model = Oracle(channels=(8, 8), emb_dim=16)
     result = train(model, RectifiedFlow(), x0, config=TrainConfig(steps=3, batch_size=3, lr=0.0),
                    progress=False, train_noise=z)
-    assert max(result.history["train_loss"]) < 1e-8
+    assert max(result.history.train_loss) < 1e-8
     with pytest.raises(ValueError, match="one noise per training latent"):
         train(model, RectifiedFlow(), x0, config=TrainConfig(steps=1, batch_size=3), progress=False,
               train_noise=z[:3])

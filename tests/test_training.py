@@ -30,9 +30,9 @@ def test_loss_goes_down_and_history_is_recorded(latents):
     config = TrainConfig(steps=60, batch_size=8, lr=2e-3, eval_every=20, device="cpu")
     result = train(small_model(), RectifiedFlow(), latents[:32], latents[32:], config, progress=False)
     h = result.history
-    assert h["train_steps"] == list(range(1, 61)) and h["valid_steps"] == [20, 40, 60]
-    assert sum(h["train_loss"][-10:]) / 10 < 0.8 * sum(h["train_loss"][:10]) / 10
-    assert h["valid_loss"][-1] < h["valid_loss"][0]
+    assert h.train_steps == list(range(1, 61)) and h.valid_steps == [20, 40, 60]
+    assert sum(h.train_loss[-10:]) / 10 < 0.8 * sum(h.train_loss[:10]) / 10
+    assert h.valid_loss[-1] < h.valid_loss[0]
     ema, model = result.ema_model, result.model
     assert not all(torch.equal(a, b) for a, b in zip(ema.parameters(), model.parameters()))
 
@@ -50,7 +50,7 @@ def test_resume_continues_as_if_never_stopped(latents, tmp_path):
         assert torch.allclose(a, b, atol=1e-6)
     for a, b in zip(straight.ema_model.parameters(), resumed.ema_model.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
-    assert resumed.history["train_loss"] == pytest.approx(straight.history["train_loss"], rel=1e-5)
+    assert resumed.history.train_loss == pytest.approx(straight.history.train_loss, rel=1e-5)
     model, ema, state = load_checkpoint(path)
     assert state["step"] == 12 and isinstance(model, UNet)
     assert all(torch.equal(a, b.cpu()) for a, b in zip(ema.parameters(), resumed.ema_model.parameters()))
@@ -106,10 +106,10 @@ def test_resume_refuses_a_checkpoint_of_another_run_and_says_what_to_do(latents,
 def test_steps_may_grow_and_restart_starts_over(latents, tmp_path):
     path = tmp_path / "checkpoint.pt"
     tiny_run(latents, path, steps=2)
-    assert tiny_run(latents, path, steps=3).history["train_steps"] == [1, 2, 3]  # continued, not restarted
+    assert tiny_run(latents, path, steps=3).history.train_steps == [1, 2, 3]  # continued, not restarted
     fresh = tiny_run(latents, tmp_path / "fresh.pt", lr=3e-3)
     restarted = tiny_run(latents, path, lr=3e-3, restart=True)  # would be refused without restart
-    assert restarted.history["train_steps"] == [1, 2]
+    assert restarted.history.train_steps == [1, 2]
     assert all(torch.equal(a, b) for a, b in zip(fresh.model.parameters(), restarted.model.parameters()))
     assert load_checkpoint(path)[2]["train_config"]["lr"] == 3e-3
 
@@ -154,7 +154,7 @@ def test_a_damaged_checkpoint_is_named_with_what_to_do(latents, tmp_path, damage
     for attempt in (lambda: load_checkpoint(path), lambda: tiny_run(latents, path, steps=4)):
         with pytest.raises(CheckpointError, match=f"The checkpoint {path} is damaged.*--restart"):
             attempt()
-    assert tiny_run(latents, path, restart=True).history["train_steps"] == [1, 2]
+    assert tiny_run(latents, path, restart=True).history.train_steps == [1, 2]
 
 
 def test_training_step_updates_weights_and_ema_and_a_nan_batch_changes_nothing(latents):
@@ -192,7 +192,7 @@ def test_a_model_outside_the_registry_trains_without_a_checkpoint():
 
     result = train(Tiny(), RectifiedFlow(), torch.randn(8, 64, 4), config=TrainConfig(steps=3, batch_size=4),
                    progress=False)
-    assert len(result.history["train_loss"]) == 3
+    assert len(result.history.train_loss) == 3
     with pytest.raises(TypeError, match="cannot be checkpointed"):
         train(Tiny(), RectifiedFlow(), torch.randn(8, 64, 4), config=TrainConfig(steps=3, batch_size=4),
               progress=False, checkpoint_path="/tmp/lead/never.pt")
@@ -241,8 +241,8 @@ def test_ctrl_c_at_any_instant_of_a_step_resumes_exactly(latents, tmp_path, monk
     assert state["step"] == len(state["history"]["train_loss"]) in (5, 6)  # the step the signal found, finished
     monkeypatch.undo()
     resumed = train(small_model(), RectifiedFlow(), latents, latents[:8], config, checkpoint_path=path, progress=False)
-    assert resumed.history["train_loss"] == straight.history["train_loss"]
-    assert resumed.history["valid_loss"] == straight.history["valid_loss"]
+    assert resumed.history.train_loss == straight.history.train_loss
+    assert resumed.history.valid_loss == straight.history.valid_loss
     for a, b in zip([*straight.model.parameters(), *straight.ema_model.parameters()],
                     [*resumed.model.parameters(), *resumed.ema_model.parameters()]):
         assert torch.equal(a, b)

@@ -336,14 +336,14 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
         "training": {"steps": prof.train.steps,
                      "batch_size": min(prof.train.batch_size, len(prepared.data.train)), "lr": prof.train.lr,
                      "precision": prof.train.precision,
-                     "final_train_loss": float(np.mean(history["train_loss"][-20:])),
-                     "final_valid_loss": history["valid_loss"][-1] if history["valid_loss"] else None,
-                     "train_seconds": round(history.get("train_seconds", 0.0), 2),
+                     "final_train_loss": float(np.mean(history.train_loss[-20:])),
+                     "final_valid_loss": history.valid_loss[-1] if history.valid_loss else None,
+                     "train_seconds": round(history.train_seconds, 2),
                      # how the run was trained, over every command that trained it (checkpoints before this
                      # record existed say so)
-                     "sessions": history.get("sessions", "not recorded by the checkpoint"),
-                     "this_command": (f"trained steps {result.resumed_from + 1}-{history['train_steps'][-1]} with "
-                                      f"{place.size} process(es)" if history["train_steps"][-1] > result.resumed_from
+                     "sessions": history.sessions or "not recorded by the checkpoint",
+                     "this_command": (f"trained steps {result.resumed_from + 1}-{history.train_steps[-1]} with "
+                                      f"{place.size} process(es)" if history.train_steps[-1] > result.resumed_from
                                       else "reloaded the finished checkpoint (no training)")},
         "copies": copies,
         "warnings": warnings,

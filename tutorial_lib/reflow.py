@@ -246,8 +246,8 @@ def reflow_run(checkpoint, out, *, num_pairs: int = 8192, pair_steps: int = 50, 
     report = {"reflowed_from": provenance, "pairs": pairs.made_with,
               "training": {"steps": config.steps, "batch_size": config.batch_size, "lr": config.lr,
                            "times": "U-shaped (tutorial_lib.reflow.UShapedFlow)", "initialised_from": "the first model",
-                           "seconds": round(result.history.get("train_seconds", 0.0), 1),
-                           "final_train_loss": result.history["train_loss"][-1] if result.history["train_loss"] else None},
+                           "seconds": round(result.history.train_seconds, 1),
+                           "final_train_loss": result.history.train_loss[-1] if result.history.train_loss else None},
               "straightness": {name: model_straightness(model, probe, conditions=probe_labels, guidance=guidance).mean
                                for name, model in (("first", first.model), ("reflowed", result.ema_model))},
               "checkpoint": str(out / "checkpoint.pt")}

@@ -14,7 +14,7 @@ import math
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -47,13 +47,31 @@ class TrainConfig:
 
 
 @dataclass
+class LossHistory:
+    """What training recorded (chapter 4 plots it): the training loss at every step, the validation loss every
+    ``eval_every`` steps, the seconds spent training, and one session per call that trained
+    (``{"from_step", "to_step", "processes", "device", "precision", "seconds"}``). Kept across resumes."""
+
+    train_steps: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    valid_steps: list[int] = field(default_factory=list)
+    valid_loss: list[float] = field(default_factory=list)
+    train_seconds: float = 0.0
+    sessions: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> "LossHistory":
+        """The history a checkpoint holds (as a dict: checkpoints store plain types)."""
+        return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
+
+
+@dataclass
 class TrainResult:
     """The trained model, its EMA copy (use it to sample), the flow it learned and the loss history."""
 
     model: nn.Module
     ema_model: nn.Module
-    history: dict = field(default_factory=dict)  # train_steps, train_loss, valid_steps, valid_loss, train_seconds,
-    # sessions: one {"from_step", "to_step", "processes", "device", "precision", "seconds"} per call that trained
+    history: LossHistory = field(default_factory=LossHistory)
     checkpoint_path: Path | None = None
     flow: RectifiedFlow = field(default_factory=RectifiedFlow)
     resumed_from: int = 0  # the step this call started from (== the last step when it only reloaded)
@@ -301,7 +319,7 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
         p.requires_grad_(False)
     # fused: one kernel updates every parameter (1.8 ms instead of 9.3 ms on one CPU thread for the cpu U-Net)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
-    history = {"train_steps": [], "train_loss": [], "valid_steps": [], "valid_loss": []}
+    history = LossHistory()
     start = 0
     if train_noise is not None and train_noise.shape != train_latents.shape:
         raise ValueError(f"train_noise has shape {tuple(train_noise.shape)}, the latents {tuple(train_latents.shape)}: "
@@ -315,25 +333,26 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
         model.load_state_dict(saved.state_dict())
         ema_model.load_state_dict(saved_ema.state_dict())
         optimizer.load_state_dict(state["optimizer"])
-        history, start = state["history"], state["step"]
+        history, start = LossHistory.from_saved(state["history"]), state["step"]
 
     net = None
     if place.size > 1:  # copies rank 0's weights to the others, then averages gradients in backward
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     clock = time.perf_counter()
-    seconds_before = history.get("train_seconds", 0.0)
+    seconds_before = history.train_seconds
 
     session = {"from_step": start, "to_step": start, "processes": place.size, "device": device.type,
                "precision": precision, "seconds": 0.0}
 
     def save(step):
-        history["train_seconds"] = seconds_before + time.perf_counter() - clock
+        history.train_seconds = seconds_before + time.perf_counter() - clock
         if step > start:  # this call trained: its record joins the run's own (kept across resumes and reloads)
             session.update(to_step=step, seconds=round(time.perf_counter() - clock, 2))
-            if not any(s is session for s in history.setdefault("sessions", [])):
-                history["sessions"].append(session)
+            if not any(s is session for s in history.sessions):
+                history.sessions.append(session)
         if checkpoint_path is not None and place.is_main:
-            save_checkpoint(checkpoint_path, model, ema_model, optimizer, step, history, config, flow, data=run["data"],
+            save_checkpoint(checkpoint_path, model, ema_model, optimizer, step, asdict(history), config, flow,
+                            data=run["data"],
                             extra=checkpoint_extra)
 
     if net is None:
@@ -357,14 +376,14 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
                         + (f"the checkpoint {checkpoint_path} still holds the last good state." if checkpoint_path else
                            "pass checkpoint_path to keep the last good state.")
                     )
-                history["train_steps"].append(done)
-                history["train_loss"].append(loss)
+                history.train_steps.append(done)
+                history.train_loss.append(loss)
                 if valid_latents is not None and (done % config.eval_every == 0 or done == config.steps):
-                    history["valid_steps"].append(done)
+                    history.valid_steps.append(done)
                     value = (validation_loss(model, flow, valid_latents, conditions=valid_conditions)
                              if place.is_main else 0.0)
-                    history["valid_loss"].append(from_main(value, device))  # the other ranks wait for rank 0's
-                    bar.set_postfix(loss=f"{loss:.3f}", valid=f"{history['valid_loss'][-1]:.3f}")
+                    history.valid_loss.append(from_main(value, device))  # the other ranks wait for rank 0's
+                    bar.set_postfix(loss=f"{loss:.3f}", valid=f"{history.valid_loss[-1]:.3f}")
                 elif done % 10 == 0:
                     bar.set_postfix(loss=f"{loss:.3f}")
                 if done % config.checkpoint_every == 0 or done == config.steps or interrupt.requested:
@@ -375,10 +394,10 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
             raise KeyboardInterrupt
     except KeyboardInterrupt:  # Ctrl-C: keep what was learnt (resuming redoes at most the step cut short)
         if checkpoint_path is not None and not interrupt.requested:
-            done = min(len(history["train_steps"]), len(history["train_loss"]))
-            del history["train_steps"][done:], history["train_loss"][done:]
-            del history["valid_steps"][len(history["valid_loss"]):]
-            save(history["train_steps"][-1] if done else start)
+            done = min(len(history.train_steps), len(history.train_loss))
+            del history.train_steps[done:], history.train_loss[done:]
+            del history.valid_steps[len(history.valid_loss):]
+            save(history.train_steps[-1] if done else start)
         raise
     bar.close()
     barrier()  # every rank returns once rank 0 has written the last checkpoint

@@ -45,16 +45,16 @@ def latents_image(latents, frame_rate: float, title: str, ax=None, label: str = 
 
 
 def loss_curves(histories: dict, title: str = "Rectified-flow loss", ax=None, smooth: int = 20):
-    """Train (smoothed) and valid loss against steps for ``{label: history}`` from ``training.train``."""
+    """Train (smoothed) and valid loss against steps for ``{label: LossHistory}`` (``TrainResult.history``)."""
     ax = _axes(ax, (7, 3.5))
     for i, (label, h) in enumerate(histories.items()):
         color = f"C{i}"
-        loss = np.asarray(h["train_loss"])
+        loss = np.asarray(h.train_loss)
         k = max(1, min(smooth, len(loss) // 5))
         smoothed = np.convolve(loss, np.ones(k) / k, mode="valid")
-        ax.plot(np.asarray(h["train_steps"])[k - 1:], smoothed, color=color, label=f"{label}: train (mean of {k})")
-        if h["valid_loss"]:
-            ax.plot(h["valid_steps"], h["valid_loss"], "o--", color=color, label=f"{label}: valid")
+        ax.plot(np.asarray(h.train_steps)[k - 1:], smoothed, color=color, label=f"{label}: train (mean of {k})")
+        if h.valid_loss:
+            ax.plot(h.valid_steps, h.valid_loss, "o--", color=color, label=f"{label}: valid")
     ax.set(title=title, xlabel="optimizer step", ylabel="MSE(v, f(x_t, t))")
     ax.legend(fontsize=9)
     return ax
