@@ -18,8 +18,8 @@ import warnings
 import librosa
 import numpy as np
 
-#: Pitches searched: the guitar's MIDI 40-88 and an octave error above its top note (issue 21: a search that
-#: stopped at 96 read an octave error above MIDI 84 as some other pitch).
+#: Pitches searched: the guitar's MIDI 40-88 and an octave error above its top note (a search that stopped
+#: below that would read an octave error of a high note as some other pitch).
 FMIN_MIDI, FMAX_MIDI = 35, 107
 #: CREPE hears up to about 2006 Hz (MIDI 95.6) and grows unreliable near that top: one pass searches MIDI
 #: 35-92; a note it reads at or above ``HIGH_PASS_FROM_MIDI`` (or not at all) is tracked again an octave down
