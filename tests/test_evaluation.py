@@ -8,8 +8,8 @@ import torch
 
 from tutorial_lib.evaluation.classifier import ClassifierConfig, inception_score
 from tutorial_lib.evaluation import comparison_table, evaluate, evaluate_sets, known_bad_latents, reference_from_prepared
-from tutorial_lib.evaluation.note_measures import (decay_inside_by_pitch, load_torchcrepe, note_pitch, note_shape, note_shapes,
-                                        pitch_entropy, pitch_figures, shape_distance)
+from tutorial_lib.evaluation.note_measures import (decay_inside_by_pitch, energy_share_above, load_torchcrepe, note_pitch,
+                                                  note_shape, note_shapes, pitch_entropy, pitch_figures, shape_distance)
 
 SR = 16_000
 t = np.arange(int(1.5 * SR)) / SR
@@ -83,6 +83,15 @@ def test_pitch_entropy_and_inception_score():
     assert inception_score(np.eye(5)) == pytest.approx(5.0)
     assert inception_score(np.tile(np.eye(5)[0], (5, 1))) == pytest.approx(1.0)
     assert inception_score(np.full((5, 5), 0.2)) == pytest.approx(1.0)
+
+
+def test_energy_share_above_splits_two_equal_tones_and_is_zero_for_silence():
+    rate = 16_000
+    t = np.arange(rate) / rate
+    low, high = np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 5000 * t)
+    assert energy_share_above(low + high, rate, 4000) == pytest.approx(0.5, abs=0.01)
+    assert energy_share_above(low, rate, 4000) < 1e-4 and energy_share_above(high, rate, 4000) > 0.9999
+    assert energy_share_above(np.zeros(rate), rate, 4000) == 0.0
 
 
 def test_a_click_decays_fast_and_a_plucked_tone_rings():

@@ -21,6 +21,7 @@ from pathlib import Path
 # whose source answers it. Every exercise with a code solution is listed (tests/test_student.py checks).
 ANSWERS = {
     "ex-ratio-m2l": (), "ex-ratio-mel": (),  # numbers worked out by hand
+    "ex-listen-codec": (), "ex-listen-sources": (), "ex-listen-noise": (),  # listening: heard, then measured
     "ex-parse-name": ("parse_note_name",), "ex-split": (),
     "ex-conv-params": (),  # a number (the exercise says the layer table shows it: work it out first)
     # A subclass of the seed's U-Net; ours (ResBlock, UNet.forward) adds time per block too, shown as the idea.

@@ -7,6 +7,8 @@
   semitone when no pitch was requested) and the entropy of the rounded pitches over a batch.
 * :func:`note_shape`: decay time (peak to 30 dB below it, for good), onset time, peak level and share of
   digital silence; :func:`shape_distance` compares two sets of notes by these.
+* :func:`energy_share_above`: how much of a note's energy lies above a frequency (chapter 1's listening
+  exercise: what the codec takes away; chapter 2's: how bright each source is).
 """
 
 from __future__ import annotations
@@ -280,6 +282,20 @@ def note_shape(waveform, sample_rate: int, *, hop_s: float = 0.01) -> dict:
             "onset_s": int(np.nonzero(level >= level[peak] - ONSET_DB)[0][0]) * hop / sample_rate,
             "peak_db": float(level[peak]),
             "silence": float(np.mean(np.abs(x) < SILENCE_LEVEL)) if len(x) else 1.0}
+
+
+def energy_share_above(waveform, sample_rate: int, hz: float, *, n_fft: int = 2048) -> float:
+    """Share (0-1) of a sound's energy above ``hz`` Hz, from its power spectrogram; 0 for silence.
+
+    Args:
+        waveform: ``[samples]`` mono audio.
+        hz: the dividing frequency (the offline codec's top band ends at 4000 Hz).
+    """
+    x = np.nan_to_num(np.asarray(waveform, dtype=np.float32))
+    power = np.abs(librosa.stft(x, n_fft=n_fft)) ** 2
+    total = float(power.sum())
+    above = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft) > hz
+    return float(power[above].sum()) / total if total > 0 else 0.0
 
 
 def note_shapes(waveforms, sample_rate: int, **kwargs) -> dict[str, np.ndarray]:

@@ -116,8 +116,8 @@ def chapter_work(chapter: str, profile, sizes: dict[str, int]) -> Work:
     classifier = 40 * train  # ClassifierConfig.epochs
     if chapter == "01_codec":  # a round trip, six notes' pitch table, and Music2Latent's shapes (one encode)
         return Work(encodes=1 + 1 + 6, decodes=1 + 6)
-    if chapter == "04_training":  # three noisy latents at t = 0, 0.5, 1 played
-        return Work(decodes=3)
+    if chapter == "04_training":  # noisy latents played: t = 0, 0.5, 1; the listening exercise's five times
+        return Work(decodes=3 + 5)
     if chapter == "05_sampling":
         real = -(-train // 10) - (-valid // 10)  # a tenth of both splits, for their decay times
         # samples, a 48-note evaluation, your 3 players; the shipped model: samples, 3 players, exercise 5.3's 4
