@@ -32,7 +32,7 @@ if "google.colab" in sys.modules:
         drive.mount("/content/drive")
         os.environ["TUTORIAL_LIB_CACHE"] = "/content/drive/MyDrive/tutorial_lib"  # latents, checkpoints
         os.environ["TUTORIAL_LIB_DATA"] = "/content/data"  # the notes stay on this machine's disk
-    from tutorial_lib.runtime.estimates import colab_plan
+    from tutorial_lib.book.chapters import colab_plan
     from tutorial_lib.profiles import get_profile
 
     print(colab_plan("{chapter}", get_profile(PROFILE), full_scale=get_profile("gpu")))"""
@@ -46,7 +46,7 @@ def colab_source(chapter: str, url: str) -> list[str]:
 def colab_note_cell(chapter: str, url: str, branch: str) -> dict:
     """The markdown cell under the Colab cell: the Colab route's expected time and the student edition's link."""
     sys.path.insert(0, str(ROOT))
-    from tutorial_lib.runtime.estimates import colab_note, student_colab_url
+    from tutorial_lib.book.chapters import colab_note, student_colab_url
     from tutorial_lib.profiles import get_profile
 
     text = colab_note(chapter, get_profile("colab"), get_profile("gpu"),

@@ -1,4 +1,5 @@
-"""Every chapter displays the library code it teaches (``show_source(...)``), named here chapter by chapter.
+"""Every chapter displays the library code it teaches (``show_source(...)``), as its entry in
+tutorial_lib.book.chapters.CHAPTERS names it (``shows``).
 
 A chapter passes only if each listed object is (1) a real object of tutorial_lib, (2) imported by the chapter
 from that module and (3) passed to ``show_source`` in a code cell whose output the book keeps.
@@ -11,24 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tutorial_lib.book.chapters import CHAPTERS
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = {p.stem: p for p in sorted((ROOT / "notebooks").glob("*.ipynb"))}
 
-# chapter -> "module:qualified name" of each object it must display
-MUST_SHOW = {
-    "01_codec": ["codec:MelCodec.encode", "codec:MelCodec.decode"],
-    "02_dataset": ["data:parse_note_name", "data.synth:string_filter", "data:encode_note", "training:batch_indices"],
-    "03_unet": ["unet:SeedUNet.forward", "unet:ResBlock", "unet:UNet.forward"],
-    "04_training": ["flow:RectifiedFlow.add_noise", "flow:RectifiedFlow.sample_times", "flow:RectifiedFlow.loss",
-                    "training:batch_indices", "training:training_step", "training:update_ema", "training:fit"],
-    "04a_toy_flow": ["flow:RectifiedFlow.add_noise", "toy_flow:train_toy", "toy_flow:GaussianMixture.velocity"],
-    "05_sampling": ["sampling:euler_step", "sampling:integrate", "sampling:sample", "sampling:heun_step",
-                    "sampling:time_grid", "book.widgets:generate_audio"],
-    "06_control": ["conditioning:ConditionEmbedding", "conditioning:drop_labels", "sampling:guided",
-                   "sampling:invert", "sampling:slerp", "generation:NoteGenerator.generate"],
-    "06a_straight_fast": ["reflow:make_pairs", "reflow:straightness", "reflow:UShapedFlow.sample_times",
-                          "reflow:train_reflow"],
-}
 HIDDEN = {"remove-cell", "remove-output", "remove_cell", "remove_output"}
 
 
@@ -52,13 +40,13 @@ def chapter_code(path: Path):
 
 
 def test_every_chapter_has_a_display_list():
-    assert set(NOTEBOOKS) == set(MUST_SHOW), "add the new chapter's list of displayed names to MUST_SHOW"
+    assert set(NOTEBOOKS) == set(CHAPTERS), "add the new chapter to tutorial_lib.book.chapters.CHAPTERS"
 
 
-@pytest.mark.parametrize("chapter", sorted(MUST_SHOW))
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
 def test_chapter_displays_what_it_teaches(chapter):
     imports, shown = chapter_code(NOTEBOOKS[chapter])
-    for entry in MUST_SHOW[chapter]:
+    for entry in CHAPTERS[chapter].shows:
         module, qualname = entry.split(":")
         obj = importlib.import_module(f"tutorial_lib.{module}")
         for part in qualname.split("."):

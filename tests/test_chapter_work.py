@@ -1,6 +1,6 @@
 """The Colab estimates count what the chapters really do: the encodes, decodes and classifier epochs each chapter
 made when the test command ran it (tutorial_lib.runtime.work, logged per chapter by notebooks/conftest.py under
-$TUTORIAL_LIB_WORK_DIR) against tutorial_lib.runtime.estimates.chapter_work for the same profile and data."""
+$TUTORIAL_LIB_WORK_DIR) against tutorial_lib.book.chapters.chapter_work for the same profile and data."""
 
 import json
 import os
@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tutorial_lib.runtime import estimates
+from tutorial_lib.book.chapters import CHAPTERS, chapter_work
 from tutorial_lib.runtime import work
 from tutorial_lib.profiles import get_profile
 
-CHAPTERS = sorted(estimates.CHAPTER_WORK)
 
 
 def counted(log: dict, prefix: str) -> int:
@@ -29,20 +28,20 @@ def test_work_counts_once_per_key_where_asked():
 
 @pytest.mark.skipif(not os.environ.get("TUTORIAL_LIB_WORK_DIR"),
                     reason="needs the chapters' work logs: scripts/test.sh runs the chapters, then this test")
-@pytest.mark.parametrize("chapter", CHAPTERS)
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
 def test_each_chapter_does_the_work_its_estimate_counts(chapter):
     from tutorial_lib.pipeline import prepare
 
     folder = Path(os.environ["TUTORIAL_LIB_WORK_DIR"])
     log_path = folder / f"{chapter}.json"
-    if estimates.CHAPTER_WORK[chapter].get("no_data"):
+    if CHAPTERS[chapter].no_data:
         assert not log_path.exists() or counted(json.loads(log_path.read_text()), "encode") == 0
         return
     log = json.loads(log_path.read_text())  # missing: the chapter did not run under nbmake with the variable set
     profile = get_profile("cpu")  # what the chapters run by default (their parameters cell)
     prepared = prepare(profile, progress=False)
     sizes = {"train": len(prepared.data.train.latents), "valid": len(prepared.data.valid.latents)}
-    expected = estimates.chapter_work(chapter, profile, sizes)
+    expected = chapter_work(chapter, profile, sizes)
     assert counted(log, "encode") - sum(sizes.values()) == expected.encodes, log
     assert counted(log, "decode") == (expected.decodes + expected.reference_decodes
                                       + expected.shipped_decodes), log  # offline, every codec is the mel codec

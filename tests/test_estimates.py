@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tutorial_lib.book import chapters
 from tutorial_lib.runtime import estimates
 from tutorial_lib.data.download import keep_archive_times
 from tutorial_lib.data.latents import choose_notes
@@ -31,7 +32,7 @@ def test_h100_figures_are_the_measured_ones():
 
 
 def test_every_chapter_is_estimated():
-    assert set(CHAPTERS) == set(estimates.CHAPTER_WORK)
+    assert set(CHAPTERS) == set(chapters.CHAPTERS)
 
 
 # Chapter 4 trains two models (ours and the seed's) with the measured recipe: longer than the others.
@@ -41,9 +42,9 @@ COLAB_MINUTES = {"04_training": 20.0, "05_sampling": 13.5}  # the README and int
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_colab_profile_fits_its_time_on_a_t4(chapter):
     colab = get_profile("colab")
-    est = estimates.chapter_estimate(colab, chapter)
+    est = chapters.chapter_estimate(colab, chapter)
     assert est.minutes <= COLAB_MINUTES.get(chapter, 13.0), est.describe()
-    assert estimates.chapter_estimate(colab, chapter, drive_cache=True).minutes <= est.minutes
+    assert chapters.chapter_estimate(colab, chapter, drive_cache=True).minutes <= est.minutes
 
 
 def test_colab_trains_the_measured_recipe_with_a_step_floor():
@@ -65,10 +66,10 @@ def test_colab_trains_the_measured_recipe_with_a_step_floor():
 
 def test_the_full_scale_does_not_fit_and_says_how_long():
     gpu, colab = get_profile("gpu"), get_profile("colab")
-    training = estimates.chapter_estimate(gpu, "04_training")
-    assert training.minutes > 60 and estimates.chapter_estimate(gpu, "02_dataset").minutes > 10  # known-bad: refused
-    assert estimates.chapter_estimate(gpu, "04_training", card="H100").minutes < training.minutes / 10
-    plan = estimates.colab_plan("04_training", colab, full_scale=gpu)
+    training = chapters.chapter_estimate(gpu, "04_training")
+    assert training.minutes > 60 and chapters.chapter_estimate(gpu, "02_dataset").minutes > 10  # known-bad: refused
+    assert chapters.chapter_estimate(gpu, "04_training", card="H100").minutes < training.minutes / 10
+    plan = chapters.colab_plan("04_training", colab, full_scale=gpu)
     print(plan)
     assert 'PROFILE = "gpu"' in plan and " h on a T4" in plan and "USE_DRIVE" in plan
     assert "estimate" in estimates.describe_training(gpu, "seed", {}).lower()
@@ -137,9 +138,9 @@ def test_readme_table_is_the_estimate():
     for chapter, start in rows.items():
         line = next(line for line in readme.splitlines() if line.startswith(start))
         cells = [c.strip().split(" (")[0] for c in line.strip("|").split("|")[1:]]
-        expected = [estimates.chapter_estimate(colab, chapter), estimates.chapter_estimate(colab, chapter, drive_cache=True),
-                    estimates.chapter_estimate(gpu, chapter), estimates.chapter_estimate(gpu, chapter, card="H100")]
-        assert cells == [estimates._duration(60 * e.minutes) for e in expected], chapter
+        expected = [chapters.chapter_estimate(colab, chapter), chapters.chapter_estimate(colab, chapter, drive_cache=True),
+                    chapters.chapter_estimate(gpu, chapter), chapters.chapter_estimate(gpu, chapter, card="H100")]
+        assert cells == [estimates.duration_text(60 * e.minutes) for e in expected], chapter
 
 
 def test_weights_id_survives_a_new_download_and_tells_files_apart(tmp_path):

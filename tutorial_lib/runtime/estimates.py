@@ -1,4 +1,5 @@
-"""How long each chapter takes on a GPU, worked out before it runs (README, "In Google Colab").
+"""How long training and the codec take on a GPU, worked out before they run (README, "In Google Colab";
+:mod:`tutorial_lib.book.chapters` adds up each chapter's parts).
 
 **Estimates, not measurements**: no T4 was at hand. Training speed is the H100's, measured here
 (``benchmarks/results/throughput_cuda.json``, batch 500), times the ratio of the two cards' published
@@ -13,7 +14,7 @@ falls back and says so); fp16 would need loss scaling, which the book does not t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -72,68 +73,13 @@ CLASSIFIER_NOTE_EPOCHS_PER_S = 40 * 573 / 5.12
 MEL_DECODE_SECONDS = 1.5
 
 # What each chapter does beyond its encodes and decodes (those: chapter_work).
-CHAPTER_WORK = {
-    "01_codec": {},
-    "02_dataset": {},
-    "03_unet": {"cpu_training": ("seed", 2 * 200 * 32)},  # the time-everywhere exercise: 2 runs of 200 x 32
-    "04_training": {"trains": ("ours", "seed")},
-    "04a_toy_flow": {"no_data": True, "other_seconds": 25.0},  # a 2-D toy, 23 s on a laptop CPU
-    # Trajectories, solver sweep, Frechet distances of 100 samples, players: about 40,000 network calls per note.
-    "05_sampling": {"trains": ("ours",), "note_calls": 40_000},
-    # Guidance sweep (4 x 48 notes, doubled batches), inversions, edits, the listening table and the grid.
-    "06_control": {"trains": ("ours",), "note_calls": 30_000},
-    # 1,024 reflow pairs of 25 calls, 400 reflow steps of 32 (a step is about 3 forward passes), two straightness
-    # curves of 64 x 50 calls.
-    "06a_straight_fast": {"trains": ("ours",), "note_calls": 1024 * 25 + 3 * 400 * 32 + 2 * 64 * 50},
-}
-
-
-@dataclass(frozen=True)
-class Work:
-    """The costly work of one chapter, in notes (tutorial_lib.runtime.work counts the same when the chapter runs).
-
-    ``encodes``: notes the chapter's codec encodes beyond preparing the data; ``decodes``: notes it decodes;
-    ``reference_decodes``: real notes the evaluation decodes once (kept in the cache); ``shipped_decodes``: the
-    shipped model's notes (offline codec, CPU); ``classifier_note_epochs``: the evaluation classifier's training.
-    """
-
-    encodes: int = 0
-    decodes: int = 0
-    reference_decodes: int = 0
-    shipped_decodes: int = 0
-    classifier_note_epochs: int = 0
-
-
-def chapter_work(chapter: str, profile, sizes: dict[str, int]) -> Work:
-    """What ``chapter`` encodes, decodes and trains the classifier on, run with ``profile`` on data of ``sizes``
-    notes per split (``{"train": N, "valid": M}``). Counted from the chapters' cells; tests/test_chapter_work.py
-    checks it against what the chapters do (their counts in tutorial_lib.runtime.work)."""
-    train, valid = sizes["train"], sizes["valid"]
-
-    def reference(num_audio: int) -> int:  # the evaluation's real notes: num_audio of each split, decoded
-        return min(num_audio, train) + min(num_audio, valid)
-
-    classifier = 40 * train  # ClassifierConfig.epochs
-    if chapter == "01_codec":  # a round trip, six notes' pitch table, and Music2Latent's shapes (one encode)
-        return Work(encodes=1 + 1 + 6, decodes=1 + 6)
-    if chapter == "04_training":  # noisy latents played: t = 0, 0.5, 1; the listening exercise's five times
-        return Work(decodes=3 + 5)
-    if chapter == "05_sampling":
-        real = -(-train // 10) - (-valid // 10)  # a tenth of both splits, for their decay times
-        # samples, a 48-note evaluation, your 3 players; the shipped model: samples, 3 players, exercise 5.3's 4
-        return Work(decodes=real + profile.num_samples + 48 + 3,
-                    reference_decodes=reference(48), shipped_decodes=profile.num_samples + 3 + 4,
-                    classifier_note_epochs=classifier)
-    if chapter == "06_control":  # guidance 4 x 16, inversion 2, edits 3 + 16, slerp 5, table 3 + 3, grid 6
-        return Work(decodes=64 + 2 + 3 + 16 + 5 + 3 + 3 + 6, reference_decodes=reference(48), shipped_decodes=3,
-                    classifier_note_epochs=classifier)
-    if chapter == "06a_straight_fast":  # the shipped pair: 2 models x 3 call counts x 12 notes, 4 timed decodes
-        return Work(shipped_decodes=2 * 3 * 12 + 4)
-    return Work()
-
-
 def _channels(name: str, kwargs: dict) -> tuple[int, ...]:
     return tuple(kwargs.get("channels", SEED_CHANNELS if name == "seed" else ()))
+
+
+def cpu_train_samples_per_s(name: str, kwargs: dict) -> float:
+    """Training samples per second of ``name(**kwargs)`` on one CPU thread, as measured (batch 32)."""
+    return _measured(dict(CPU_TRAIN_SAMPLES_PER_S), name, _channels(name, kwargs))[1]
 
 
 def _measured(table: dict, name: str, channels: tuple[int, ...], *rest) -> tuple[tuple[int, ...], float]:
@@ -168,30 +114,13 @@ def m2l_seconds(*, encodes: int = 0, decodes: int = 0, card: str = "T4") -> floa
     return flops / (CARDS[card].half_tflops * 1e12 * M2L_SHARE_OF_PEAK) + encodes * LOAD_SECONDS_PER_NOTE
 
 
-@dataclass
-class Estimate:
-    """Seconds per part of one chapter's run; ``minutes`` is their sum."""
-
-    chapter: str
-    card: str
-    parts: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def minutes(self) -> float:
-        return sum(self.parts.values()) / 60
-
-    def describe(self) -> str:
-        items = ", ".join(f"{name} {_duration(s)}" for name, s in self.parts.items() if s >= 1)
-        return f"{self.chapter}: about {_duration(60 * self.minutes)} on {CARDS[self.card].name} ({items})"
-
-
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     if seconds >= 5400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def _minutes(minutes: float) -> str:
+def minutes_text(minutes: float) -> str:
     return f"{round(minutes)} minute" + ("" if round(minutes) == 1 else "s")
 
 
@@ -209,44 +138,6 @@ def training_seconds(profile, name: str, kwargs: dict, *, card: str = "T4") -> t
     return max(steps * profile.train.batch_size / rate, steps * STEP_FLOOR_S), used
 
 
-def chapter_estimate(profile, chapter: str, *, card: str = "T4", drive_cache: bool = False) -> Estimate:
-    """What running ``chapter`` with ``profile`` costs in a fresh Colab session on ``card``.
-
-    ``drive_cache=True``: a later chapter with the cache on Google Drive, where the latents and chapter 4's
-    checkpoints already are (nothing encoded, nothing trained twice).
-    """
-    work = CHAPTER_WORK[chapter]
-    est = Estimate(chapter, card, {"install": INSTALL_SECONDS})
-    if not work.get("no_data"):
-        counts = chapter_work(chapter, profile, notes_used(profile))
-        est.parts["download"] = (NSYNTH_MB + M2L_WEIGHTS_MB) / DOWNLOAD_MB_PER_S + UNPACK_SECONDS
-        encodes = 0 if drive_cache else sum(notes_used(profile).values())
-        est.parts["encoding"] = m2l_seconds(encodes=encodes + counts.encodes, card=card)
-        cached = 0 if drive_cache else counts.reference_decodes  # the evaluation's real notes, kept on Drive
-        est.parts["decoding"] = (m2l_seconds(decodes=counts.decodes + cached, card=card)
-                                 + counts.shipped_decodes * MEL_DECODE_SECONDS)
-        if counts.classifier_note_epochs and not drive_cache:
-            est.parts["evaluation classifier"] = counts.classifier_note_epochs / CLASSIFIER_NOTE_EPOCHS_PER_S
-    if "cpu_training" in work:
-        name, samples = work["cpu_training"]
-        _, rate = _measured({(n, c): r for (n, c), r in CPU_TRAIN_SAMPLES_PER_S.items()}, name,
-                            _channels(name, profile.seed_model_kwargs))
-        est.parts["exercise training (CPU)"] = samples / rate
-    models = {"ours": (profile.model, profile.model_kwargs), "seed": ("seed", profile.seed_model_kwargs)}
-    trained = []
-    for which in work.get("trains", ()):
-        if models[which] in trained or (drive_cache and chapter in ("05_sampling", "06_control", "06a_straight_fast")):
-            continue  # the same run (one checkpoint), or chapter 4's, reloaded
-        trained.append(models[which])
-        est.parts[f"training {which}"] = training_seconds(profile, *models[which], card=card)[0]
-    if "note_calls" in work:  # a forward pass costs about a third of a training step
-        rate, _ = train_samples_per_s(profile.model, profile.model_kwargs, card=card,
-                                      precision=profile.train.precision)
-        est.parts["sampling"] = work["note_calls"] / (3 * rate)
-    est.parts["other cells"] = work.get("other_seconds", OTHER_SECONDS)
-    return est
-
-
 def describe_training(profile, name: str, kwargs: dict, *, gpu_name: str | None = None) -> str:
     """The sentence printed before training starts: steps, batch, precision and the expected time."""
     t4, t4_precision = training_seconds(profile, name, kwargs, card="T4")
@@ -254,48 +145,6 @@ def describe_training(profile, name: str, kwargs: dict, *, gpu_name: str | None 
     train = profile.train
     here = f" This GPU: {gpu_name}." if gpu_name else ""
     return (f"Training {name} ({train.steps:,} steps of {train.batch_size}, profile {profile.name}): about "
-            f"{_duration(t4)} on a free Colab T4 ({t4_precision}: it has no bfloat16), {_duration(h100)} on an "
+            f"{duration_text(t4)} on a free Colab T4 ({t4_precision}: it has no bfloat16), {duration_text(h100)} on an "
             f"H100 ({h100_precision}). Estimates from the H100's measured speed and the cards' published "
             f"figures; a run stopped early resumes from its checkpoint.{here}")
-
-
-def colab_plan(chapter: str, profile, full_scale=None) -> str:
-    """What the Colab cell prints: this chapter's expected time, and the full scale's, one setting away."""
-    lines = [f"Profile {profile.name}. " + chapter_estimate(profile, chapter).describe() + "."]
-    if CHAPTER_WORK[chapter].get("no_data"):
-        return lines[0]
-    lines.append("With the cache on Google Drive (USE_DRIVE = True), a later chapter: about "
-                 f"{_duration(60 * chapter_estimate(profile, chapter, drive_cache=True).minutes)}.")
-    if full_scale is not None and full_scale.name != profile.name:
-        t4 = chapter_estimate(full_scale, chapter)
-        h100 = chapter_estimate(full_scale, chapter, card="H100")
-        lines.append(f'The seed\'s full scale (PROFILE = "{full_scale.name}" in this cell): this chapter about '
-                     f"{_duration(60 * t4.minutes)} on a T4, {_duration(60 * h100.minutes)} on an H100 "
-                     "(estimates).")
-    return "\n".join(lines)
-
-
-def student_colab_url(repository_url: str, branch: str, chapter: str) -> str:
-    """The Colab address of ``student/<chapter>.ipynb`` in the repository at ``repository_url``."""
-    path = repository_url.removeprefix("https://github.com/").strip("/")
-    return f"https://colab.research.google.com/github/{path}/blob/{branch}/student/{chapter}.ipynb"
-
-
-def colab_note(chapter: str, profile, full_scale, *, student_url: str) -> str:
-    """The markdown note under each chapter's title: the Colab route, its expected time, the student edition."""
-    est = chapter_estimate(profile, chapter)
-    students = (f"**Students:** open [this chapter's student edition in Colab]({student_url}), where each "
-                "exercise comes before any code that answers it.")
-    if CHAPTER_WORK[chapter].get("no_data"):
-        return (f"**In Colab.** The launch button above opens this page in Google Colab; it needs no GPU and "
-                f"runs in about {_minutes(est.minutes)}, installation included. {students}")
-    notes = notes_used(profile)
-    full_t4, full_h100 = chapter_estimate(full_scale, chapter), chapter_estimate(full_scale, chapter, card="H100")
-    return (f"**In Colab.** The launch button above opens this chapter in Google Colab, whose first cell picks the "
-            f"`{profile.name}` profile: the real NSynth guitar notes (a fixed random {notes['train']:,} of the "
-            f"{NSYNTH_NOTES['train']:,} training notes) and the real Music2Latent weights. On a free Colab GPU (a "
-            f"T4) the chapter takes about {_minutes(est.minutes)} by our estimate (tutorial_lib.runtime.estimates: the "
-            "H100's measured speed scaled by the cards' published figures). Set `USE_DRIVE = True` in that cell to "
-            "keep latents and trained models on your Google Drive, so that later chapters reuse them. "
-            f'For the seed\'s full scale, set `PROFILE = "{full_scale.name}"` in that cell: about '
-            f"{_duration(60 * full_t4.minutes)} on a T4, {_duration(60 * full_h100.minutes)} on an H100. {students}")

@@ -3,7 +3,7 @@
 Each codec encode and decode, and the evaluation classifier's training, adds to :data:`COUNTS` (by kind, e.g.
 ``"decode mel"``). With ``$TUTORIAL_LIB_WORK_LOG`` set to a file, the counts are written there as they grow:
 the test command runs every chapter that way and ``tests/test_chapter_work.py`` compares the counts with
-:func:`tutorial_lib.runtime.estimates.chapter_work`, the figures the Colab estimates are made of.
+:func:`tutorial_lib.book.chapters.chapter_work`, the figures the Colab estimates are made of.
 """
 
 from __future__ import annotations

@@ -1,0 +1,209 @@
+"""Everything the book's tooling knows about each chapter, in one table: :data:`CHAPTERS`.
+
+For each page of ``notebooks/``: the library code it must display (tests/test_chapter_sources.py checks the
+page shows it), the costly work it does (notes encoded and decoded, the models it trains, the network calls it
+samples; tests/test_chapter_work.py checks the counts against a run of the chapter), and from those the
+expected time in Colab that its first cell and its Colab note print (:func:`chapter_estimate`).
+The exercises' answers are listed per exercise in :data:`tutorial_lib.book.student.ANSWERS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..runtime.estimates import (CARDS, CLASSIFIER_NOTE_EPOCHS_PER_S, DOWNLOAD_MB_PER_S, INSTALL_SECONDS,
+                                 M2L_WEIGHTS_MB, MEL_DECODE_SECONDS, NSYNTH_MB, NSYNTH_NOTES, OTHER_SECONDS,
+                                 UNPACK_SECONDS, cpu_train_samples_per_s, duration_text, m2l_seconds,
+                                 minutes_text, notes_used, train_samples_per_s, training_seconds)
+
+
+@dataclass(frozen=True)
+class Work:
+    """The costly work of one chapter, in notes (tutorial_lib.runtime.work counts the same when the chapter runs).
+
+    ``encodes``: notes the chapter's codec encodes beyond preparing the data; ``decodes``: notes it decodes;
+    ``reference_decodes``: real notes the evaluation decodes once (kept in the cache); ``shipped_decodes``: the
+    shipped model's notes (offline codec, CPU); ``classifier_note_epochs``: the evaluation classifier's training.
+    """
+
+    encodes: int = 0
+    decodes: int = 0
+    reference_decodes: int = 0
+    shipped_decodes: int = 0
+    classifier_note_epochs: int = 0
+
+
+def _reference(num_audio: int, train: int, valid: int) -> int:
+    """Real notes the evaluation decodes: ``num_audio`` of each split."""
+    return min(num_audio, train) + min(num_audio, valid)
+
+
+def _classifier(train: int) -> int:
+    return 40 * train  # ClassifierConfig.epochs
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One page of ``notebooks/``: ``name`` is its file's stem.
+
+    ``shows``: library code the page displays with ``show_source``, as ``"module:qualified name"`` under
+    ``tutorial_lib``; ``work(profile, train, valid)``: the :class:`Work` it does on data of ``train`` and
+    ``valid`` notes; ``trains``: the models it trains (or reloads): ``"ours"`` (the profile's) and ``"seed"``;
+    ``note_calls``: network calls it samples, in notes' worth; ``cpu_training``: an exercise's ``(model,
+    samples)`` trained on the CPU; ``no_data``: it needs no notes or codec; ``other_seconds``: its other cells.
+    """
+
+    name: str
+    shows: tuple[str, ...]
+    work: Callable[..., Work] = lambda profile, train, valid: Work()
+    trains: tuple[str, ...] = ()
+    note_calls: int = 0
+    cpu_training: tuple[str, int] | None = None
+    no_data: bool = False
+    other_seconds: float = OTHER_SECONDS
+
+
+CHAPTERS = {c.name: c for c in (
+    Chapter("01_codec", ("codec:MelCodec.encode", "codec:MelCodec.decode"),
+            # a round trip, six notes' pitch table, and Music2Latent's shapes (one encode)
+            work=lambda profile, train, valid: Work(encodes=1 + 1 + 6, decodes=1 + 6)),
+    Chapter("02_dataset", ("data:parse_note_name", "data.synth:string_filter", "data:encode_note",
+                           "training:batch_indices")),
+    Chapter("03_unet", ("unet:SeedUNet.forward", "unet:ResBlock", "unet:UNet.forward"),
+            cpu_training=("seed", 2 * 200 * 32)),  # the time-everywhere exercise: 2 runs of 200 x 32
+    Chapter("04_training", ("flow:RectifiedFlow.add_noise", "flow:RectifiedFlow.sample_times",
+                            "flow:RectifiedFlow.loss", "training:batch_indices", "training:training_step",
+                            "training:update_ema", "training:fit"),
+            # noisy latents played: t = 0, 0.5, 1; the listening exercise's five times
+            work=lambda profile, train, valid: Work(decodes=3 + 5), trains=("ours", "seed")),
+    Chapter("04a_toy_flow", ("flow:RectifiedFlow.add_noise", "toy_flow:train_toy",
+                             "toy_flow:GaussianMixture.velocity"),
+            no_data=True, other_seconds=25.0),  # a 2-D toy, 23 s on a laptop CPU
+    Chapter("05_sampling", ("sampling:euler_step", "sampling:integrate", "sampling:sample", "sampling:heun_step",
+                            "sampling:time_grid", "book.widgets:generate_audio"),
+            # a tenth of both splits for their decay times, samples, a 48-note evaluation, your 3 players; the
+            # shipped model: samples, 3 players, exercise 5.3's 4
+            work=lambda profile, train, valid: Work(
+                decodes=-(-train // 10) - (-valid // 10) + profile.num_samples + 48 + 3,
+                reference_decodes=_reference(48, train, valid), shipped_decodes=profile.num_samples + 3 + 4,
+                classifier_note_epochs=_classifier(train)),
+            # trajectories, solver sweep, Frechet distances of 100 samples, players
+            trains=("ours",), note_calls=40_000),
+    Chapter("06_control", ("conditioning:ConditionEmbedding", "conditioning:drop_labels", "sampling:guided",
+                           "sampling:invert", "sampling:slerp", "generation:NoteGenerator.generate"),
+            # guidance 4 x 16, inversion 2, edits 3 + 16, slerp 5, table 3 + 3, grid 6
+            work=lambda profile, train, valid: Work(
+                decodes=64 + 2 + 3 + 16 + 5 + 3 + 3 + 6, reference_decodes=_reference(48, train, valid),
+                shipped_decodes=3, classifier_note_epochs=_classifier(train)),
+            # guidance sweep (4 x 48 notes, doubled batches), inversions, edits, the listening table and the grid
+            trains=("ours",), note_calls=30_000),
+    Chapter("06a_straight_fast", ("reflow:make_pairs", "reflow:straightness", "reflow:UShapedFlow.sample_times",
+                                  "reflow:train_reflow"),
+            # the shipped pair: 2 models x 3 call counts x 12 notes, 4 timed decodes
+            work=lambda profile, train, valid: Work(shipped_decodes=2 * 3 * 12 + 4),
+            # 1,024 reflow pairs of 25 calls, 400 reflow steps of 32 (a step is about 3 forward passes), two
+            # straightness curves of 64 x 50 calls
+            trains=("ours",), note_calls=1024 * 25 + 3 * 400 * 32 + 2 * 64 * 50),
+)}
+
+
+def chapter_work(chapter: str, profile, sizes: dict[str, int]) -> Work:
+    """What ``chapter`` encodes, decodes and trains the classifier on, run with ``profile`` on data of ``sizes``
+    notes per split (``{"train": N, "valid": M}``)."""
+    return CHAPTERS[chapter].work(profile, sizes["train"], sizes["valid"])
+
+
+@dataclass
+class Estimate:
+    """Seconds per part of one chapter's run; ``minutes`` is their sum."""
+
+    chapter: str
+    card: str
+    parts: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def minutes(self) -> float:
+        return sum(self.parts.values()) / 60
+
+    def describe(self) -> str:
+        items = ", ".join(f"{name} {duration_text(s)}" for name, s in self.parts.items() if s >= 1)
+        return f"{self.chapter}: about {duration_text(60 * self.minutes)} on {CARDS[self.card].name} ({items})"
+
+
+def chapter_estimate(profile, chapter: str, *, card: str = "T4", drive_cache: bool = False) -> Estimate:
+    """What running ``chapter`` with ``profile`` costs in a fresh Colab session on ``card``.
+
+    ``drive_cache=True``: a later chapter with the cache on Google Drive, where the latents and chapter 4's
+    checkpoints already are (nothing encoded, nothing trained twice).
+    """
+    page = CHAPTERS[chapter]
+    est = Estimate(chapter, card, {"install": INSTALL_SECONDS})
+    if not page.no_data:
+        counts = chapter_work(chapter, profile, notes_used(profile))
+        est.parts["download"] = (NSYNTH_MB + M2L_WEIGHTS_MB) / DOWNLOAD_MB_PER_S + UNPACK_SECONDS
+        encodes = 0 if drive_cache else sum(notes_used(profile).values())
+        est.parts["encoding"] = m2l_seconds(encodes=encodes + counts.encodes, card=card)
+        cached = 0 if drive_cache else counts.reference_decodes  # the evaluation's real notes, kept on Drive
+        est.parts["decoding"] = (m2l_seconds(decodes=counts.decodes + cached, card=card)
+                                 + counts.shipped_decodes * MEL_DECODE_SECONDS)
+        if counts.classifier_note_epochs and not drive_cache:
+            est.parts["evaluation classifier"] = counts.classifier_note_epochs / CLASSIFIER_NOTE_EPOCHS_PER_S
+    if page.cpu_training:
+        name, samples = page.cpu_training
+        est.parts["exercise training (CPU)"] = samples / cpu_train_samples_per_s(name, profile.seed_model_kwargs)
+    models = {"ours": (profile.model, profile.model_kwargs), "seed": ("seed", profile.seed_model_kwargs)}
+    trained = []
+    for which in page.trains:
+        if models[which] in trained or (drive_cache and chapter in ("05_sampling", "06_control", "06a_straight_fast")):
+            continue  # the same run (one checkpoint), or chapter 4's, reloaded
+        trained.append(models[which])
+        est.parts[f"training {which}"] = training_seconds(profile, *models[which], card=card)[0]
+    if page.note_calls:  # a forward pass costs about a third of a training step
+        rate, _ = train_samples_per_s(profile.model, profile.model_kwargs, card=card,
+                                      precision=profile.train.precision)
+        est.parts["sampling"] = page.note_calls / (3 * rate)
+    est.parts["other cells"] = page.other_seconds
+    return est
+
+
+def colab_plan(chapter: str, profile, full_scale=None) -> str:
+    """What the Colab cell prints: this chapter's expected time, and the full scale's, one setting away."""
+    lines = [f"Profile {profile.name}. " + chapter_estimate(profile, chapter).describe() + "."]
+    if CHAPTERS[chapter].no_data:
+        return lines[0]
+    lines.append("With the cache on Google Drive (USE_DRIVE = True), a later chapter: about "
+                 f"{duration_text(60 * chapter_estimate(profile, chapter, drive_cache=True).minutes)}.")
+    if full_scale is not None and full_scale.name != profile.name:
+        t4 = chapter_estimate(full_scale, chapter)
+        h100 = chapter_estimate(full_scale, chapter, card="H100")
+        lines.append(f'The seed\'s full scale (PROFILE = "{full_scale.name}" in this cell): this chapter about '
+                     f"{duration_text(60 * t4.minutes)} on a T4, {duration_text(60 * h100.minutes)} on an H100 "
+                     "(estimates).")
+    return "\n".join(lines)
+
+
+def student_colab_url(repository_url: str, branch: str, chapter: str) -> str:
+    """The Colab address of ``student/<chapter>.ipynb`` in the repository at ``repository_url``."""
+    path = repository_url.removeprefix("https://github.com/").strip("/")
+    return f"https://colab.research.google.com/github/{path}/blob/{branch}/student/{chapter}.ipynb"
+
+
+def colab_note(chapter: str, profile, full_scale, *, student_url: str) -> str:
+    """The markdown note under each chapter's title: the Colab route, its expected time, the student edition."""
+    est = chapter_estimate(profile, chapter)
+    students = (f"**Students:** open [this chapter's student edition in Colab]({student_url}), where each "
+                "exercise comes before any code that answers it.")
+    if CHAPTERS[chapter].no_data:
+        return (f"**In Colab.** The launch button above opens this page in Google Colab; it needs no GPU and "
+                f"runs in about {minutes_text(est.minutes)}, installation included. {students}")
+    notes = notes_used(profile)
+    full_t4, full_h100 = chapter_estimate(full_scale, chapter), chapter_estimate(full_scale, chapter, card="H100")
+    return (f"**In Colab.** The launch button above opens this chapter in Google Colab, whose first cell picks the "
+            f"`{profile.name}` profile: the real NSynth guitar notes (a fixed random {notes['train']:,} of the "
+            f"{NSYNTH_NOTES['train']:,} training notes) and the real Music2Latent weights. On a free Colab GPU (a "
+            f"T4) the chapter takes about {minutes_text(est.minutes)} by our estimate (tutorial_lib.runtime.estimates: the "
+            "H100's measured speed scaled by the cards' published figures). Set `USE_DRIVE = True` in that cell to "
+            "keep latents and trained models on your Google Drive, so that later chapters reuse them. "
+            f'For the seed\'s full scale, set `PROFILE = "{full_scale.name}"` in that cell: about '
+            f"{duration_text(60 * full_t4.minutes)} on a T4, {duration_text(60 * full_h100.minutes)} on an H100. {students}")
