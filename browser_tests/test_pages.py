@@ -15,7 +15,8 @@ What a reader must never meet (one check per class of fault found by reading the
   tests/test_book.py holds the sources to) shown under MIN_FIGURE_TEXT_PX at 1280 px;
 - sideways scrolling: a code or output block wider than the column (at 1280 px; on a phone, outputs), a
   page wider than the window (a long name in the prose), or a table wider than its column (it would scroll
-  inside its box, its right-hand columns cut off at first sight).
+  inside its box, its right-hand columns cut off at first sight);
+- development leftovers in the prose: a commit hash, a machine's home or build folder, "not re-measured".
 """
 
 import functools
@@ -193,17 +194,27 @@ def layout_problems(page, width: int) -> dict[str, list]:
         }
         return problems;
     }""", [ASPECT_TOLERANCE, MAX_OUTPUT_LINES, MAX_PROGRESS_LINES, width >= 1000])
-    found["rawTeX"] = raw_tex(page)
+    found["rawTeX"] = matches(prose(page), r"\$\$|\\\(|\\\[")
+    found["leftovers"] = matches(prose(page), LEFTOVERS)
     return {k: v for k, v in found.items() if v}
 
 
-def raw_tex(page) -> list[str]:
-    """TeX delimiters left in the page's prose (outside code): MathJax did not typeset them."""
-    text = page.evaluate("""() => { const main = document.querySelector('main').cloneNode(true);
+# Development leftovers a reader must not meet in the prose: a commit hash, a machine's home or build folder,
+# a note that a figure is waiting to be measured again.
+LEFTOVERS = "|".join([r"\bcommit [0-9a-f]{7,40}\b", r"/(?:root|home/[\w.-]+|Users/[\w.-]+)/", re.escape(str(ROOT)),
+                      r"not (?:yet )?re-?(?:measured|run)"])
+
+
+def prose(page) -> str:
+    """The text of the page's main column outside code, scripts and typeset math."""
+    return page.evaluate("""() => { const main = document.querySelector('main').cloneNode(true);
         main.querySelectorAll('pre, code, script, style, mjx-container, .highlight').forEach(e => e.remove());
         return main.textContent; }""")
-    return [text[max(0, m.start() - 30): m.end() + 30].replace("\n", " ")
-            for m in re.finditer(r"\$\$|\\\(|\\\[", text)][:5]
+
+
+def matches(text: str, pattern: str) -> list[str]:
+    """Up to five places where ``pattern`` occurs in ``text``, with 30 characters either side."""
+    return [text[max(0, m.start() - 30): m.end() + 30].replace("\n", " ") for m in re.finditer(pattern, text)][:5]
 
 
 @pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
@@ -328,14 +339,16 @@ def test_the_checks_catch_what_they_are_for(browser):
         <div class="cell_output"><div class="output"><script type="application/vnd.jupyter.widget-view+json">{{}}</script>x</div></div>
         <pre style="width:300px;white-space:pre">{long}</pre>
         <div style="width:300px;overflow-x:auto"><table style="width:600px"><tr><td>a</td><td>b</td></tr></table></div>
-        <p><code style="white-space:nowrap">{long}</code></p></main>"""
+        <p><code style="white-space:nowrap">{long}</code></p>
+        <p>Measured at commit 807b265 into /home/alice/.cache (not re-measured yet).</p></main>"""
     png = ("iVBORw0KGgoAAAANSUhEUgAAAAQAAAABCAYAAAD5PA/NAAAAEElEQVR4nGNgYGD4z8DAAAAJBAEAxRuZ7AAAAABJRU5ErkJggg==")
     bars = "\n".join(f"Training: {i}%|##| {i}/100 [00:0{i % 10}<00:10, 9.9it/s]" for i in range(40))
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_content(bad.format(png=png, bars=bars, long="x" * 200))
     found = layout_problems(page, 1280)
     assert set(found) == {"squashed", "tall", "progress", "rawTable", "rawTeX", "empty", "widget", "sideways",
-                          "pageSideways", "tableCut"}, found
+                          "pageSideways", "tableCut", "leftovers"}, found
+    assert len(found["leftovers"]) == 3, found["leftovers"]  # the hash, the home folder, the promise
     good = f"""<main><div class="cell_output"><img src="data:image/png;base64,{png}" style="width:200px;height:50px">
         <div class="output stream"><pre>Training UNet: 800/800 it in 01:02 (loss=0.471)</pre></div></div>
         <p>The loss <mjx-container>L</mjx-container>.</p><pre>short = 1</pre>
