@@ -231,6 +231,24 @@ def test_page_reads_well_offline(server, browser, path, width):
     visit.page.close()
 
 
+def small_figure_text(page) -> dict[str, float]:
+    """``{image: px}`` for every figure whose MIN_FONT_PT text shows under MIN_FIGURE_TEXT_PX as laid out."""
+    shown = page.evaluate("""Array.from(document.querySelectorAll('.cell_output img'))
+        .map(i => [i.getAttribute('src'), i.getBoundingClientRect().width])""")
+    return {Path(src).name: round(px, 1) for src, width in shown if not src.startswith("data:")
+            for px in [smallest_text_px(HTML / "_images" / Path(src).name, width)] if px < MIN_FIGURE_TEXT_PX}
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_figures_read_on_a_phone(server, browser, notebook):
+    """At 390 px a wide figure is shown at a readable size and pans inside its output box (_static/figures.js);
+    the page itself does not scroll sideways (test_page_reads_well_offline)."""
+    visit = Visit(browser, f"{server}/notebooks/{notebook.stem}.html", notebook.stem, WIDTHS["phone"])
+    small = small_figure_text(visit.page)
+    assert not small, f"{MIN_FONT_PT} pt text shows smaller than {MIN_FIGURE_TEXT_PX} px on a phone: {small}"
+    visit.page.close()
+
+
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_page(server, browser, notebook):
     visit = Visit(browser, f"{server}/notebooks/{notebook.stem}.html", notebook.stem, WIDTHS["desktop"])
@@ -267,10 +285,7 @@ def test_chapter_page(server, browser, notebook):
     for alt in alts:
         assert len(alt.split()) >= 5 and not re.fullmatch(r"[0-9a-f]{16,}\.\w+", alt), alts
     # Text in every figure is readable at this width: a figure drawn too wide is shrunk, and its text with it.
-    shown = page.evaluate("""Array.from(document.querySelectorAll('.cell_output img'))
-        .map(i => [i.getAttribute('src'), i.getBoundingClientRect().width])""")
-    small = {Path(src).name: round(px, 1) for src, width in shown if not src.startswith("data:")
-             for px in [smallest_text_px(HTML / "_images" / Path(src).name, width)] if px < MIN_FIGURE_TEXT_PX}
+    small = small_figure_text(page)
     assert not small, (f"{MIN_FONT_PT} pt text shows smaller than {MIN_FIGURE_TEXT_PX} px in these figures: draw "
                        f"them narrower (fewer panels in a row, or one figure per row): {small}")
 
