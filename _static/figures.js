@@ -8,11 +8,12 @@
     document.querySelectorAll(".cell_output img").forEach(function (img) {
       const natural = parseFloat(img.style.width) || img.naturalWidth / 2;  // myst-nb: retina, CSS px
       const readable = Math.ceil(natural * READABLE_PX / SMALLEST_PT_PX);
-      const box = img.closest(".output") || img.parentElement;
+      const box = img.closest(".cell_output") || img.parentElement;
       img.style.removeProperty("min-width");
       if (natural && box.clientWidth < readable) {
         img.style.setProperty("min-width", readable + "px", "important");
-        box.style.overflowX = "auto";
+        // the box keeps the column's width (min-width 0: a flex item would grow with the figure) and pans
+        Object.assign(box.style, {overflowX: "auto", maxWidth: "100%", minWidth: "0"});
       }
     });
   }
