@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The main job: execute every chapter offline and build the book into _build/html.
-# Fails on any warning or cell error. Unchanged chapters are not re-run (execution cache).
+# The main job: run every chapter offline, once, as a test (nbmake, two at a time on 2 cores), then build the
+# book from the executed copies into _build/html. Fails on any cell error or warning. A chapter whose notebook,
+# library code and settings are unchanged since it last passed is not run again; --force runs them all.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
 export TUTORIAL_LIB_PROGRESS=text  # progress bars as a few text lines on the static pages
-jupyter-book build -W -n --keep-going .
+python -m tutorial_lib.book.execute "$@"
+jupyter-book build -W -n --keep-going _book --path-output .
 echo "Book built: open _build/html/index.html"

@@ -21,7 +21,7 @@ _tutorial_lib_setup() (  # a subshell: `set -euo pipefail` and `cd` stay in here
     python3 -m venv "$venv"
   fi
   pip=("$venv/bin/python" -m pip)
-  if "$venv/bin/python" -c "import tutorial_lib, torch, librosa, nbmake, jupyter_book, playwright, sphinx_exercise; __import__('sphinx-mathjax-offline'); import importlib.util as u; assert u.find_spec('torchcrepe')" 2>/dev/null; then
+  if "$venv/bin/python" -c "import tutorial_lib, torch, librosa, nbmake, xdist, jupyter_book, playwright, sphinx_exercise; __import__('sphinx-mathjax-offline'); import importlib.util as u; assert u.find_spec('torchcrepe')" 2>/dev/null; then
     exit 0
   fi
   "${pip[@]}" install -q --upgrade pip

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# The test command: unit tests of tutorial_lib, every notebook run by nbmake, then the book built and
-# checked page by page in headless Chromium (Debian's `chromium`, or CHROMIUM=/path/to/chromium).
+# The test command: unit tests of tutorial_lib (on every core), then the main job, which runs every chapter as a
+# test (nbmake; a failing cell fails it) and builds the book from those runs, then the chapters' counted work
+# checked against the estimates and the built book checked page by page in headless Chromium (Debian's
+# `chromium`, or CHROMIUM=/path/to/chromium). A chapter unchanged since it last passed (same notebook, library,
+# settings and packages) is not run again: pass --force to run them all.
 # Chromium is never installed behind your back: install it once with `sudo bash scripts/install_browser.sh`,
 # or pass --install-browser to let this script run that for you. Other arguments go to pytest (unit tests).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 install_browser=0
+book_args=()
 pytest_args=()
 for arg in "$@"; do
-  if [ "$arg" = --install-browser ]; then install_browser=1; else pytest_args+=("$arg"); fi
+  case "$arg" in
+    --install-browser) install_browser=1 ;;
+    --force) book_args+=(--force) ;;
+    *) pytest_args+=("$arg") ;;
+  esac
 done
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$CHROMIUM" ]; then  # checked first, not after ten minutes of tests
@@ -22,11 +30,7 @@ if [ ! -x "$CHROMIUM" ]; then  # checked first, not after ten minutes of tests
   fi
 fi
 source scripts/setup.sh
-python -m pytest -q tests/ ${pytest_args[@]+"${pytest_args[@]}"}
-# Every chapter runs; each counts its encodes, decodes and classifier epochs, checked against the estimates.
-work_dir="$(mktemp -d)"
-TUTORIAL_LIB_WORK_DIR="$work_dir" python -m pytest -q --nbmake --nbmake-timeout=600 notebooks/
-TUTORIAL_LIB_WORK_DIR="$work_dir" python -m pytest -q tests/test_chapter_work.py
-rm -rf "$work_dir"
-bash scripts/book.sh
+python -m pytest -q -n "${TUTORIAL_LIB_TEST_JOBS:-auto}" tests/ ${pytest_args[@]+"${pytest_args[@]}"}
+bash scripts/book.sh ${book_args[@]+"${book_args[@]}"}
+TUTORIAL_LIB_WORK_DIR=_book/work python -m pytest -q tests/test_chapter_work.py
 CHROMIUM="$CHROMIUM" python -m pytest -q browser_tests/

@@ -1,6 +1,6 @@
 """The Colab estimates count what the chapters really do: the encodes, decodes and classifier epochs each chapter
-made when the test command ran it (tutorial_lib.runtime.work, logged per chapter by notebooks/conftest.py under
-$TUTORIAL_LIB_WORK_DIR) against tutorial_lib.book.chapters.chapter_work for the same profile and data."""
+made when the book build ran it (tutorial_lib.runtime.work, logged per chapter by tutorial_lib.book.execute into
+_book/work/, which scripts/test.sh passes as $TUTORIAL_LIB_WORK_DIR) against tutorial_lib.book.chapters.chapter_work for the same profile and data."""
 
 import json
 import os
@@ -27,7 +27,7 @@ def test_work_counts_once_per_key_where_asked():
 
 
 @pytest.mark.skipif(not os.environ.get("TUTORIAL_LIB_WORK_DIR"),
-                    reason="needs the chapters' work logs: scripts/test.sh runs the chapters, then this test")
+                    reason="needs the chapters' work logs: scripts/test.sh builds the book, then runs this test")
 @pytest.mark.parametrize("chapter", sorted(CHAPTERS))
 def test_each_chapter_does_the_work_its_estimate_counts(chapter):
     from tutorial_lib.pipeline import prepare
@@ -37,7 +37,7 @@ def test_each_chapter_does_the_work_its_estimate_counts(chapter):
     if CHAPTERS[chapter].no_data:
         assert not log_path.exists() or counted(json.loads(log_path.read_text()), "encode") == 0
         return
-    log = json.loads(log_path.read_text())  # missing: the chapter did not run under nbmake with the variable set
+    log = json.loads(log_path.read_text())  # missing: the chapter has not run (bash scripts/book.sh runs it)
     profile = get_profile("cpu")  # what the chapters run by default (their parameters cell)
     prepared = prepare(profile, progress=False)
     sizes = {"train": len(prepared.data.train.latents), "valid": len(prepared.data.valid.latents)}

@@ -51,7 +51,9 @@ class Chapter:
     ``tutorial_lib``; ``work(profile, train, valid)``: the :class:`Work` it does on data of ``train`` and
     ``valid`` notes; ``trains``: the models it trains (or reloads): ``"ours"`` (the profile's) and ``"seed"``;
     ``note_calls``: network calls it samples, in notes' worth; ``cpu_training``: an exercise's ``(model,
-    samples)`` trained on the CPU; ``no_data``: it needs no notes or codec; ``other_seconds``: its other cells.
+    samples)`` trained on the CPU; ``no_data``: it needs no notes or codec; ``other_seconds``: its other cells;
+    ``after``: the chapters whose cached work (data, latents, chapter 4's model) it reuses, which the book build
+    runs first (tutorial_lib.book.execute).
     """
 
     name: str
@@ -62,6 +64,7 @@ class Chapter:
     cpu_training: tuple[str, int] | None = None
     no_data: bool = False
     other_seconds: float = OTHER_SECONDS
+    after: tuple[str, ...] = ()
 
 
 CHAPTERS = {c.name: c for c in (
@@ -69,14 +72,14 @@ CHAPTERS = {c.name: c for c in (
             # a round trip, six notes' pitch table, and Music2Latent's shapes (one encode)
             work=lambda profile, train, valid: Work(encodes=1 + 1 + 6, decodes=1 + 6)),
     Chapter("02_dataset", ("data:parse_note_name", "data.synth:string_filter", "data:encode_note",
-                           "training:batch_indices")),
+                           "training:batch_indices"), after=("01_codec",)),
     Chapter("03_unet", ("unet:SeedUNet.forward", "unet:ResBlock", "unet:UNet.forward"),
-            cpu_training=("seed", 2 * 200 * 32)),  # the time-everywhere exercise: 2 runs of 200 x 32
+            cpu_training=("seed", 2 * 200 * 32), after=("01_codec",)),  # the time-everywhere exercise: 2 runs of 200 x 32
     Chapter("04_training", ("flow:RectifiedFlow.add_noise", "flow:RectifiedFlow.sample_times",
                             "flow:RectifiedFlow.loss", "training:batch_indices", "training:training_step",
                             "training:update_ema", "training:fit"),
             # noisy latents played: t = 0, 0.5, 1; the listening exercise's five times
-            work=lambda profile, train, valid: Work(decodes=3 + 5), trains=("ours", "seed")),
+            work=lambda profile, train, valid: Work(decodes=3 + 5), trains=("ours", "seed"), after=("01_codec",)),
     Chapter("04a_toy_flow", ("flow:RectifiedFlow.add_noise", "toy_flow:train_toy",
                              "toy_flow:GaussianMixture.velocity"),
             no_data=True, other_seconds=25.0),  # a 2-D toy, 23 s on a laptop CPU
@@ -89,7 +92,7 @@ CHAPTERS = {c.name: c for c in (
                 reference_decodes=_reference(48, train, valid), shipped_decodes=profile.num_samples + 3 + 4,
                 classifier_note_epochs=_classifier(train)),
             # trajectories, solver sweep, Frechet distances of 100 samples, players
-            trains=("ours",), note_calls=40_000),
+            trains=("ours",), note_calls=40_000, after=("04_training",)),
     Chapter("06_control", ("conditioning:ConditionEmbedding", "conditioning:drop_labels", "sampling:guided",
                            "sampling:invert", "sampling:slerp", "generation:NoteGenerator.generate"),
             # guidance 4 x 16, inversion 2, edits 3 + 16, slerp 5, table 3 + 3, grid 6
@@ -97,14 +100,14 @@ CHAPTERS = {c.name: c for c in (
                 decodes=64 + 2 + 3 + 16 + 5 + 3 + 3 + 6, reference_decodes=_reference(48, train, valid),
                 shipped_decodes=3, classifier_note_epochs=_classifier(train)),
             # guidance sweep (4 x 48 notes, doubled batches), inversions, edits, the listening table and the grid
-            trains=("ours",), note_calls=30_000),
+            trains=("ours",), note_calls=30_000, after=("04_training",)),
     Chapter("06a_straight_fast", ("reflow:make_pairs", "reflow:straightness", "reflow:UShapedFlow.sample_times",
                                   "reflow:train_reflow"),
             # the shipped pair: 2 models x 3 call counts x 12 notes, 4 timed decodes
             work=lambda profile, train, valid: Work(shipped_decodes=2 * 3 * 12 + 4),
             # 1,024 reflow pairs of 25 calls, 400 reflow steps of 32 (a step is about 3 forward passes), two
             # straightness curves of 64 x 50 calls
-            trains=("ours",), note_calls=1024 * 25 + 3 * 400 * 32 + 2 * 64 * 50),
+            trains=("ours",), note_calls=1024 * 25 + 3 * 400 * 32 + 2 * 64 * 50, after=("04_training",)),
 )}
 
 
