@@ -276,3 +276,25 @@ def test_a_built_page_has_a_launch_button_only_once_an_address_is_set(tmp_path):
     assert "no repository address" not in log
     assert ("https://colab.research.google.com/github/someone/fake-music-book/blob/main/notebooks/page.ipynb"
             in page and 'href="https://github.com/someone/fake-music-book"' in page)
+
+
+#: Versions Colab's runtime already holds (ipywidgets it imports as the kernel starts), from public reports
+#: (e.g. retentioneering-tools PR 145, 2026: "Colab ships ipywidgets 7.x"), not checked on Colab from here.
+#: An install that replaces one asks for a runtime restart.
+COLAB_SHIPS = {"ipywidgets": "7.7.1", "librosa": "0.11.0"}
+
+
+def test_requirements_and_the_package_list_the_same_ranges_and_keep_colabs_own_packages():
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    listed = [Requirement(line) for line in (ROOT / "requirements.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    package = [Requirement(d) for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    as_text = lambda reqs: {r.name.lower().replace("_", "-"): str(r.specifier) for r in reqs}
+    assert {k: v for k, v in as_text(package).items() if k != "torch"} == as_text(listed)
+    for req in package:
+        name = req.name.lower().replace("_", "-")
+        if name in COLAB_SHIPS:
+            assert req.specifier.contains(COLAB_SHIPS[name]), f"{req} would replace Colab's {name} {COLAB_SHIPS[name]}"
