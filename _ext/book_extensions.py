@@ -1,4 +1,4 @@
-"""Two small Sphinx additions for this book (loaded through `local_extensions` in _config.yml).
+"""Three small Sphinx additions for this book (loaded through `local_extensions` in _config.yml).
 
 1. Exercises are numbered per chapter ("Exercise 3.2": chapter 3, second exercise) instead of running
    across the whole book. The chapter number is the one its title starts with ("3. The U-Net", "4a. ..."); a page
@@ -7,6 +7,8 @@
    PyPI package `sphinx-mathjax-offline` (MathJax 3.2.2, installed by scripts/setup.sh) and are copied
    into `_build/html/_static/mathjax/` when the build ends (`mathjax_path` in _config.yml points there).
    Not in the book's own `_static/`: Jupyter Book adds every .js file found there to every page.
+3. Without a repository address (_config.yml's repository.url is ""), the build says so, and how to set one;
+   the pages then carry no launch button (scripts/set_repository.py).
 """
 
 from __future__ import annotations
@@ -60,8 +62,20 @@ def number_exercises_per_chapter(app, env) -> list[str]:
     return []
 
 
+def say_if_no_repository(app) -> None:
+    """A plain message (not a warning: the offline build passes -W) when the book names no repository."""
+    if not app.config.html_theme_options.get("repository_url"):
+        print(f"\n{NO_REPOSITORY}\n", flush=True)
+
+
+NO_REPOSITORY = ("NOTE: no repository address is set (_config.yml: repository.url is empty), so the pages carry no "
+                 "Colab launch button, repository button or student-edition link. Once the book has a home on "
+                 "GitHub, run `python scripts/set_repository.py https://github.com/OWNER/NAME` and build again.")
+
+
 def setup(app):
     mathjax_source()  # fail at the start of the build, with the fix, if the package is missing
     app.connect("env-get-updated", number_exercises_per_chapter, priority=900)  # after Sphinx's numbering
     app.connect("build-finished", copy_mathjax)
+    app.connect("builder-inited", say_if_no_repository)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

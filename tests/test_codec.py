@@ -132,3 +132,97 @@ def test_latents_of_random_m2l_weights_are_refused_by_name():
     random_name = "music2latent (random weights, cannot make sound)"
     with pytest.raises(ValueError, match="random weights.*decode to near-silence"):
         load_codec(random_name, verbose=False)
+
+
+def _saved_with(m2l_weights, path, change):
+    """A copy of the random-weight music2latent.pt with ``change(gen_state_dict)`` applied."""
+    state = torch.load(m2l_weights, map_location="cpu", weights_only=False)
+    change(state["gen_state_dict"])
+    torch.save(state, path)
+    return path
+
+
+def test_m2l_loads_a_file_with_an_extra_entry_as_the_package_does_and_names_it(m2l_weights, tmp_path, capsys):
+    path = _saved_with(m2l_weights, tmp_path / "extra.pt",
+                       lambda sd: sd.__setitem__("discriminator.head.weight", torch.zeros(3)))
+    codec = Music2LatentCodec(checkpoint=path, device="cpu")
+    assert codec.unexpected_keys == ["discriminator.head.weight"]
+    out = capsys.readouterr().out
+    assert "discriminator.head.weight" in out and str(path) in out and "does not use" in out
+    reference = torch.load(m2l_weights, map_location="cpu", weights_only=False)["gen_state_dict"]
+    loaded = codec.gen.state_dict()
+    assert all(torch.equal(loaded[k], reference[k]) for k in list(reference)[:: len(reference) // 20])
+
+
+def test_m2l_refuses_a_file_with_a_renamed_weight_naming_both(m2l_weights, tmp_path):
+    """A weight the network lacks would stay random (the package would run it so): refused, by name."""
+    key = "encoder.conv_out.weight"
+
+    def rename(sd):
+        assert key in sd
+        sd["encoder.conv_output.weight"] = sd.pop(key)
+
+    path = _saved_with(m2l_weights, tmp_path / "renamed.pt", rename)
+    with pytest.raises(ValueError) as error:
+        Music2LatentCodec(checkpoint=path, device="cpu")
+    message = str(error.value)
+    assert str(path) in message and "lacks 1 of the 583 weights" in message and key in message
+    assert "encoder.conv_output.weight" in message and "huggingface-cli download" in message
+
+
+def test_m2l_refuses_a_weight_of_another_shape_by_name(m2l_weights, tmp_path):
+    key = "encoder.conv_out.bias"
+    path = _saved_with(m2l_weights, tmp_path / "reshaped.pt", lambda sd: sd.__setitem__(key, torch.zeros(7)))
+    with pytest.raises(ValueError, match=f"another shape.*{key} \\(7,\\)"):
+        Music2LatentCodec(checkpoint=path, device="cpu")
+
+
+class _Recorder:
+    """A local HTTP server standing in for the hub; ``paths`` lists the requests it answered."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        paths = self.paths = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_HEAD(self):
+                paths.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            do_GET = do_HEAD
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def _hub_reachable_in_a_fresh_process(**env):
+    """``hub_reachable()`` in a new Python, whose hub client reads ``env`` as it starts (as in Colab)."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "from tutorial_lib.codec import hub_reachable; print(hub_reachable())"],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_hub_probe_asks_the_hub_clients_endpoint_and_honours_its_offline_mode():
+    server = _Recorder()
+    try:
+        assert _hub_reachable_in_a_fresh_process(HF_ENDPOINT=server.url, HF_HUB_OFFLINE="0")
+        assert server.paths == ["/SonyCSLParis/music2latent/resolve/main/music2latent.pt"]  # any answer counts
+        assert not _hub_reachable_in_a_fresh_process(HF_ENDPOINT=server.url, HF_HUB_OFFLINE="1")
+        assert len(server.paths) == 1  # offline: not even asked
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+    # Known-bad: the same endpoint with nobody answering is not reachable.
+    assert not _hub_reachable_in_a_fresh_process(HF_ENDPOINT=server.url, HF_HUB_OFFLINE="0")

@@ -38,3 +38,49 @@ def test_a_new_session_reuses_the_latents_and_the_trained_model(tiny_nsynth, tmp
     # Known-bad: unpacked without the archive's times, every note looks new and is encoded again.
     fresh, _ = session(keep_times=False)
     assert fresh.data.reports["train"].cached == 0
+
+
+def run_colab_cells(notebook, monkeypatch, *, cuda: bool):
+    """Runs a chapter's first two code cells (parameters, then the Colab cell) as Colab would: with
+    ``google.colab`` imported and torch seeing CUDA or not. ``%pip`` lines are recorded, not run.
+    Returns ``(namespace, magics run)``."""
+    import json
+    import sys
+    import types
+
+    import torch
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    magics = []
+
+    class Shell:
+        def run_line_magic(self, name, line, *args):
+            magics.append(f"%{name} {line}")
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    namespace = {"get_ipython": Shell}
+    cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+    for cell in cells[:2]:
+        exec(TransformerManager().transform_cell("".join(cell["source"])), namespace)
+    return namespace, magics
+
+
+def test_the_colab_cell_on_a_cpu_runtime_says_first_to_switch_and_what_the_cpu_would_cost(monkeypatch, capsys):
+    from pathlib import Path
+
+    from tutorial_lib.book.chapters import cpu_chapter_estimate
+    from tutorial_lib.runtime.estimates import duration_text
+
+    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "01_codec.ipynb"
+    namespace, _ = run_colab_cells(notebook, monkeypatch, cuda=False)
+    out = capsys.readouterr().out
+    assert namespace["PROFILE"] == "colab"
+    first = out.splitlines()[0]
+    cpu = cpu_chapter_estimate(get_profile("colab"), "01_codec")
+    assert first.startswith("NO GPU in this runtime") and "Runtime > Change runtime type > T4 GPU" in first
+    assert f"about {duration_text(60 * cpu.minutes)}" in first and cpu.minutes > 60  # Music2Latent on 6,000 notes
+    assert 'PROFILE = "cpu"' in first
+    # With a GPU, the plan alone.
+    run_colab_cells(notebook, monkeypatch, cuda=True)
+    assert "NO GPU" not in capsys.readouterr().out

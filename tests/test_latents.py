@@ -168,3 +168,52 @@ def test_all_silent_data_is_refused_and_too_few_notes_blame_the_split(tmp_path):
     sf.write(one / "guitar_acoustic_000-060-100.wav", 0.3 * np.sin(np.arange(64000) / 10), 16000)
     with pytest.raises(ValueError, match="1 usable note\\(s\\) of 1 instrument\\(s\\): too few to split"):
         prepare_latents(one, MelCodec(), tmp_path / "cache", progress=False)
+
+
+class _StandInEncoder(torch.nn.Module):
+    """Music2Latent's encoder, stood in: NaN latents on the package's fp16 path (its ``mixed_precision``
+    switch, which turns on its CUDA autocast), finite ones in fp32; ``always_nan`` fails in both."""
+
+    def __init__(self, always_nan=False):
+        super().__init__()
+        self.always_nan, self.calls = always_nan, []
+
+    def forward(self, representation, extract_features=False):
+        import music2latent.inference as m2l
+
+        self.calls.append(m2l.mixed_precision)
+        out = torch.ones(representation.shape[0], 64, 5)
+        return out * float("nan") if m2l.mixed_precision or self.always_nan else out
+
+
+def _half_precision_codec(encoder):
+    from tutorial_lib.codec import Music2LatentCodec
+
+    gen = torch.nn.Module()
+    gen.encoder = encoder
+    codec = Music2LatentCodec.__new__(Music2LatentCodec)
+    codec._use(gen, "cpu", 1, None)
+    assert not codec.half_precision  # on the CPU the package runs fp32 ...
+    codec.half_precision = True  # ... on CUDA it runs fp16 autocast: as there
+    return codec
+
+
+def test_a_note_that_half_precision_spoils_is_encoded_again_in_fp32_and_counted(tiny_nsynth, tmp_path, capsys):
+    encoder = _StandInEncoder()
+    notes = list_notes(tiny_nsynth, "train").notes[:3]
+    latents, kept, report = encode_notes(notes, _half_precision_codec(encoder), tmp_path, duration=1.0,
+                                         progress=False)
+    assert len(kept) == 3 and torch.isfinite(latents).all() and encoder.calls == [True, False] * 3
+    assert report.fixes["re-encoded in fp32 (half precision gave NaN or infinite latents)"] == 3
+    assert "3 of 3 notes: 3 re-encoded in fp32 and kept, 0 skipped" in capsys.readouterr().out
+    # From the cache next time, still counted (the fix is stored with the note).
+    _, _, again = encode_notes(notes, _half_precision_codec(encoder), tmp_path, duration=1.0, progress=False)
+    assert again.cached == 3 and "3 re-encoded in fp32" in again.precision_sentence()
+
+
+def test_a_note_nan_in_fp32_too_is_skipped_and_counted(tiny_nsynth, tmp_path, capsys):
+    notes = list_notes(tiny_nsynth, "train").notes[:2]
+    codec = _half_precision_codec(_StandInEncoder(always_nan=True))
+    with pytest.raises(ValueError, match="No usable notes.*NaN or infinite latents"):
+        encode_notes(notes, codec, tmp_path, duration=1.0, progress=False)
+    assert "for 2 of 2 notes: 0 re-encoded in fp32 and kept, 2 skipped" in capsys.readouterr().out

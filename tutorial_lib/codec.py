@@ -44,6 +44,9 @@ class Codec(ABC):
     sample_rate: int
     frame_rate: float
     channels: int = 64
+    #: True where ``encode`` runs in half precision (Music2Latent on CUDA), which can give NaN; such a codec's
+    #: ``encode(..., half_precision=False)`` runs in fp32 (tutorial_lib.data.latents falls back to it).
+    half_precision: bool = False
 
     @property
     @abstractmethod
@@ -187,37 +190,82 @@ def find_m2l_weights(checkpoint: str | os.PathLike | None = None) -> Path | None
     return Path(cached) if isinstance(cached, str) else None
 
 
-def hub_reachable(timeout: float = 1.0, host: str = "huggingface.co") -> bool:
-    """True when the Hugging Face hub answers within ``timeout`` seconds (DNS included)."""
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        return False
-    import socket
+def hub_reachable(timeout: float | None = None) -> bool:
+    """True when the Hugging Face hub answers an HTTP request for Music2Latent's weights within ``timeout``.
 
+    Uses the hub client's own settings: its endpoint (``HF_ENDPOINT``, a mirror or a proxy), its offline mode
+    (``HF_HUB_OFFLINE``, also read now, so that setting it in a running notebook counts) and, by default, its
+    own timeout for such a request (``HF_HUB_ETAG_TIMEOUT``, 10 s: a first connection in a fresh Colab
+    session, DNS and TLS included, can take seconds). Any HTTP answer counts, an error status included.
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
+        return False
+    url = f"{constants.ENDPOINT.rstrip('/')}/{M2L_REPO_ID}/resolve/main/{M2L_FILENAME}"
+    timeout = getattr(constants, "HF_HUB_ETAG_TIMEOUT", 10) if timeout is None else timeout
     result = []
 
     def probe():
         try:
-            socket.create_connection((host, 443), timeout=timeout).close()
+            get_session().head(url, timeout=timeout)  # redirects not followed (requests' and httpx's default)
             result.append(True)
-        except OSError:
+        except Exception:  # no answer: DNS, connection, TLS or timeout (the client's exceptions vary by version)
             pass
 
-    thread = threading.Thread(target=probe, daemon=True)
+    thread = threading.Thread(target=probe, daemon=True)  # a hung DNS lookup cannot hold the caller longer
     thread.start()
-    thread.join(timeout)
+    thread.join(timeout + 1)
     return bool(result)
 
 
 def download_m2l_weights() -> Path:
     """Downloads the weights where the ``music2latent`` package looks for them; fails fast offline."""
     if not hub_reachable():
-        raise FileNotFoundError(f"Music2Latent weights not found and huggingface.co is not reachable. {M2L_HOW_TO_GET}")
+        from huggingface_hub import constants
+
+        raise FileNotFoundError(f"Music2Latent weights not found and the hub ({constants.ENDPOINT}) is not reachable "
+                                f"or HF_HUB_OFFLINE is set. {M2L_HOW_TO_GET}")
     from huggingface_hub import hf_hub_download
     from music2latent.hparams_inference import load_path_inference_default
 
     models_dir = Path(load_path_inference_default).parent
     models_dir.mkdir(parents=True, exist_ok=True)
     return Path(hf_hub_download(repo_id=M2L_REPO_ID, filename=M2L_FILENAME, local_dir=models_dir))
+
+
+def _names(keys: list[str], limit: int = 8) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def load_m2l_weights(gen: torch.nn.Module, state_dict: dict, path: Path) -> list[str]:
+    """Loads ``state_dict`` into Music2Latent's network ``gen`` as the ``music2latent`` package does
+    (``strict=False``); returns the file's entries the network does not use (printed, then ignored).
+
+    Refuses (ValueError naming them) what the network cannot run without: a parameter the file lacks would
+    keep its random value, and a random part of an autoencoder decodes near-silence; a parameter of another
+    shape belongs to another network. (Every entry of the network's state is a learned parameter: it has no
+    buffers a constructor could fill in.)
+    """
+    own = gen.state_dict()
+    reshaped = [f"{k} {tuple(v.shape)} (the network: {tuple(own[k].shape)})" for k, v in state_dict.items()
+                if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)]
+    if reshaped:
+        raise ValueError(f"{path}: {len(reshaped)} weights have another shape than Music2Latent's network: "
+                         f"{_names(reshaped)}. A different model or version; {M2L_HOW_TO_GET}")
+    missing, unexpected = gen.load_state_dict(state_dict, strict=False)
+    if missing:
+        instead = f" It holds instead, unused: {_names(list(unexpected))}." if unexpected else ""
+        raise ValueError(f"{path} lacks {len(missing)} of the {len(own)} weights of Music2Latent's network: "
+                         f"{_names(list(missing))}. Those parts would keep random values (the package's own loader "
+                         f"would run them so, silently).{instead} A different model or a damaged file: "
+                         f"download it again. {M2L_HOW_TO_GET}")
+    if unexpected:
+        print(f"{path}: {len(unexpected)} entries that Music2Latent's network does not use, ignored as the "
+              f"music2latent package ignores them: {_names(list(unexpected))}.")
+    return list(unexpected)
 
 
 def weights_id(path: Path) -> str:
@@ -229,6 +277,9 @@ def weights_id(path: Path) -> str:
         f.seek(max(0, size - (1 << 20)))
         tail = f.read()
     return f"m2l-{size}-{fingerprint(head + tail, length=12)}"
+
+
+_PACKAGE_PRECISION = threading.Lock()  # music2latent's precision is a module global: one encode sets it at a time
 
 
 class Music2LatentCodec(Codec):
@@ -257,14 +308,12 @@ class Music2LatentCodec(Codec):
         if not isinstance(state, dict) or "gen_state_dict" not in state:
             raise ValueError(f"{path} is not a Music2Latent checkpoint (no 'gen_state_dict'). {M2L_HOW_TO_GET}")
         gen = UNet()
-        missing, _unexpected = gen.load_state_dict(state["gen_state_dict"], strict=False)
-        if missing:
-            raise ValueError(f"{path} lacks {len(missing)} of the model's weights (e.g. {missing[0]}): "
-                             f"a different model or a damaged file. {M2L_HOW_TO_GET}")
+        self.unexpected_keys = load_m2l_weights(gen, state["gen_state_dict"], path)
         self._use(gen, device, denoising_steps, path)
 
     def _use(self, gen: torch.nn.Module, device: str | None, denoising_steps: int, checkpoint: Path | None):
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.half_precision = self.device.type == "cuda"  # the package's fp16 autocast works on CUDA only
         self.denoising_steps = denoising_steps
         self.checkpoint = checkpoint
         self.gen = gen.to(self.device).eval()
@@ -289,14 +338,21 @@ class Music2LatentCodec(Codec):
             return "m2l-random-weights"
         return weights_id(Path(self.checkpoint))
 
-    def encode(self, waveform: np.ndarray, sample_rate: int) -> torch.Tensor:
-        from music2latent.inference import encode_audio_inference
+    def encode(self, waveform: np.ndarray, sample_rate: int, *, half_precision: bool | None = None) -> torch.Tensor:
+        """As :meth:`Codec.encode`; ``half_precision`` (default: ``self.half_precision``, True on CUDA) runs the
+        package's encoder under its fp16 autocast, which its own comment says can give NaN; False runs fp32."""
+        import music2latent.inference as m2l
 
         work.add("encode music2latent")
         audio = torch.from_numpy(self._as_mono_at_rate(waveform, sample_rate))
-        with warnings.catch_warnings():
+        half = self.half_precision if half_precision is None else half_precision
+        with _PACKAGE_PRECISION, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*CUDA is not available.*")
-            latents = encode_audio_inference(audio, self, 44_100 * 60, 1, device=self.device)
+            saved, m2l.mixed_precision = m2l.mixed_precision, half  # the package's switch for its autocast
+            try:
+                latents = m2l.encode_audio_inference(audio, self, 44_100 * 60, 1, device=self.device)
+            finally:
+                m2l.mixed_precision = saved
         return latents[0].float().cpu()  # [1, 64, frames] -> [64, frames]
 
     def decode(self, latents: torch.Tensor) -> np.ndarray:

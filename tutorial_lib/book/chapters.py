@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..runtime.estimates import (CARDS, CLASSIFIER_NOTE_EPOCHS_PER_S, DOWNLOAD_MB_PER_S, INSTALL_SECONDS,
-                                 M2L_WEIGHTS_MB, MEL_DECODE_SECONDS, NSYNTH_MB, NSYNTH_NOTES, OTHER_SECONDS,
+                                 M2L_CPU_DECODE_SECONDS, M2L_CPU_ENCODE_SECONDS, M2L_WEIGHTS_MB, MEL_DECODE_SECONDS, NSYNTH_MB, NSYNTH_NOTES, OTHER_SECONDS,
                                  UNPACK_SECONDS, cpu_train_samples_per_s, duration_text, m2l_seconds,
                                  minutes_text, notes_used, train_samples_per_s, training_seconds)
 
@@ -131,7 +131,8 @@ class Estimate:
 
     def describe(self) -> str:
         items = ", ".join(f"{name} {duration_text(s)}" for name, s in self.parts.items() if s >= 1)
-        return f"{self.chapter}: about {duration_text(60 * self.minutes)} on {CARDS[self.card].name} ({items})"
+        where = CARDS[self.card].name if self.card in CARDS else self.card
+        return f"{self.chapter}: about {duration_text(60 * self.minutes)} on {where} ({items})"
 
 
 def chapter_estimate(profile, chapter: str, *, card: str = "T4", drive_cache: bool = False) -> Estimate:
@@ -170,11 +171,60 @@ def chapter_estimate(profile, chapter: str, *, card: str = "T4", drive_cache: bo
     return est
 
 
-def colab_plan(chapter: str, profile, full_scale=None) -> str:
-    """What the Colab cell prints: this chapter's expected time, and the full scale's, one setting away."""
+CPU = "Colab's CPU (no GPU)"
+
+
+def cpu_chapter_estimate(profile, chapter: str) -> Estimate:
+    """What ``chapter`` costs with ``profile`` in a Colab runtime without a GPU: Music2Latent and training at
+    their measured CPU speeds (:mod:`tutorial_lib.runtime.estimates`), nothing reused from Drive."""
+    page = CHAPTERS[chapter]
+    est = Estimate(chapter, CPU, {"install": INSTALL_SECONDS})
+    if not page.no_data:
+        counts = chapter_work(chapter, profile, notes_used(profile))
+        est.parts["download"] = (NSYNTH_MB + M2L_WEIGHTS_MB) / DOWNLOAD_MB_PER_S + UNPACK_SECONDS
+        est.parts["encoding"] = (sum(notes_used(profile).values()) + counts.encodes) * M2L_CPU_ENCODE_SECONDS
+        est.parts["decoding"] = ((counts.decodes + counts.reference_decodes) * M2L_CPU_DECODE_SECONDS
+                                 + counts.shipped_decodes * MEL_DECODE_SECONDS)
+        est.parts["evaluation classifier"] = counts.classifier_note_epochs / CLASSIFIER_NOTE_EPOCHS_PER_S
+    models = {"ours": (profile.model, profile.model_kwargs), "seed": ("seed", profile.seed_model_kwargs)}
+    if page.cpu_training:
+        models["exercise"] = (page.cpu_training[0], profile.seed_model_kwargs)
+    for which in dict.fromkeys(page.trains + (("exercise",) if page.cpu_training else ())):
+        name, kwargs = models[which]
+        samples = page.cpu_training[1] if which == "exercise" else profile.train.steps * profile.train.batch_size
+        est.parts[f"training {which}"] = samples / cpu_train_samples_per_s(name, kwargs)
+    if page.note_calls:
+        est.parts["sampling"] = page.note_calls / (3 * cpu_train_samples_per_s(profile.model, profile.model_kwargs))
+    est.parts["other cells"] = page.other_seconds
+    return est
+
+
+def needs_gpu(profile, chapter: str) -> bool:
+    """Whether ``chapter`` run with ``profile`` wants a GPU: it encodes notes with Music2Latent."""
+    return profile.codec == "m2l" and not CHAPTERS[chapter].no_data
+
+
+def no_gpu_message(chapter: str, profile) -> str:
+    """What the Colab cell says first when ``profile`` wants a GPU and the runtime has none."""
+    est = cpu_chapter_estimate(profile, chapter)
+    parts = ", ".join(f"{name} {duration_text(s)}" for name, s in est.parts.items() if s >= 60)
+    return (f"NO GPU in this runtime, and profile {profile.name} wants one: on this CPU the chapter would take about "
+            f"{duration_text(60 * est.minutes)} ({parts}; an estimate from speeds measured on 2 CPU cores). Switch to a GPU first: Runtime > Change runtime type > T4 GPU > Save, then run the "
+            'notebook again from the top. Or stay on the CPU with the offline data and codec: change PROFILE = '
+            f'"{profile.name}" to PROFILE = "cpu" in this cell (a few minutes a chapter).')
+
+
+def colab_plan(chapter: str, profile, full_scale=None, *, gpu: bool | None = None) -> str:
+    """What the Colab cell prints: first, if ``profile`` wants a GPU and there is none (``gpu``: by default
+    whether torch sees CUDA), that and how to switch; then this chapter's expected time, and the full scale's."""
+    if gpu is None:
+        import torch
+
+        gpu = torch.cuda.is_available()
+    first = [no_gpu_message(chapter, profile)] if needs_gpu(profile, chapter) and not gpu else []
     lines = [f"Profile {profile.name}. " + chapter_estimate(profile, chapter).describe() + "."]
     if CHAPTERS[chapter].no_data:
-        return lines[0]
+        return "\n".join(first + lines)
     lines.append("With the cache on Google Drive (USE_DRIVE = True), a later chapter: about "
                  f"{duration_text(60 * chapter_estimate(profile, chapter, drive_cache=True).minutes)}.")
     if full_scale is not None and full_scale.name != profile.name:
@@ -183,7 +233,7 @@ def colab_plan(chapter: str, profile, full_scale=None) -> str:
         lines.append(f'The seed\'s full scale (PROFILE = "{full_scale.name}" in this cell): this chapter about '
                      f"{duration_text(60 * t4.minutes)} on a T4, {duration_text(60 * h100.minutes)} on an H100 "
                      "(estimates).")
-    return "\n".join(lines)
+    return "\n".join(first + lines)
 
 
 def student_colab_url(repository_url: str, branch: str, chapter: str) -> str:
@@ -192,21 +242,32 @@ def student_colab_url(repository_url: str, branch: str, chapter: str) -> str:
     return f"https://colab.research.google.com/github/{path}/blob/{branch}/student/{chapter}.ipynb"
 
 
-def colab_note(chapter: str, profile, full_scale, *, student_url: str) -> str:
-    """The markdown note under each chapter's title: the Colab route, its expected time, the student edition."""
+def colab_note(chapter: str, profile, full_scale, *, student_url: str | None) -> str:
+    """The markdown note under each chapter's title: the Colab route, its expected time, the student edition.
+
+    ``student_url`` None: the book has no repository address yet, so there is no launch button or link to
+    speak of (scripts/set_repository.py sets the address).
+    """
     est = chapter_estimate(profile, chapter)
-    students = (f"**Students:** open [this chapter's student edition in Colab]({student_url}), where each "
-                "exercise comes before any code that answers it.")
+    page = "page" if CHAPTERS[chapter].no_data else "chapter"
+    if student_url:
+        opens = f"The launch button above opens this {page} in Google Colab"
+        students = (f" **Students:** open [this chapter's student edition in Colab]({student_url}), where each "
+                    "exercise comes before any code that answers it.")
+    else:
+        opens = ("This copy of the book names no repository, so it has no launch button (its author sets one with "
+                 f"`python scripts/set_repository.py https://github.com/OWNER/NAME`). In Google Colab, this {page}")
+        students = ""
     if CHAPTERS[chapter].no_data:
-        return (f"**In Colab.** The launch button above opens this page in Google Colab; it needs no GPU and "
-                f"runs in about {minutes_text(est.minutes)}, installation included. {students}")
+        return (f"**In Colab.** {opens}{'; it' if student_url else ''} needs no GPU and runs in about "
+                f"{minutes_text(est.minutes)}, installation included.{students}")
     notes = notes_used(profile)
     full_t4, full_h100 = chapter_estimate(full_scale, chapter), chapter_estimate(full_scale, chapter, card="H100")
-    return (f"**In Colab.** The launch button above opens this chapter in Google Colab, whose first cell picks the "
+    return (f"**In Colab.** {opens}{', whose first cell picks' if student_url else ' picks in its first cell'} the "
             f"`{profile.name}` profile: the real NSynth guitar notes (a fixed random {notes['train']:,} of the "
             f"{NSYNTH_NOTES['train']:,} training notes) and the real Music2Latent weights. On a free Colab GPU (a "
             f"T4) the chapter takes about {minutes_text(est.minutes)} by our estimate (tutorial_lib.runtime.estimates: the "
             "H100's measured speed scaled by the cards' published figures). Set `USE_DRIVE = True` in that cell to "
             "keep latents and trained models on your Google Drive, so that later chapters reuse them. "
             f'For the seed\'s full scale, set `PROFILE = "{full_scale.name}"` in that cell: about '
-            f"{duration_text(60 * full_t4.minutes)} on a T4, {duration_text(60 * full_h100.minutes)} on an H100. {students}")
+            f"{duration_text(60 * full_t4.minutes)} on a T4, {duration_text(60 * full_h100.minutes)} on an H100.{students}")

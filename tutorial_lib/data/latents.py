@@ -33,6 +33,10 @@ from .labels import SOURCE_IDS
 from .synth import DURATION_S
 
 
+FP32_FIX = "re-encoded in fp32 (half precision gave NaN or infinite latents)"
+NON_FINITE = "the codec turned it into NaN or infinite latents"
+
+
 @dataclass
 class EncodeReport:
     """What :func:`encode_notes` did: counts of encoded / cached notes, fixes and skips."""
@@ -48,6 +52,20 @@ class EncodeReport:
         for fix in fixes:
             self.fix_examples.setdefault(fix, example)
 
+    @property
+    def non_finite(self) -> int:
+        """Notes skipped because the codec gave NaN or infinite latents (in fp32 too, where it tried)."""
+        return sum(NON_FINITE in why for _, why in self.skipped)
+
+    def precision_sentence(self) -> str:
+        """``""``, or how many notes half precision spoiled, how many fp32 saved and how many were lost."""
+        rescued, lost = self.fixes.get(FP32_FIX, 0), self.non_finite
+        if not rescued and not lost:
+            return ""
+        total = self.encoded + self.cached + len(self.skipped)
+        return (f"The codec gave NaN or infinite latents for {rescued + lost:,} of {total:,} notes: {rescued:,} "
+                f"re-encoded in fp32 and kept, {lost:,} skipped (listed in the report).")
+
     def summary(self) -> str:
         text = f"{self.encoded} notes encoded, {self.cached} from the cache"
         if self.fixes:
@@ -55,6 +73,8 @@ class EncodeReport:
                                                        else "") for fix, n in self.fixes.items())
         if self.skipped:
             text += f"; {len(self.skipped)} skipped (first: {self.skipped[0][1]})"
+            if self.non_finite:
+                text += f", {self.non_finite} of them for NaN or infinite latents"
         return text
 
 
@@ -108,8 +128,11 @@ def encode_note(note: Note, codec: Codec, num_samples: int) -> tuple[torch.Tenso
     except AudioError as error:
         return None, str(error)
     encoded = codec.encode(audio, codec.sample_rate)
+    if not bool(torch.isfinite(encoded).all()) and codec.half_precision:  # fp16 can overflow: once more in fp32
+        encoded = codec.encode(audio, codec.sample_rate, half_precision=False)
+        fixes = [*fixes, FP32_FIX]
     if not bool(torch.isfinite(encoded).all()):
-        return None, f"{note.path}: the codec ({codec.name}) turned it into NaN or infinite latents; check both."
+        return None, f"{note.path}: {NON_FINITE} ({codec.name}); check the file and the codec."
     return encoded, fixes
 
 
@@ -217,6 +240,8 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
         barrier()
     elif unsaved:
         _save_shard(cache, cached_fixes, shard_path)
+    if report.precision_sentence() and place.is_main:
+        print(report.precision_sentence())
     if not kept:
         silent = sum("is silent" in why for _, why in report.skipped)
         raise ValueError(f"No usable notes among {len(notes)} files"

@@ -51,7 +51,14 @@ STEP_FLOOR_S = 4 * 0.614e-3 * 2
 # Measured: the seed's U-Net at the cpu profile's sizes trained 800 steps of batch 32 in 31.9 s on 2 CPU cores
 # (benchmarks/results/unets_cpu_seed-profile_cpu.json); at full size 52 samples/s (throughput_cpu.json).
 # Colab's free machine has 2 vCPUs: assumed as fast. Chapter 3's exercise trains on the CPU.
-CPU_TRAIN_SAMPLES_PER_S = {("seed", (32, 64, 128, 256, 512)): 800, ("seed", SEED_CHANNELS): 52}
+# Ours at the cpu profile's size: the cpu-10min recipe's 19,000 steps of 32 took 8.9 min of wall time on 2 quiet
+# threads (benchmarks/results/cpu10min_run.md): 1,139 samples/s. The colab profile trains the same model and recipe.
+CPU_TRAIN_SAMPLES_PER_S = {("seed", (32, 64, 128, 256, 512)): 800, ("seed", SEED_CHANNELS): 52,
+                           ("unet", (64, 128, 128)): 19_000 * 32 / (8.9 * 60)}
+# Music2Latent on the CPU (a Colab runtime without a GPU): measured here with the real network, per 4 s note, on
+# 2 quiet threads: encode about 2 s, decode about 12 s (1 denoising step); on one busy thread 6-9 s and 27-56 s.
+# The quiet figures: a CPU estimate errs short.
+M2L_CPU_ENCODE_SECONDS, M2L_CPU_DECODE_SECONDS = 2.0, 12.0
 
 # Counted with torch.utils.flop_counter on one 4 s note (the package's network, CPU, fp32).
 M2L_ENCODE_GFLOP, M2L_DECODE_GFLOP = 165.0, 1132.0
