@@ -236,6 +236,23 @@ def colab_plan(chapter: str, profile, full_scale=None, *, gpu: bool | None = Non
     return "\n".join(first + lines)
 
 
+TABLE_LABELS = {"01_codec": "1 codec", "02_dataset": "2 dataset", "03_unet": "3 U-Net", "04_training": "4 training",
+                "04a_toy_flow": "interlude (toy flow)", "05_sampling": "5 sampling", "06_control": "6 control",
+                "06a_straight_fast": "6a straight and fast"}
+
+
+def estimates_table(colab, gpu) -> str:
+    """Every chapter's expected time as a Markdown table (the appendix "Running it yourself" shows it): the
+    ``colab`` profile on a T4, fresh and with the cache on Drive, and the ``gpu`` profile on a T4 and an H100."""
+    lines = ["| chapter | `colab`, T4 | `colab`, T4, cache on Drive (a later chapter) | `gpu` (full scale), T4 | "
+             "`gpu`, H100 |", "|" + " --- |" * 5]
+    for chapter, label in TABLE_LABELS.items():
+        times = [chapter_estimate(colab, chapter), chapter_estimate(colab, chapter, drive_cache=True),
+                 chapter_estimate(gpu, chapter), chapter_estimate(gpu, chapter, card="H100")]
+        lines.append(f"| {label} | " + " | ".join(duration_text(60 * t.minutes) for t in times) + " |")
+    return "\n".join(lines)
+
+
 def student_colab_url(repository_url: str, branch: str, chapter: str) -> str:
     """The Colab address of ``student/<chapter>.ipynb`` in the repository at ``repository_url``."""
     path = repository_url.removeprefix("https://github.com/").strip("/")
