@@ -200,7 +200,8 @@ function build(root, spec) {
       const model = results.reduce((s, [, r]) => s + r.modelMs, 0), decode = results.reduce((s, [, r]) => s + r.decodeMs, 0);
       status.textContent = `Made in your browser in ${Math.round(ms)} ms: the network ${Math.round(model)} ms, the decoder ${Math.round(decode)} ms.`;
       root.lastResult = {results: results.map(([ask, r]) => ({ask, latents: Array.from(r.latents), calls: r.calls,
-                                                              modelMs: r.modelMs, decodeMs: r.decodeMs})),
+                                                              audio: Array.from(r.audio), modelMs: r.modelMs,
+                                                              decodeMs: r.decodeMs})),
                          clickToSoundMs: ms};
       root.dispatchEvent(new CustomEvent('note-ready', {detail: root.lastResult}));
     } catch (error) {
