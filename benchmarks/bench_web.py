@@ -13,6 +13,7 @@ loads is reported apart (the engine compiles its code then). Not a test: timings
 import argparse
 import functools
 import http.server
+import os
 import shutil
 import statistics
 import tempfile
@@ -99,8 +100,10 @@ notes = (f"Medians over {args.repeats} presses (50 calls: {max(2, args.repeats /
          f"cached by the browser after the first page). The first press after loading: "
          f"{first_press['ms']:.0f} ms (network {first_press['model']:.0f} ms, decoder {first_press['decode']:.0f} ms), "
          "while the JavaScript engine compiles the decoder. Every model call runs the guided network on a batch "
-         "of two (with and without labels), so guidance costs nothing extra. Times are wall-clock on a shared "
+         "of two (with and without labels), so a note costs the same whatever its guidance. Times are wall-clock on a shared "
          "2-core machine: other work running at the same time shows as spread.")
-write("web_cpu", {"page_ready_s": ready_s, "first_press": first_press, "runs": raw, "asset_bytes": sizes},
+load = os.getloadavg()
+notes += f" Load average of the machine (1, 5, 15 min) when it ended: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}."
+write("web_cpu", {"load_average": load, "page_ready_s": ready_s, "first_press": first_press, "runs": raw, "asset_bytes": sizes},
       ["model", "model calls", "click to sound (ms, median)", "range (ms)", "network (ms)", "decoder (ms)",
        "decoder's share"], rows, notes)

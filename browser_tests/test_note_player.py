@@ -132,7 +132,9 @@ def heard_like_the_data(audio, rate, pitch, training_decays) -> tuple[bool, str]
     decay = note_shapes([audio], rate)["decay_s"][0]
     rings = decay_inside_by_pitch([decay], [pitch], *training_decays) == 1.0
     on_pitch = bool(np.isfinite(heard) and abs(heard - pitch) * 100 <= CENTS)
-    return on_pitch and rings, f"asked MIDI {pitch}, heard {heard:.2f}, decay {decay:.2f} s"
+    why = f"asked MIDI {pitch}, heard {heard:.2f}, decay {decay:.2f} s (inside its region's range: {rings})"
+    print(why)  # pytest -s shows the figures
+    return on_pitch and rings, why
 
 
 def chapter(server, stem):
