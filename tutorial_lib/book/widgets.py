@@ -28,11 +28,32 @@ def generate_audio(generator: NoteGenerator, *, seed: int = 0, num_steps: int = 
     return audio[0]
 
 
-class GeneratorBox(widgets.VBox):
-    """The widget's box; its plain-text form tells a static page's reader what it needs."""
+def player_html(kind: str) -> str:
+    """The book page's stand-in for a widget: ``<div data-note-player="kind">`` (``"sampler"``, ``"control"`` or
+    ``"reflow"``), which the page's JavaScript (``_static/note_player/``) turns into controls that run the
+    exported model in the browser (:mod:`tutorial_lib.book.web_model`). Outside the book it says where to look."""
+    return (f'<div class="note-player" data-note-player="{html.escape(kind)}"><p>This player makes notes in the '
+            "book's web page, in your browser. In Jupyter or Colab, the cells here play the same models.</p></div>")
+
+
+class _PlayerInPage:
+    """A widget box whose static form (a built page: no kernel, no widget) is the in-page player."""
+
+    player = "sampler"
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/html"] = player_html(self.player)
+        return bundle
+
+
+class GeneratorBox(_PlayerInPage, widgets.VBox):
+    """The widget's box; a static page shows the in-page player (:func:`player_html`) in its place."""
+
+    player = "sampler"
 
     def __repr__(self):  # ipywidgets cuts a widget's text form at 110 characters: keep it shorter
-        return "[Generate-and-listen widget: it needs a running Python kernel. Here, the players below.]"
+        return "[Generate-and-listen widget: it needs a running Python kernel.]"
 
 
 def generator_widget(generator: NoteGenerator) -> GeneratorBox:
@@ -59,11 +80,13 @@ def generator_widget(generator: NoteGenerator) -> GeneratorBox:
 
 # Chapter 6: labels and guidance -------------------------------------------------------------------------
 
-class ControlBox(widgets.VBox):
-    """Chapter 6's widget box; its plain-text form tells a static page's reader what it needs."""
+class ControlBox(_PlayerInPage, widgets.VBox):
+    """Chapter 6's widget box; a static page shows the in-page player (:func:`player_html`) in its place."""
+
+    player = "control"
 
     def __repr__(self):  # at most 110 characters (ipywidgets cuts a widget's text form there)
-        return "[Widget with pitch, source, velocity, guidance: it needs a Python kernel. Here, the grid below.]"
+        return "[Widget with pitch, source, velocity, guidance: it needs a Python kernel.]"
 
 
 def control_widget(generator: NoteGenerator, *, pitches: tuple[int, int] = (40, 88), pitch: int = 60,
