@@ -1,4 +1,4 @@
-"""Three small Sphinx additions for this book (loaded through `local_extensions` in _config.yml).
+"""Four small Sphinx additions for this book (loaded through `local_extensions` in _config.yml).
 
 1. Exercises are numbered per chapter ("Exercise 3.2": chapter 3, second exercise) instead of running
    across the whole book. The chapter number is the one its title starts with ("3. The U-Net", "4a. ..."); a page

@@ -46,7 +46,7 @@ class LatentSpace:
         """Standardised latents ``[N, 64, frames]`` (or ``[64, frames]``) -> N waveforms ``[samples]``."""
         latents = latents.detach().float().cpu()
         latents = latents if latents.ndim == 3 else latents[None]
-        return [self.codec.decode(z) for z in self.destandardise(latents)]
+        return self.codec.decode_batch(self.destandardise(latents))
 
     def describe(self) -> dict:
         """Plain values for a checkpoint (see :meth:`NoteGenerator.from_checkpoint`)."""
