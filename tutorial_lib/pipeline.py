@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from .data import LatentData, download_nsynth_guitar, prepare_latents, write_syn
 from .conditioning import Conditions
 from .runtime.distributed import barrier, world
 from .runtime.estimates import describe_training
-from .runtime.files import fingerprint
+from .runtime.files import fingerprint, write_text_atomically
 from .flow import RectifiedFlow
 from .generation import LatentSpace, NoteGenerator, labels_held, nearest, write_wav
 from .profiles import Profile, default_cache_dir, default_data_dir, get_profile
@@ -264,6 +265,20 @@ def check_run_folder(out: Path) -> None:
                               "--out, or move them aside.")
 
 
+SAMPLE_NAME = re.compile(r"(sample_\d+|pitch\d+_acoustic_velocity\d+_g[-\d.e+]+)\.wav")
+
+
+def samples_of_earlier_run(out: Path) -> set[Path]:
+    """The notes in ``out/samples/`` that an earlier run's ``report.json`` lists as its own (run's names only, no
+    links): a run with other settings removes those it does not write again, and never any other file."""
+    try:
+        earlier = json.loads((out / "report.json").read_text())["sampling"]["samples"]
+        files = {out / info["file"] for info in earlier}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {f for f in files if f.parent == out / "samples" and SAMPLE_NAME.fullmatch(f.name) and not f.is_symlink()}
+
+
 def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: str = "ci", codec: str | None = None,
                  m2l_weights: str | None = None, cache_dir: str | Path | None = None, steps: int | None = None,
                  progress: bool = True, restart: bool = False, precision: str | None = None,
@@ -306,9 +321,12 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
         return {}
     generator = NoteGenerator(result.ema_model.eval(), result.flow, prepared.latent_space)
     labels = prepared.conditions("train")
+    earlier = samples_of_earlier_run(out)
     sample_stats = write_samples(generator, out / "samples", num=prof.num_samples, sample_steps=prof.sample_steps,
                                  solver=SOLVER, pitches=nearest_held(prof.named_pitches, labels.pitch),
                                  velocity=nearest_held((100,), labels.velocity)[0], guidance=prof.guidance)
+    for stale in earlier - {out / info["file"] for info in sample_stats}:
+        stale.unlink(missing_ok=True)  # the earlier model's notes that this run did not write again
     lap("sampling and decoding")
     # One set of unconditional notes serves the copy check and the evaluation.
     unconditional = generator.sample_latents(prof.eval_samples or max(prof.num_samples, 16), seed=1,
@@ -352,5 +370,5 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
         "seconds": timings,  # this command's stages (a reload's training is seconds; see training.train_seconds)
         "machine": {"python": platform.python_version(), "torch": torch.__version__, "device": str(next(model.parameters()).device)},
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    write_text_atomically(out / "report.json", json.dumps(report, indent=2))
     return report

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import synth
 from ..runtime.files import write_atomically, write_text_atomically
+from ..runtime.lock import LOCK_NAME
 from .labels import PITCH_RANGE, SOURCES, VELOCITIES, VELOCITY_RANGE
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac")
@@ -366,8 +367,9 @@ def write_synthetic_nsynth(
                                   "need it.")
         if made.get("complete", True):  # sets written before the flag existed wrote the marker last
             return root
-    elif root.exists() and (not root.is_dir() or any(root.iterdir())):
-        found = ", ".join(p.name for p in sorted(root.iterdir())[:3]) if root.is_dir() else "a file"
+    elif root.exists() and (not root.is_dir() or any(p.name != LOCK_NAME for p in root.iterdir())):
+        found = ", ".join([p.name for p in sorted(root.iterdir()) if p.name != LOCK_NAME][:3]) if root.is_dir() \
+            else "a file"
         raise FileExistsError(f"{root} is not empty ({found}...) and was not made by the synthetic-set writer: "
                               "not writing into it, so nothing of yours is replaced or mixed with synthetic "
                               "notes. Choose a new or empty folder.")
