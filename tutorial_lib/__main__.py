@@ -186,6 +186,9 @@ def _generate(args, parser) -> None:
     if all(v is None for v in labels.values()) and args.guidance != 1.0:
         print(f"--guidance {args.guidance:g} has no effect without --pitch, --source or --velocity: "
               "the notes are unconditional.")
+    if not Path(args.checkpoint).is_file():
+        raise FileNotFoundError(f"No checkpoint at {args.checkpoint}; give a checkpoint.pt written by `run` (or "
+                                "one in tutorial_lib/pretrained/).")
     how = dict(num=args.num, model_id=checkpoint_id(args.checkpoint), seed=args.seed, guidance=args.guidance,
                sample_steps=args.sample_steps, solver=args.solver, **labels)
     check_writable(args.out, names=[f.name for f in note_files(args.out, **how)])  # before the work, not after it
