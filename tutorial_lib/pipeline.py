@@ -293,8 +293,9 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
     out = Path(out)
     if steps is not None and steps < 1:
         raise ValueError(f"steps={steps}: training needs at least 1 step (leave it out for the profile's own).")
-    if eval_samples is not None and eval_samples < 0:
-        raise ValueError(f"eval_samples={eval_samples}: give 0 (no evaluation) or more notes (--eval-samples).")
+    if eval_samples is not None and (eval_samples < 0 or eval_samples == 1):
+        raise ValueError(f"eval_samples={eval_samples}: give 0 (no evaluation) or 2 notes or more (--eval-samples): "
+                         "the evaluation compares spreads, which one note does not have.")
     check_run_folder(out)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     overrides = {"steps": steps, "precision": precision, "eval_samples": eval_samples}
