@@ -326,3 +326,16 @@ def test_a_full_disk_while_saving_the_checkpoint_says_where_and_how_much_and_lea
     assert f"The disk holding {out} is full: cannot write checkpoint.pt (it needs about" in err
     assert "run the same command again" in err
     assert not [p for p in out.rglob("*") if p.is_file()]  # no checkpoint, no temporary file
+
+
+def test_a_note_in_both_train_and_valid_is_warned_about(tiny_nsynth, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_nsynth, data)
+    note = next((data / "nsynth-guitar-train").rglob("*.wav"))
+    shutil.copy(note, next((data / "nsynth-guitar-valid").rglob("*.wav")).parent / note.name)
+    from tutorial_lib.pipeline import data_warnings, prepare
+
+    prepared = prepare("ci", data=data, codec="mel", cache_dir=tmp_path / "cache", progress=False)
+    assert any(f"1 note(s) are in both train and valid (e.g. {note.stem})" in w for w in data_warnings(prepared))

@@ -283,3 +283,15 @@ def test_note_names_too_long_for_the_file_system_are_refused_before_sampling(tmp
     assert main(["generate", "--checkpoint", str(long_name), *GENERATE, "--out", str(tmp_path / "notes")]) == 1
     err = capsys.readouterr().err
     assert "too long for this file system" in err and "shorter name" in err
+
+
+def test_another_projects_checkpoint_and_overshooting_guidance_are_errors_not_tracebacks(tmp_path, capsys):
+    other = tmp_path / "other.pt"
+    torch.save({"model": {"w": torch.zeros(2)}, "epoch": 3}, other)  # once: KeyError 'model_config'
+    assert main(["generate", "--checkpoint", str(other), "--out", str(tmp_path / "a")]) == 1
+    assert "not a tutorial_lib checkpoint (it does not describe its model" in capsys.readouterr().err
+    shipped = "tutorial_lib/pretrained/cpu-long.pt"  # once: librosa's "Audio buffer is not finite everywhere"
+    assert main(["generate", "--checkpoint", shipped, "--pitch", "50", "--guidance", "1e4", "--num", "1",
+                 "--sample-steps", "5", "--out", str(tmp_path / "b")]) == 1
+    assert "infinite loudness; a full-scale sine" in (err := capsys.readouterr().err) and "lower --guidance" in err
+    assert not (tmp_path / "b").exists()

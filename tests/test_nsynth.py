@@ -281,3 +281,16 @@ def test_a_truncated_wav_is_skipped_as_truncated_not_padded(tmp_path):
     short = tmp_path / "short.wav"  # a whole file that is simply shorter is still padded
     sf.write(short, 0.3 * np.sin(np.arange(48000) / 10), 16000, subtype="PCM_16")
     assert load_note(short, 16000, 64000)[1] == ["padded"]
+
+
+def test_float_audio_past_full_scale_is_scaled_down_and_the_fix_listed(tmp_path):
+    """A float WAV peaking at 2.7 was once taken as it was, with no fix named."""
+    import soundfile as sf
+
+    from tutorial_lib.data.nsynth import load_note
+
+    path = tmp_path / "guitar_acoustic_000-060-100.wav"
+    sf.write(path, 2.7 * np.sin(np.linspace(0, 2000, 64000)).astype(np.float32), 16000, subtype="FLOAT")
+    audio, fixes = load_note(path, 16000, 64000)
+    assert "scaled down to full scale (float audio peaking past 1)" in fixes
+    assert abs(np.abs(audio).max() - 1.0) < 1e-6

@@ -154,8 +154,12 @@ class MelCodec(Codec):
         import librosa
 
         work.add("decode mel")
-        mel = np.maximum(np.exp(torch.as_tensor(latents).detach().cpu().double().numpy()) - self.eps, 0.0)
-        stft_magnitude = self.mel_to_magnitude(mel)
+        log_mel = torch.as_tensor(latents).detach().cpu().double().numpy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            stft_magnitude = self.mel_to_magnitude(np.maximum(np.exp(log_mel) - self.eps, 0.0))
+        if not np.isfinite(stft_magnitude).all():
+            raise FloatingPointError(f"log-mel values up to {np.nanmax(log_mel):.3g} decode to infinite loudness; a "
+                                     "full-scale sine's stay under 5")
         audio = librosa.griffinlim(
             stft_magnitude, n_iter=self.griffin_lim_iters, hop_length=self.hop_length, n_fft=self.n_fft,
             random_state=0,

@@ -162,7 +162,14 @@ class NoteGenerator:
         """``num`` notes: standardised latents ``[num, 64, frames]`` and their waveforms; ``how`` as for
         :meth:`sample_latents` (labels, noise or seed, guidance, steps, solver)."""
         latents = self.sample_latents(num, **how)
-        return latents, self.space.to_audio(latents)
+        try:
+            if not torch.isfinite(latents).all():
+                raise FloatingPointError("they hold NaN or infinite values")
+            return latents, self.space.to_audio(latents)
+        except FloatingPointError as error:
+            raise FloatingPointError(f"Cannot decode the sampled notes ({error}; guidance "
+                                     f"{how.get('guidance', 1.0):g}). Guidance far above the usual 1-3 overshoots: "
+                                     "lower --guidance.") from error
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, m2l_weights: str | None = None,

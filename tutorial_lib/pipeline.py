@@ -216,6 +216,10 @@ def data_warnings(prepared: Prepared) -> list[str]:
     if valid < 10:
         warnings.append(f"only {valid} validation notes: the validation loss and the evaluation's real-note "
                         "figures rest on them and say little. Add notes or instruments.")
+    both = sorted({n.name for n in prepared.data.train.notes} & {n.name for n in prepared.data.valid.notes})
+    if both:
+        warnings.append(f"{len(both)} note(s) are in both train and valid (e.g. {both[0]}): the validation figures "
+                        "measure notes the model trained on. Remove them from one of the two folders.")
     return warnings
 
 

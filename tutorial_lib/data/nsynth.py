@@ -278,7 +278,8 @@ def load_note(path: str | Path, sample_rate: int, num_samples: int) -> tuple[np.
     """Reads a note as ``[num_samples]`` float32 mono at ``sample_rate``, and the fixes it needed.
 
     Stereo is averaged (or, when its channels cancel, the louder one kept), other rates are resampled
-    (librosa / soxr), and the note is cut or padded with silence; each fix is named in the returned list.
+    (librosa / soxr), float audio past full scale is scaled down to peak 1, and the note is cut or padded with
+    silence; each fix is named in the returned list.
     Raises :class:`AudioError` for unreadable, empty, non-finite, silent or too-short files.
     """
     import soundfile as sf
@@ -326,6 +327,10 @@ def load_note(path: str | Path, sample_rate: int, num_samples: int) -> tuple[np.
         raise AudioError(f"{path}: only {len(audio) / sample_rate:.2f} s long, under "
                          f"{MIN_LENGTH_FRACTION * num_samples / sample_rate:.2f} s. NSynth notes last 4 s; "
                          "remove the file or lower the note length.")
+    loudest = float(np.abs(audio).max())
+    if loudest > 1.0:  # float audio past full scale (a 16-bit file cannot be): it would clip wherever it is played
+        fixes.append("scaled down to full scale (float audio peaking past 1)")
+        audio = audio / loudest
     if len(audio) < num_samples:
         fixes.append("padded")
         audio = np.pad(audio, (0, num_samples - len(audio)))
