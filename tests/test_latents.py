@@ -168,3 +168,28 @@ def test_all_silent_data_is_refused_and_too_few_notes_blame_the_split(tmp_path):
     sf.write(one / "guitar_acoustic_000-060-100.wav", 0.3 * np.sin(np.arange(64000) / 10), 16000)
     with pytest.raises(ValueError, match="1 usable note\\(s\\) of 1 instrument\\(s\\): too few to split"):
         prepare_latents(one, MelCodec(), tmp_path / "cache", progress=False)
+
+
+def test_a_cache_shard_of_cut_notes_is_named_not_blamed_on_num_frames(tiny_nsynth, tmp_path):
+    """A cache file holding 10-frame latents once said "lower num_frames" instead of naming the file."""
+    from tutorial_lib.data.latents import DamagedCacheError
+
+    cache = tmp_path / "cache"
+    prepare_latents(tiny_nsynth, MelCodec(), cache, num_frames=32, progress=False)
+    shards = [p for p in cache.rglob("*.pt") if "stats" not in p.name]
+    for path in shards:  # every note cut to 10 frames
+        shard = torch.load(path)
+        shard["latents"] = shard["latents"][..., :10].clone()
+        torch.save(shard, path)
+    with pytest.raises(ValueError, match="fewer than num_frames=32: if they last the usual 4 s, the latent cache") as error:
+        prepare_latents(tiny_nsynth, MelCodec(), cache, num_frames=32, progress=False)
+    assert str(shards[0]) in str(error.value) or str(shards[-1]) in str(error.value)
+    notes = list_notes(tiny_nsynth, "train").notes  # cut notes from the cache beside a note encoded now
+    encode_notes(notes[:3], MelCodec(), tmp_path / "mixed", progress=False)
+    (path,) = (tmp_path / "mixed").rglob("*.pt")
+    shard = torch.load(path)
+    shard["latents"] = shard["latents"][..., :10].clone()
+    torch.save(shard, path)
+    with pytest.raises(DamagedCacheError, match="holds notes of 10 frames beside notes of .*Delete that file") as error:
+        encode_notes(notes[:4], MelCodec(), tmp_path / "mixed", progress=False)
+    assert str(path) in str(error.value)
