@@ -339,3 +339,15 @@ def test_a_note_in_both_train_and_valid_is_warned_about(tiny_nsynth, tmp_path):
 
     prepared = prepare("ci", data=data, codec="mel", cache_dir=tmp_path / "cache", progress=False)
     assert any(f"1 note(s) are in both train and valid (e.g. {note.stem})" in w for w in data_warnings(prepared))
+
+
+def test_a_run_folder_whose_paths_are_too_long_is_refused_before_any_work(tmp_path, capsys):
+    """An --out whose files' paths passed the file system's limit once trained, then failed at every save."""
+    out = tmp_path
+    while len(str(out)) < 4060 - 201:
+        out = out / ("d" * 200)
+    out = out / ("e" * (4060 - len(str(out)) - 1))  # 4,060 characters: the folder can be made, its files cannot
+    assert len(str(out)) == 4060
+    assert main(["run", "--out", str(out), "--codec", "mel", "--steps", "2", "--cache", str(tmp_path / "c")]) == 1
+    assert "too long for this file system" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()  # refused before any work

@@ -23,7 +23,7 @@ from .codec import Codec, load_codec
 from .conditioning import Conditions
 from .data.labels import SOURCES
 from .flow import RectifiedFlow
-from .runtime.files import file_fingerprint, save_atomically, write_atomically
+from .runtime.files import file_fingerprint, save_atomically, temporary_name, write_atomically
 from .runtime.devices import model_device
 from .sampling import sample, sample_seeded
 
@@ -235,12 +235,13 @@ def checkpoint_id(path: str | Path) -> str:
 
 
 def check_writable(folder: str | Path, names: list[str] = ()) -> Path:
-    """Creates ``folder`` if needed and makes sure a file can be written there, and files of each of ``names``'
-    lengths (the longest decides), before any work is done."""
+    """Creates ``folder`` if needed and makes sure a file can be written there, under names as long as the
+    longest of ``names`` and their temporary names (:func:`~tutorial_lib.runtime.files.temporary_name`), before any
+    work is done."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--out {folder} is a file, not a folder; choose a folder for the notes.")
-    longest = max(names, key=len, default="")
+    longest = max([*names, *(temporary_name(name) for name in names)], key=len, default="")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         # as long a name as the longest file's (prefix 12 + 8 random characters + suffix)

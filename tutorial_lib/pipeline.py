@@ -23,7 +23,7 @@ from .runtime.distributed import barrier, world
 from .runtime.estimates import describe_training
 from .runtime.files import fingerprint, write_text_atomically
 from .flow import RectifiedFlow
-from .generation import LatentSpace, NoteGenerator, labels_held, nearest, write_wav
+from .generation import LatentSpace, NoteGenerator, check_writable, labels_held, nearest, write_wav
 from .profiles import Profile, default_cache_dir, default_data_dir, get_profile
 
 from .runtime.threads import use_cpu_threads
@@ -256,17 +256,19 @@ def nearest_held(wanted: tuple[int, ...], held: torch.Tensor) -> tuple[int, ...]
 
 def check_run_folder(out: Path) -> None:
     """Refuses an ``out`` holding files a run would write (``report.json``, ``samples/*.wav``) but no
-    ``checkpoint.pt``: they were not made by a run this command can continue, so they are not replaced."""
+    ``checkpoint.pt``: they were not made by a run this command can continue, so they are not replaced. Then
+    makes sure the run's files can be written there, under their full names, before any work."""
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} is a file, not a folder; choose a folder for the run.")
-    if (out / "checkpoint.pt").exists():
-        return  # a run's folder: resumed, reloaded or (with --restart) redone, each checked by train()
+    # no checkpoint.pt: not a run's folder (else resumed, reloaded or, with --restart, redone, checked by train())
     theirs = [p for p in (out / "report.json", *sorted((out / "samples").glob("*.wav"))) if p.exists()]
-    if theirs:
+    if theirs and not (out / "checkpoint.pt").exists():
         raise FileExistsError(f"{out} holds {', '.join(str(p) for p in theirs[:3])}"
                               f"{f' and {len(theirs) - 3} more' if len(theirs) > 3 else ''} but no checkpoint.pt: "
                               "not a run this command can continue, so it will not write over them. Choose a new "
                               "--out, or move them aside.")
+    check_writable(out, names=["checkpoint.pt", "report.json"])  # a path too long fails now, not after training
+    check_writable(out / "samples", names=["pitch127_acoustic_velocity127_g10.25.wav"])
 
 
 SAMPLE_NAME = re.compile(r"(sample_\d+|pitch\d+_acoustic_velocity\d+_g[-\d.e+]+)\.wav")

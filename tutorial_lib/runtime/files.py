@@ -25,7 +25,7 @@ def write_atomically(path: str | Path, write: Callable[[Path], object], *, size:
     A full disk raises :class:`DiskFull`, naming the folder and the space needed (``size`` bytes, if given)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name[:200]}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(temporary_name(path.name))
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -36,6 +36,12 @@ def write_atomically(path: str | Path, write: Callable[[Path], object], *, size:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def temporary_name(name: str) -> str:
+    """The name :func:`write_atomically` writes ``name`` under first: this process's own, hidden, never much
+    longer than ``name`` (a name near the file system's limit keeps its first 200 characters)."""
+    return f".{name[:200]}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
 
 
 class DiskFull(OSError):
