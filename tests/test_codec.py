@@ -132,3 +132,22 @@ def test_latents_of_random_m2l_weights_are_refused_by_name():
     random_name = "music2latent (random weights, cannot make sound)"
     with pytest.raises(ValueError, match="random weights.*decode to near-silence"):
         load_codec(random_name, verbose=False)
+
+
+@pytest.mark.parametrize("damage", ["html", "empty", "zeroed", "truncated"])
+def test_unreadable_m2l_weights_are_named_not_a_traceback(tmp_path, capsys, damage):
+    import torch
+
+    from tutorial_lib.__main__ import main
+
+    path = tmp_path / "music2latent.pt"
+    if damage == "truncated":
+        torch.save({"gen_state_dict": {"w": torch.zeros(1000)}}, path)
+        path.write_bytes(path.read_bytes()[:2000])
+    else:
+        path.write_bytes({"html": b"<html><body>404 Not Found</body></html>", "empty": b"",
+                          "zeroed": bytes(4096)}[damage])
+    assert main(["run", "--out", str(tmp_path / "run"), "--codec", "m2l", "--m2l-weights", str(path),
+                 "--cache", str(tmp_path / "cache")]) == 1
+    err = capsys.readouterr().err
+    assert f"{path} cannot be read as Music2Latent's weights" in err and "Download it again" in err

@@ -167,6 +167,21 @@ class MelCodec(Codec):
         return audio.astype(np.float32)
 
 
+def _read_m2l_file(path: Path):
+    """``torch.load`` of Music2Latent's weights; a file it cannot read (an HTML error page saved as the file, a
+    cut download, an empty or zeroed file) raises ``ValueError`` naming it and what to do."""
+    import pickle
+    import zipfile
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, IndexError, ValueError, UnicodeDecodeError,
+            zipfile.BadZipFile) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:100]
+        raise ValueError(f"{path} cannot be read as Music2Latent's weights ({reason}): a damaged or cut download, "
+                         f"or a web page saved under its name. Download it again. {M2L_HOW_TO_GET}") from None
+
+
 def find_m2l_weights(checkpoint: str | os.PathLike | None = None) -> Path | None:
     """Where Music2Latent's weights are on this machine, without any network access (None if nowhere).
 
@@ -257,7 +272,7 @@ class Music2LatentCodec(Codec):
             path = download_m2l_weights()
         from music2latent.models import UNet
 
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = _read_m2l_file(path)
         if not isinstance(state, dict) or "gen_state_dict" not in state:
             raise ValueError(f"{path} is not a Music2Latent checkpoint (no 'gen_state_dict'). {M2L_HOW_TO_GET}")
         gen = UNet()
