@@ -294,3 +294,21 @@ def test_float_audio_past_full_scale_is_scaled_down_and_the_fix_listed(tmp_path)
     audio, fixes = load_note(path, 16000, 64000)
     assert "scaled down to full scale (float audio peaking past 1)" in fixes
     assert abs(np.abs(audio).max() - 1.0) < 1e-6
+
+
+def test_a_synthetic_set_with_a_note_deleted_or_cut_is_written_again(tmp_path, capsys):
+    """A deleted or cut note of a finished synthetic set once left every later run training on fewer notes."""
+    from tutorial_lib.data import write_synthetic_nsynth
+
+    root = write_synthetic_nsynth(tmp_path / "set", {"train": 1, "valid": 1}, pitches=range(40, 89, 12),
+                                  velocities=(75,), progress=False)
+    notes = sorted(root.rglob("*.wav"))
+    whole = {p: p.read_bytes() for p in notes}
+    stamp = notes[2].stat().st_mtime_ns
+    write_synthetic_nsynth(root, {"train": 1, "valid": 1}, pitches=range(40, 89, 12), velocities=(75,), progress=False)
+    assert notes[2].stat().st_mtime_ns == stamp and "missing or cut" not in capsys.readouterr().out  # whole: kept
+    notes[0].unlink()
+    notes[1].write_bytes(whole[notes[1]][:4096])
+    write_synthetic_nsynth(root, {"train": 1, "valid": 1}, pitches=range(40, 89, 12), velocities=(75,), progress=False)
+    assert "2 synthetic note(s) in" in capsys.readouterr().out
+    assert {p: p.read_bytes() for p in sorted(root.rglob("*.wav"))} == whole

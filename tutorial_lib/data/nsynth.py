@@ -370,8 +370,12 @@ def write_synthetic_nsynth(
             raise FileExistsError(f"{root} holds a synthetic set made with other settings ({differ}); not writing "
                                   "into it. Choose another folder, or delete that one yourself if you no longer "
                                   "need it.")
-        if made.get("complete", True):  # sets written before the flag existed wrote the marker last
+        damaged = _damaged_synthetic_notes(root, instruments_per_source) if made.get("complete", True) else None
+        if damaged is not None and not damaged:  # sets written before the flag existed wrote the marker last
             return root
+        if damaged:
+            print(f"{len(damaged)} synthetic note(s) in {root} are missing or cut (e.g. {damaged[0]}): writing the set "
+                  "again, so that every run trains on all of its notes.")
     elif root.exists() and (not root.is_dir() or any(p.name != LOCK_NAME for p in root.iterdir())):
         found = ", ".join([p.name for p in sorted(root.iterdir()) if p.name != LOCK_NAME][:3]) if root.is_dir() \
             else "a file"
@@ -413,6 +417,23 @@ def write_synthetic_nsynth(
         write_text_atomically(root / f"nsynth-guitar-{split}" / "examples.json", json.dumps(table, indent=1))
     write_text_atomically(marker, json.dumps({**settings, "complete": True}))
     return root
+
+
+def _damaged_synthetic_notes(root: Path, instruments_per_source: dict[str, int]) -> list[str]:
+    """The notes a finished synthetic set lists (``examples.json``) that are missing or not of a whole note's size."""
+    size = 44 + 2 * int(synth.SAMPLE_RATE * synth.DURATION_S)  # a 16-bit mono WAV of 4 s
+    damaged = []
+    for split in instruments_per_source:
+        folder = root / f"nsynth-guitar-{split}"
+        try:
+            names = json.loads((folder / "examples.json").read_text())
+        except (OSError, ValueError):
+            return [str(folder / "examples.json")]
+        for name in names:
+            path = folder / "audio" / f"{name}.wav"
+            if not path.is_file() or path.stat().st_size != size:
+                damaged.append(str(path))
+    return damaged
 
 
 def _json_object(path: Path, what_to_do: str) -> dict:
