@@ -263,3 +263,91 @@ def test_run_never_writes_over_files_it_did_not_make(tmp_path, capsys):
     assert (out / "report.json").read_text() == "my notes"
     assert (out / "samples" / "sample_00.wav").read_bytes() == b"my recording"
     assert not (tmp_path / "cache").exists()  # refused before any work
+
+
+def test_one_evaluation_sample_is_refused_before_any_work(tmp_path, capsys):
+    """`--eval-samples 1` once failed after training, in scipy's sqrtm, and wrote no report."""
+    assert main(["run", "--out", str(tmp_path / "o"), "--eval-samples", "1", "--cache", str(tmp_path / "c")]) == 1
+    assert "give 0 (no evaluation) or 2 notes or more" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "c").exists()
+
+
+def _quick_run(out, data, cache, steps="3", *more):
+    return main(["run", "--out", str(out), "--data", str(data), "--codec", "mel", "--steps", steps, "--cache",
+                 str(cache), "--eval-samples", "0", *more])
+
+
+def test_restart_removes_the_old_models_notes_it_made_and_nothing_else(tiny_nsynth, tmp_path):
+    """`run --restart` with other settings once left the old model's samples/sample_04.wav beside the new notes."""
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    assert _quick_run(out, tiny_nsynth, cache) == 0
+    report = json.loads((out / "report.json").read_text())  # as an older run that wrote one note more left it
+    old = out / "samples" / "sample_09.wav"
+    old.write_bytes((out / "samples" / "sample_00.wav").read_bytes())
+    report["sampling"]["samples"].append({"file": "samples/sample_09.wav"})
+    (out / "report.json").write_text(json.dumps(report))
+    (out / "samples" / "sample_10.wav").write_bytes(b"mine: not in the report")
+    assert _quick_run(out, tiny_nsynth, cache, "2", "--restart") == 0
+    listed = {info["file"] for info in json.loads((out / "report.json").read_text())["sampling"]["samples"]}
+    assert not old.exists() and (out / "samples" / "sample_10.wav").read_bytes() == b"mine: not in the report"
+    assert {f"samples/{p.name}" for p in (out / "samples").iterdir()} == listed | {"samples/sample_10.wav"}
+
+
+def test_fewer_steps_than_the_checkpoint_holds_are_refused_not_reported(tiny_nsynth, tmp_path, capsys):
+    """`run --steps 300` over a finished 600-step checkpoint once reloaded it and reported 300 steps."""
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    assert _quick_run(out, tiny_nsynth, cache, "3") == 0
+    capsys.readouterr()
+    assert _quick_run(out, tiny_nsynth, cache, "2") == 1
+    err = capsys.readouterr().err
+    assert "was trained for 3 steps, more than the 2 asked" in err and "--restart" in err
+    assert json.loads((out / "report.json").read_text())["training"]["steps"] == 3
+
+
+def test_a_full_disk_while_saving_the_checkpoint_says_where_and_how_much_and_leaves_nothing(tiny_nsynth, tmp_path,
+                                                                                           capsys, monkeypatch):
+    import errno
+
+    import torch
+
+    real_save = torch.save
+
+    def full_disk(obj, f):
+        if "checkpoint.pt" in str(f):
+            with open(f, "wb") as file:
+                file.write(b"\0" * 1000)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, f)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    out = tmp_path / "run"
+    assert _quick_run(out, tiny_nsynth, tmp_path / "cache") == 1
+    err = capsys.readouterr().err
+    assert f"The disk holding {out} is full: cannot write checkpoint.pt (it needs about" in err
+    assert "run the same command again" in err
+    assert not [p for p in out.rglob("*") if p.is_file()]  # no checkpoint, no temporary file
+
+
+def test_a_note_in_both_train_and_valid_is_warned_about(tiny_nsynth, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_nsynth, data)
+    note = next((data / "nsynth-guitar-train").rglob("*.wav"))
+    shutil.copy(note, next((data / "nsynth-guitar-valid").rglob("*.wav")).parent / note.name)
+    from tutorial_lib.pipeline import data_warnings, prepare
+
+    prepared = prepare("ci", data=data, codec="mel", cache_dir=tmp_path / "cache", progress=False)
+    assert any(f"1 note(s) are in both train and valid (e.g. {note.stem})" in w for w in data_warnings(prepared))
+
+
+def test_a_run_folder_whose_paths_are_too_long_is_refused_before_any_work(tmp_path, capsys):
+    """An --out whose files' paths passed the file system's limit once trained, then failed at every save."""
+    out = tmp_path
+    while len(str(out)) < 4060 - 201:
+        out = out / ("d" * 200)
+    out = out / ("e" * (4060 - len(str(out)) - 1))  # 4,060 characters: the folder can be made, its files cannot
+    assert len(str(out)) == 4060
+    assert main(["run", "--out", str(out), "--codec", "mel", "--steps", "2", "--cache", str(tmp_path / "c")]) == 1
+    assert "too long for this file system" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()  # refused before any work

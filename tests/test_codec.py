@@ -244,3 +244,22 @@ def test_hub_probe_asks_the_hub_clients_endpoint_and_honours_its_offline_mode():
         server.httpd.server_close()
     # Known-bad: the same endpoint with nobody answering is not reachable.
     assert not _hub_reachable_in_a_fresh_process(HF_ENDPOINT=server.url, HF_HUB_OFFLINE="0")
+
+
+@pytest.mark.parametrize("damage", ["html", "empty", "zeroed", "truncated"])
+def test_unreadable_m2l_weights_are_named_not_a_traceback(tmp_path, capsys, damage):
+    import torch
+
+    from tutorial_lib.__main__ import main
+
+    path = tmp_path / "music2latent.pt"
+    if damage == "truncated":
+        torch.save({"gen_state_dict": {"w": torch.zeros(1000)}}, path)
+        path.write_bytes(path.read_bytes()[:2000])
+    else:
+        path.write_bytes({"html": b"<html><body>404 Not Found</body></html>", "empty": b"",
+                          "zeroed": bytes(4096)}[damage])
+    assert main(["run", "--out", str(tmp_path / "run"), "--codec", "m2l", "--m2l-weights", str(path),
+                 "--cache", str(tmp_path / "cache")]) == 1
+    err = capsys.readouterr().err
+    assert f"{path} cannot be read as Music2Latent's weights" in err and "Download it again" in err

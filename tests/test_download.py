@@ -139,3 +139,46 @@ def test_by_default_the_archive_is_checked_against_the_published_sha256(server, 
     assert list(PUBLISHED_SHA256) == ["NSYNTH_GUITAR_MP3.zip"]
     with pytest.raises(ChecksumError, match=PUBLISHED_SHA256["NSYNTH_GUITAR_MP3.zip"]):
         download_nsynth_guitar(tmp_path / "data", raw_url=url, media_url=url, progress=False)
+
+
+def test_files_of_the_users_under_the_datasets_folder_are_never_unpacked_over(server, tmp_path):
+    """Without the completion marker, the archive was once unpacked over DIR/NSYNTH_GUITAR_MP3/ and its files."""
+    url, served = server
+    dest = tmp_path / "data"
+    mine = dest / "NSYNTH_GUITAR_MP3" / "nsynth-guitar-train" / "guitar_acoustic_000-060-075.mp3"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"my own recording")
+    with pytest.raises(FileExistsError, match="was not made by a finished download.*Move it aside"):
+        download_nsynth_guitar(dest, raw_url=url, media_url=url, progress=False, sha256=sha256_of(served))
+    assert mine.read_bytes() == b"my own recording"
+    assert RangeHandler.requests == []  # refused before any download
+
+
+def test_a_users_own_archive_is_unpacked_but_never_deleted(server, tmp_path):
+    url, served = server
+    dest = tmp_path / "data"
+    dest.mkdir()
+    archive = dest / "NSYNTH_GUITAR_MP3.zip"
+    archive.write_bytes((served / "NSYNTH_GUITAR_MP3.zip").read_bytes())  # the user's copy, not downloaded here
+    target = download_nsynth_guitar(dest, raw_url=url, media_url=url, progress=False, sha256=sha256_of(served))
+    assert len(list_notes(target, "train").notes) == 2
+    assert archive.is_file()  # not ours to delete
+    assert not [r for r in RangeHandler.requests if r[0] == "GET" and r[1].endswith(".zip")]  # nor downloaded again
+    assert sorted(p.name for p in dest.iterdir()) == ["NSYNTH_GUITAR_MP3", "NSYNTH_GUITAR_MP3.zip"]  # no debris
+
+
+def test_an_unpacking_cut_short_leaves_no_half_folder_and_the_rerun_finishes(server, tmp_path, monkeypatch):
+    url, served = server
+    dest = tmp_path / "data"
+
+    def cut(self, path=None, members=None, pwd=None):  # Ctrl-C after the first note
+        self.extract(self.infolist()[0], path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", cut)
+    with pytest.raises(KeyboardInterrupt):
+        download_nsynth_guitar(dest, raw_url=url, media_url=url, progress=False, sha256=sha256_of(served))
+    assert not (dest / "NSYNTH_GUITAR_MP3").exists()
+    monkeypatch.undo()
+    target = download_nsynth_guitar(dest, raw_url=url, media_url=url, progress=False, sha256=sha256_of(served))
+    assert (target / DONE_MARKER).is_file() and [p.name for p in dest.iterdir()] == ["NSYNTH_GUITAR_MP3"]

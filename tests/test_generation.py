@@ -246,3 +246,52 @@ def test_generate_cut_short_keeps_the_notes_it_wrote_and_a_rerun_makes_only_the_
     assert "2 of the 5 notes are already in" in capsys.readouterr().out
     after = {f.name: f.read_bytes() for f in out.glob("*.wav")}
     assert len(after) == 5 and all(after[name] == data for name, data in first.items())
+
+
+def test_a_note_cut_by_a_full_disk_never_counts_as_made(tmp_path, capsys, monkeypatch):
+    """`generate` once kept a 4 KB note cut by a full disk as done, for good."""
+    import errno
+
+    import soundfile as sf
+
+    path = _labelled_checkpoint(tmp_path)
+    out = tmp_path / "notes"
+    real_write, calls = sf.write, []
+
+    def full_at_the_second_note(file, data, *args, **kwargs):
+        calls.append(file)
+        if len(calls) == 2:
+            with open(file, "wb") as handle:
+                handle.write(b"RIFF" + b"\0" * 100)  # a few bytes, then no more room
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(file, data, *args, **kwargs)
+
+    monkeypatch.setattr(sf, "write", full_at_the_second_note)
+    assert main(["generate", "--checkpoint", str(path), *GENERATE, "--num", "3", "--out", str(out)]) == 1
+    assert f"The disk holding {out} is full" in capsys.readouterr().err
+    assert len(list(out.iterdir())) == 1  # the first note, whole; nothing of the second
+    monkeypatch.undo()
+    assert main(["generate", "--checkpoint", str(path), *GENERATE, "--num", "3", "--out", str(out)]) == 0
+    assert "1 of the 3 notes are already in" in capsys.readouterr().out
+    assert [sf.info(f).frames for f in sorted(out.iterdir())] == [sf.info(sorted(out.iterdir())[0]).frames] * 3
+
+
+def test_note_names_too_long_for_the_file_system_are_refused_before_sampling(tmp_path, capsys, monkeypatch):
+    long_name = tmp_path / ("m" * 230 + ".pt")  # a legal file name; its notes' names (about 290 characters) are not
+    long_name.write_bytes(_labelled_checkpoint(tmp_path).read_bytes())
+    monkeypatch.setattr(NoteGenerator, "generate", lambda *a, **k: pytest.fail("sampled before checking the names"))
+    assert main(["generate", "--checkpoint", str(long_name), *GENERATE, "--out", str(tmp_path / "notes")]) == 1
+    err = capsys.readouterr().err
+    assert "too long for this file system" in err and "shorter name" in err
+
+
+def test_another_projects_checkpoint_and_overshooting_guidance_are_errors_not_tracebacks(tmp_path, capsys):
+    other = tmp_path / "other.pt"
+    torch.save({"model": {"w": torch.zeros(2)}, "epoch": 3}, other)  # once: KeyError 'model_config'
+    assert main(["generate", "--checkpoint", str(other), "--out", str(tmp_path / "a")]) == 1
+    assert "not a tutorial_lib checkpoint (it does not describe its model" in capsys.readouterr().err
+    shipped = "tutorial_lib/pretrained/cpu-long.pt"  # once: librosa's "Audio buffer is not finite everywhere"
+    assert main(["generate", "--checkpoint", shipped, "--pitch", "50", "--guidance", "1e4", "--num", "1",
+                 "--sample-steps", "5", "--out", str(tmp_path / "b")]) == 1
+    assert "infinite loudness; a full-scale sine" in (err := capsys.readouterr().err) and "lower --guidance" in err
+    assert not (tmp_path / "b").exists()

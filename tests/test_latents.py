@@ -217,3 +217,28 @@ def test_a_note_nan_in_fp32_too_is_skipped_and_counted(tiny_nsynth, tmp_path, ca
     with pytest.raises(ValueError, match="No usable notes.*NaN or infinite latents"):
         encode_notes(notes, codec, tmp_path, duration=1.0, progress=False)
     assert "for 2 of 2 notes: 0 re-encoded in fp32 and kept, 2 skipped" in capsys.readouterr().out
+
+
+def test_a_cache_shard_of_cut_notes_is_named_not_blamed_on_num_frames(tiny_nsynth, tmp_path):
+    """A cache file holding 10-frame latents once said "lower num_frames" instead of naming the file."""
+    from tutorial_lib.data.latents import DamagedCacheError
+
+    cache = tmp_path / "cache"
+    prepare_latents(tiny_nsynth, MelCodec(), cache, num_frames=32, progress=False)
+    shards = [p for p in cache.rglob("*.pt") if "stats" not in p.name]
+    for path in shards:  # every note cut to 10 frames
+        shard = torch.load(path)
+        shard["latents"] = shard["latents"][..., :10].clone()
+        torch.save(shard, path)
+    with pytest.raises(ValueError, match="fewer than num_frames=32: if they last the usual 4 s, the latent cache") as error:
+        prepare_latents(tiny_nsynth, MelCodec(), cache, num_frames=32, progress=False)
+    assert str(shards[0]) in str(error.value) or str(shards[-1]) in str(error.value)
+    notes = list_notes(tiny_nsynth, "train").notes  # cut notes from the cache beside a note encoded now
+    encode_notes(notes[:3], MelCodec(), tmp_path / "mixed", progress=False)
+    (path,) = (tmp_path / "mixed").rglob("*.pt")
+    shard = torch.load(path)
+    shard["latents"] = shard["latents"][..., :10].clone()
+    torch.save(shard, path)
+    with pytest.raises(DamagedCacheError, match="holds notes of 10 frames beside notes of .*Delete that file") as error:
+        encode_notes(notes[:4], MelCodec(), tmp_path / "mixed", progress=False)
+    assert str(path) in str(error.value)

@@ -281,3 +281,34 @@ def test_a_truncated_wav_is_skipped_as_truncated_not_padded(tmp_path):
     short = tmp_path / "short.wav"  # a whole file that is simply shorter is still padded
     sf.write(short, 0.3 * np.sin(np.arange(48000) / 10), 16000, subtype="PCM_16")
     assert load_note(short, 16000, 64000)[1] == ["padded"]
+
+
+def test_float_audio_past_full_scale_is_scaled_down_and_the_fix_listed(tmp_path):
+    """A float WAV peaking at 2.7 was once taken as it was, with no fix named."""
+    import soundfile as sf
+
+    from tutorial_lib.data.nsynth import load_note
+
+    path = tmp_path / "guitar_acoustic_000-060-100.wav"
+    sf.write(path, 2.7 * np.sin(np.linspace(0, 2000, 64000)).astype(np.float32), 16000, subtype="FLOAT")
+    audio, fixes = load_note(path, 16000, 64000)
+    assert "scaled down to full scale (float audio peaking past 1)" in fixes
+    assert abs(np.abs(audio).max() - 1.0) < 1e-6
+
+
+def test_a_synthetic_set_with_a_note_deleted_or_cut_is_written_again(tmp_path, capsys):
+    """A deleted or cut note of a finished synthetic set once left every later run training on fewer notes."""
+    from tutorial_lib.data import write_synthetic_nsynth
+
+    root = write_synthetic_nsynth(tmp_path / "set", {"train": 1, "valid": 1}, pitches=range(40, 89, 12),
+                                  velocities=(75,), progress=False)
+    notes = sorted(root.rglob("*.wav"))
+    whole = {p: p.read_bytes() for p in notes}
+    stamp = notes[2].stat().st_mtime_ns
+    write_synthetic_nsynth(root, {"train": 1, "valid": 1}, pitches=range(40, 89, 12), velocities=(75,), progress=False)
+    assert notes[2].stat().st_mtime_ns == stamp and "missing or cut" not in capsys.readouterr().out  # whole: kept
+    notes[0].unlink()
+    notes[1].write_bytes(whole[notes[1]][:4096])
+    write_synthetic_nsynth(root, {"train": 1, "valid": 1}, pitches=range(40, 89, 12), velocities=(75,), progress=False)
+    assert "2 synthetic note(s) in" in capsys.readouterr().out
+    assert {p: p.read_bytes() for p in sorted(root.rglob("*.wav"))} == whole

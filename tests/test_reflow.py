@@ -214,3 +214,56 @@ def test_the_shipped_reflowed_model_names_the_shipped_model_it_came_from_and_sam
     assert generator.trained_on.pairs == 12000 and "reflow steps on 12000 pairs made by cpu-long-" in str(generator.trained_on)
     latents = generator.sample_latents(2, pitch=56, source="acoustic", velocity=75, sample_steps=1)
     assert latents.shape == (2, 64, generator.space.num_frames) and torch.isfinite(latents).all()
+
+
+SMALL = ["--pairs", "24", "--pair-steps", "3", "--train-steps", "3", "--batch-size", "8"]
+
+
+@pytest.mark.parametrize("restart", [[], ["--restart"]])
+def test_reflow_refuses_an_out_that_holds_the_first_model_before_making_pairs(tmp_path, capsys, restart):
+    """`reflow --checkpoint DIR/checkpoint.pt --out DIR --restart` once replaced the model it was reflowing."""
+    first = _first_model(tmp_path)
+    before = first.read_bytes()
+    assert main(["reflow", "--checkpoint", str(first), "--out", str(first.parent), *SMALL, *restart]) == 1
+    assert "holds the first model checkpoint.pt itself" in capsys.readouterr().err
+    assert first.read_bytes() == before and sorted(p.name for p in first.parent.iterdir()) == ["checkpoint.pt"]
+
+
+def test_another_models_checkpoint_in_out_is_refused_before_the_pairs_are_made(tmp_path, capsys):
+    out = tmp_path / "reflowed"
+    assert main(["reflow", "--checkpoint", str(_first_model(tmp_path)), "--out", str(out), *SMALL]) == 0
+    other = _first_model(tmp_path / "b", steps=4)
+    capsys.readouterr()
+    assert main(["reflow", "--checkpoint", str(other), "--out", str(out), *SMALL]) == 1
+    assert "not of the first model asked for" in capsys.readouterr().err
+    assert torch.load(out / "pairs.pt", weights_only=True)["made_with"]["from_checkpoint"] != checkpoint_id(other)
+
+
+@pytest.mark.parametrize("text", ["null", '{"reflowed_from": ', "[1, 2]"])
+def test_a_report_that_is_not_reflows_is_refused_not_a_traceback(tmp_path, capsys, text):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "report.json").write_text(text)
+    assert main(["reflow", "--checkpoint", str(_first_model(tmp_path)), "--out", str(out), *SMALL]) == 1
+    assert "not written by `reflow`" in capsys.readouterr().err
+    assert (out / "report.json").read_text() == text
+
+
+def test_a_full_disk_while_saving_the_pairs_says_where_and_how_much_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import errno
+
+    real_save = torch.save
+
+    def full_disk(obj, f):
+        if "pairs.pt" in str(f):
+            with open(f, "wb") as file:
+                file.write(b"\0" * 1000)  # the start of the file, then no more room
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, f)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    out = tmp_path / "reflowed"
+    assert main(["reflow", "--checkpoint", str(_first_model(tmp_path)), "--out", str(out), *SMALL]) == 1
+    err = capsys.readouterr().err
+    assert f"The disk holding {out} is full: cannot write pairs.pt (it needs about" in err and " MB are free" in err
+    assert not out.exists() or not any(out.iterdir())  # no pairs.pt, no pairs.pt.tmp

@@ -165,3 +165,78 @@ def test_student_edition_keeps_a_students_work_unless_forced(tmp_path, capsys):
     assert "my answer" in worked.read_text() and (out / TEACHER[0].name).stat().st_mtime_ns == untouched
     assert main(["student-edition", "--out", str(out), "--notebooks", str(teacher), "--force"]) == 0
     assert "my answer" not in worked.read_text()
+
+
+@pytest.fixture
+def teacher(tmp_path):
+    """A copy of the teacher's notebooks, which a test may try (and must fail) to overwrite."""
+    folder = tmp_path / "teacher"
+    folder.mkdir()
+    for path in sorted(NOTEBOOKS.glob("*.ipynb"))[:3]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def _contents(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.ipynb"))}
+
+
+def test_force_never_writes_through_a_link_into_the_teachers_notebooks(teacher, tmp_path, capsys):
+    """--out a folder of links to the teacher's notebooks: --force once rewrote all of them as stubs, exit 0."""
+    before = _contents(teacher)
+    links = tmp_path / "links"
+    links.mkdir()
+    for path in teacher.glob("*.ipynb"):
+        (links / path.name).symlink_to(path)
+    assert main(["student-edition", "--out", str(links), "--notebooks", str(teacher), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert "must never be replaced" in err and "a link to" in err
+    assert _contents(teacher) == before and all(p.is_symlink() for p in links.iterdir())
+
+
+def test_force_never_replaces_a_teachers_notebook_when_the_folders_are_swapped(teacher, tmp_path, capsys):
+    before = _contents(teacher)
+    student = tmp_path / "student"
+    assert main(["student-edition", "--out", str(student), "--notebooks", str(teacher)]) == 0
+    capsys.readouterr()
+    assert main(["student-edition", "--out", str(teacher), "--notebooks", str(student), "--force"]) == 1
+    assert "is a student edition already" in capsys.readouterr().err
+    assert _contents(teacher) == before
+    other = tmp_path / "other"  # a teacher's notebook outside --notebooks is never replaced either
+    other.mkdir()
+    name = next(iter(before))
+    (other / name).write_bytes(before[name])
+    assert main(["student-edition", "--out", str(other), "--notebooks", str(teacher), "--force"]) == 1
+    assert "a teacher's notebook, with solutions" in capsys.readouterr().err
+    assert (other / name).read_bytes() == before[name]
+
+
+def test_the_refusal_says_what_force_would_destroy_and_force_replaces_a_students_edition(teacher, tmp_path, capsys):
+    out = tmp_path / "student"
+    assert main(["student-edition", "--out", str(out), "--notebooks", str(teacher)]) == 0
+    mine = next(out.glob("*.ipynb"))
+    mine.write_text(mine.read_text().replace("NotImplementedError", "my answer", 1))
+    assert main(["student-edition", "--out", str(out), "--notebooks", str(teacher)]) == 1
+    err = capsys.readouterr().err
+    assert "--force would replace these 1 file(s)" in err and "would be lost" in err and str(mine) in err
+    assert main(["student-edition", "--out", str(out), "--notebooks", str(teacher), "--force"]) == 0
+    assert "my answer" not in mine.read_text()
+
+
+def test_a_missing_solution_end_fence_is_refused_naming_the_cell(teacher, tmp_path, capsys):
+    """One missing {solution-end} once silently dropped an exercise's check and the next exercise's statement."""
+    path = next(p for p in sorted(teacher.glob("*.ipynb")) if "{solution-end}" in p.read_text())
+    notebook = json.loads(path.read_text())
+    ends = [i for i, c in enumerate(notebook["cells"]) if "".join(c["source"]).lstrip().startswith("```{solution-end}")]
+    cell = notebook["cells"].pop(ends[0])
+    path.write_text(json.dumps(notebook))
+    assert main(["student-edition", "--out", str(tmp_path / "s"), "--notebooks", str(teacher)]) == 1
+    err = capsys.readouterr().err
+    assert path.name in err and "has no {solution-end}" in err and "cell " in err and "(id " in err
+    assert not (tmp_path / "s").exists()
+    assert cell  # the fence removed was a real one
+
+
+def test_a_notebook_with_no_cells_is_no_traceback(tmp_path):
+    empty = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    assert [c["id"] for c in student_notebook(empty)["cells"]] == ["student-edition"]

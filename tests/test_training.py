@@ -68,6 +68,17 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_checkpoint(latents, tmp_pat
     assert torch.load(path, weights_only=False)["step"] == 4
 
 
+def test_a_loss_that_is_nan_before_any_save_does_not_claim_a_good_checkpoint(latents, tmp_path):
+    """`reflow --lr 1e6` once said the checkpoint "still holds the last good state" when none had been saved."""
+    path = tmp_path / "ckpt.pt"
+    bad = latents.clone()
+    bad[batch_indices(len(bad), 8, 0, seed=0)] = float("nan")  # the very first batch
+    config = TrainConfig(steps=4, batch_size=8, checkpoint_every=2, device="cpu")
+    with pytest.raises(TrainingDiverged, match="no good state was saved before it") as error:
+        train(small_model(), RectifiedFlow(), bad, config=config, checkpoint_path=path, progress=False)
+    assert "still holds" not in str(error.value) and not path.exists()
+
+
 def test_missing_checkpoint_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="train first"):
         load_checkpoint(tmp_path / "none.pt")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -120,89 +121,126 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        if args.command == "run":
-            from .runtime.distributed import leave
-            from .pipeline import run_pipeline
-            from .runtime.threads import use_cpu_threads
-
-            use_cpu_threads()
-            try:  # under torchrun, every rank runs this; rank 0 alone returns a report
-                report = run_pipeline(args.out, data=args.data, profile=args.profile, codec=args.codec,
-                                      m2l_weights=args.m2l_weights, cache_dir=args.cache, steps=args.train_steps,
-                                      restart=args.restart, precision=args.precision,
-                                      eval_samples=args.eval_samples)
-            finally:
-                leave()
-            if report:
-                print(json.dumps({k: report[k] for k in ("data", "codec", "training", "seconds")}, indent=2))
-                print(summary_of_evaluation(report.get("evaluation")))
-        elif args.command == "generate":
-            from .generation import NoteGenerator, check_writable, checkpoint_id, write_notes
-
-            labels = {"pitch": None if args.pitch == -1 else args.pitch, "source": args.source,
-                      "velocity": None if args.velocity == -1 else args.velocity}
-            for name, low in (("pitch", 0), ("velocity", 1)):
-                if labels[name] is not None and not low <= labels[name] <= 127:
-                    parser.error(f"--{name} {labels[name]}: give {low}-127 (or leave it out, or -1, for any)")
-            if all(v is None for v in labels.values()) and args.guidance != 1.0:
-                print(f"--guidance {args.guidance:g} has no effect without --pitch, --source or --velocity: "
-                      "the notes are unconditional.")
-            check_writable(args.out)  # before the work, not after it
-            generator = NoteGenerator.from_checkpoint(args.checkpoint, m2l_weights=args.m2l_weights)
-            for warning in generator.label_warnings(**labels):
-                print(f"warning: {warning}", file=sys.stderr)
-            print(f"Model: {generator.trained_on}; codec {generator.space.codec.describe()}")
-            files = write_notes(generator, args.out, num=args.num, model_id=checkpoint_id(args.checkpoint),
-                                seed=args.seed, guidance=args.guidance, sample_steps=args.sample_steps,
-                                solver=args.solver, **labels)
-            for path in files[:10]:
-                print(path)
-            if len(files) > 10:
-                print(f"... and {len(files) - 10} more in {args.out}")
-        elif args.command == "reflow":
-            from .reflow import reflow_run
-            from .runtime.threads import use_cpu_threads
-            from .training import TrainConfig
-
-            use_cpu_threads()
-            config = TrainConfig(steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=200,
-                                 lr_schedule="cosine", ema_decay=0.999, eval_every=10**9, checkpoint_every=500,
-                                 seed=args.seed)
-            report = reflow_run(args.checkpoint, args.out, num_pairs=args.pairs, pair_steps=args.pair_steps,
-                                guidance=args.guidance, seed=args.seed, config=config, restart=args.restart)
-            print(json.dumps(report, indent=2))
-        elif args.command == "synth":
-            from .data import write_synthetic_nsynth
-
-            prof = PROFILES[args.profile]
-            if prof.real_data:
-                parser.error(f"profile {args.profile} uses the real NSynth data; pick ci or cpu")
-            print(write_synthetic_nsynth(args.out, prof.instruments_per_source, prof.pitches, prof.velocities))
-        elif args.command == "student-edition":
-            from .book.student import write_student_edition
-
-            for path in write_student_edition(args.out, args.notebooks, force=args.force):
-                print(path)
-        else:
-            from .data import download_nsynth_guitar
-
-            print(download_nsynth_guitar(args.out))
+        with _writer_lock(args):
+            COMMANDS[args.command](args, parser)
     except (FileNotFoundError, ValueError, OSError, FloatingPointError) as error:  # incl. TrainingDiverged
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        checkpoint = Path(args.out) / "checkpoint.pt" if args.command in ("run", "reflow") else None
-        if checkpoint is not None and checkpoint.is_file():
-            print(f"\nInterrupted. Training was saved in {checkpoint}: run the same command again to resume.",
-                  file=sys.stderr)
-        elif args.command == "generate":
-            print(f"\nInterrupted. The notes written so far are in {args.out}: run the same command again to make "
-                  "the rest.", file=sys.stderr)
-        else:
-            print("\nInterrupted.", file=sys.stderr)
+        print(_interrupted(args), file=sys.stderr)
         return 130
     return 0
 
+
+#: The commands that write into ``--out``: one at a time per folder (tutorial_lib.runtime.lock).
+WRITERS = ("run", "reflow", "generate", "synth", "download")
+
+
+def _writer_lock(args):
+    """The ``--out`` folder's lock for a command that writes there (under torchrun, rank 0 holds it for all)."""
+    from contextlib import nullcontext
+
+    if args.command not in WRITERS or int(os.environ.get("RANK", "0")) != 0:
+        return nullcontext()
+    from .runtime.lock import folder_lock
+
+    return folder_lock(args.out, f"python -m tutorial_lib {args.command} --out {args.out}")
+
+
+def _interrupted(args) -> str:
+    """What Ctrl-C left behind and how to go on."""
+    checkpoint = Path(args.out) / "checkpoint.pt" if args.command in ("run", "reflow") else None
+    if checkpoint is not None and checkpoint.is_file():
+        return f"\nInterrupted. Training was saved in {checkpoint}: run the same command again to resume."
+    if args.command == "generate":
+        return (f"\nInterrupted. The notes written so far are in {args.out}: run the same command again to make "
+                "the rest.")
+    return "\nInterrupted."
+
+
+def _run(args, parser) -> None:
+    from .runtime.distributed import leave
+    from .pipeline import run_pipeline
+    from .runtime.threads import use_cpu_threads
+
+    use_cpu_threads()
+    try:  # under torchrun, every rank runs this; rank 0 alone returns a report
+        report = run_pipeline(args.out, data=args.data, profile=args.profile, codec=args.codec,
+                              m2l_weights=args.m2l_weights, cache_dir=args.cache, steps=args.train_steps,
+                              restart=args.restart, precision=args.precision, eval_samples=args.eval_samples)
+    finally:
+        leave()
+    if report:
+        print(json.dumps({k: report[k] for k in ("data", "codec", "training", "seconds")}, indent=2))
+        print(summary_of_evaluation(report.get("evaluation")))
+
+
+def _generate(args, parser) -> None:
+    from .generation import NoteGenerator, check_writable, checkpoint_id, note_files, write_notes
+
+    labels = {"pitch": None if args.pitch == -1 else args.pitch, "source": args.source,
+              "velocity": None if args.velocity == -1 else args.velocity}
+    for name, low in (("pitch", 0), ("velocity", 1)):
+        if labels[name] is not None and not low <= labels[name] <= 127:
+            parser.error(f"--{name} {labels[name]}: give {low}-127 (or leave it out, or -1, for any)")
+    if all(v is None for v in labels.values()) and args.guidance != 1.0:
+        print(f"--guidance {args.guidance:g} has no effect without --pitch, --source or --velocity: "
+              "the notes are unconditional.")
+    if not Path(args.checkpoint).is_file():
+        raise FileNotFoundError(f"No checkpoint at {args.checkpoint}; give a checkpoint.pt written by `run` (or "
+                                "one in tutorial_lib/pretrained/).")
+    how = dict(num=args.num, model_id=checkpoint_id(args.checkpoint), seed=args.seed, guidance=args.guidance,
+               sample_steps=args.sample_steps, solver=args.solver, **labels)
+    check_writable(args.out, names=[f.name for f in note_files(args.out, **how)])  # before the work, not after it
+    generator = NoteGenerator.from_checkpoint(args.checkpoint, m2l_weights=args.m2l_weights)
+    for warning in generator.label_warnings(**labels):
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"Model: {generator.trained_on}; codec {generator.space.codec.describe()}")
+    files = write_notes(generator, args.out, **how)
+    for path in files[:10]:
+        print(path)
+    if len(files) > 10:
+        print(f"... and {len(files) - 10} more in {args.out}")
+
+
+def _reflow(args, parser) -> None:
+    from .reflow import reflow_run
+    from .runtime.threads import use_cpu_threads
+    from .training import TrainConfig
+
+    use_cpu_threads()
+    config = TrainConfig(steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=200,
+                         lr_schedule="cosine", ema_decay=0.999, eval_every=10**9, checkpoint_every=500,
+                         seed=args.seed)
+    report = reflow_run(args.checkpoint, args.out, num_pairs=args.pairs, pair_steps=args.pair_steps,
+                        guidance=args.guidance, seed=args.seed, config=config, restart=args.restart)
+    print(json.dumps(report, indent=2))
+
+
+def _synth(args, parser) -> None:
+    from .data import write_synthetic_nsynth
+
+    prof = PROFILES[args.profile]
+    if prof.real_data:
+        parser.error(f"profile {args.profile} uses the real NSynth data; pick ci or cpu")
+    print(write_synthetic_nsynth(args.out, prof.instruments_per_source, prof.pitches, prof.velocities))
+
+
+def _student_edition(args, parser) -> None:
+    from .book.student import write_student_edition
+
+    for path in write_student_edition(args.out, args.notebooks, force=args.force):
+        print(path)
+
+
+def _download(args, parser) -> None:
+    from .data import download_nsynth_guitar
+
+    print(download_nsynth_guitar(args.out))
+
+
+COMMANDS = {"run": _run, "generate": _generate, "reflow": _reflow, "synth": _synth,
+            "student-edition": _student_edition, "download": _download}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -113,6 +113,9 @@ def _read(path: Path, device) -> dict:
         raise CheckpointError(f"The checkpoint {path} is damaged or not a checkpoint ({reason}).") from error
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path} is not a tutorial_lib checkpoint (no model weights in it).")
+    if not isinstance(state.get("model_config"), dict):
+        raise CheckpointError(f"{path} is not a tutorial_lib checkpoint (it does not describe its model: "
+                              "another project's file?).")
     return state
 
 

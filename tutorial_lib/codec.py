@@ -159,9 +159,13 @@ class MelCodec(Codec):
 
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """``[64, frames]`` -> ``[samples]`` float32 audio (a batch ``[N, 64, frames]`` -> ``[N, samples]``)."""
-        mel = np.maximum(np.exp(torch.as_tensor(latents).detach().cpu().double().numpy()) - self.eps, 0.0)
-        work.add("decode mel", mel.shape[0] if mel.ndim == 3 else 1)
-        stft_magnitude = self.mel_to_magnitude(mel)
+        log_mel = torch.as_tensor(latents).detach().cpu().double().numpy()
+        work.add("decode mel", log_mel.shape[0] if log_mel.ndim == 3 else 1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            stft_magnitude = self.mel_to_magnitude(np.maximum(np.exp(log_mel) - self.eps, 0.0))
+        if not np.isfinite(stft_magnitude).all():
+            raise FloatingPointError(f"log-mel values up to {np.nanmax(log_mel):.3g} decode to infinite loudness; a "
+                                     "full-scale sine's stay under 5")
         audio = griffin_lim(stft_magnitude, n_iter=self.griffin_lim_iters, hop_length=self.hop_length,
                             n_fft=self.n_fft)
         return audio.astype(np.float32)
@@ -193,6 +197,21 @@ def griffin_lim(magnitude: np.ndarray, *, n_iter: int, hop_length: int, n_fft: i
         angles = magnitude * angles / (np.abs(angles) + eps)
         previous = rebuilt
     return librosa.istft(angles, hop_length=hop_length, n_fft=n_fft)
+
+
+def _read_m2l_file(path: Path):
+    """``torch.load`` of Music2Latent's weights; a file it cannot read (an HTML error page saved as the file, a
+    cut download, an empty or zeroed file) raises ``ValueError`` naming it and what to do."""
+    import pickle
+    import zipfile
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, IndexError, ValueError, UnicodeDecodeError,
+            zipfile.BadZipFile) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:100]
+        raise ValueError(f"{path} cannot be read as Music2Latent's weights ({reason}): a damaged or cut download, "
+                         f"or a web page saved under its name. Download it again. {M2L_HOW_TO_GET}") from None
 
 
 def find_m2l_weights(checkpoint: str | os.PathLike | None = None) -> Path | None:
@@ -333,7 +352,7 @@ class Music2LatentCodec(Codec):
             path = download_m2l_weights()
         from music2latent.models import UNet
 
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = _read_m2l_file(path)
         if not isinstance(state, dict) or "gen_state_dict" not in state:
             raise ValueError(f"{path} is not a Music2Latent checkpoint (no 'gen_state_dict'). {M2L_HOW_TO_GET}")
         gen = UNet()

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import errno
 import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,7 +23,7 @@ from .codec import Codec, load_codec
 from .conditioning import Conditions
 from .data.labels import SOURCES
 from .flow import RectifiedFlow
-from .runtime.files import file_fingerprint
+from .runtime.files import file_fingerprint, save_atomically, temporary_name, write_atomically
 from .runtime.devices import model_device
 from .sampling import sample, sample_seeded
 
@@ -161,7 +162,14 @@ class NoteGenerator:
         """``num`` notes: standardised latents ``[num, 64, frames]`` and their waveforms; ``how`` as for
         :meth:`sample_latents` (labels, noise or seed, guidance, steps, solver)."""
         latents = self.sample_latents(num, **how)
-        return latents, self.space.to_audio(latents)
+        try:
+            if not torch.isfinite(latents).all():
+                raise FloatingPointError("they hold NaN or infinite values")
+            return latents, self.space.to_audio(latents)
+        except FloatingPointError as error:
+            raise FloatingPointError(f"Cannot decode the sampled notes ({error}; guidance "
+                                     f"{how.get('guidance', 1.0):g}). Guidance far above the usual 1-3 overshoots: "
+                                     "lower --guidance.") from error
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, m2l_weights: str | None = None,
@@ -207,10 +215,15 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> dict:
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     scale = 0.99 / peak if peak > 0.99 else 1.0
     audio = audio * scale
-    try:
-        sf.write(str(path), audio, sample_rate, subtype="PCM_16")
-    except (RuntimeError, sf.SoundFileError) as error:  # libsndfile's errors are not OSErrors
-        raise OSError(f"Cannot write {path} ({error}); check that the folder is writable and the disk not full.") from error
+
+    def write(tmp):
+        try:
+            sf.write(str(tmp), audio, sample_rate, subtype="PCM_16", format="WAV")
+        except (RuntimeError, sf.SoundFileError) as error:  # libsndfile's errors are not OSErrors
+            raise OSError(f"Cannot write {path} ({error}); check that the folder is writable and the disk not "
+                          "full.") from error
+
+    write_atomically(path, write, size=44 + 2 * audio.size)  # whole or not at all: a cut note never counts as made
     return {"file": Path(path).name, "seconds": round(len(audio) / sample_rate, 2),
             "rms": round(float(np.sqrt(np.mean(audio ** 2))) if audio.size else 0.0, 5),
             "peak": round(float(np.abs(audio).max()) if audio.size else 0.0, 4), "scaled_by": round(scale, 4)}
@@ -221,18 +234,37 @@ def checkpoint_id(path: str | Path) -> str:
     return f"{Path(path).stem}-{file_fingerprint(path, length=8)}"
 
 
-def check_writable(folder: str | Path) -> Path:
-    """Creates ``folder`` if needed and makes sure a file can be written there, before any work is done."""
+def check_writable(folder: str | Path, names: list[str] = ()) -> Path:
+    """Creates ``folder`` if needed and makes sure a file can be written there, under names as long as the
+    longest of ``names`` and their temporary names (:func:`~tutorial_lib.runtime.files.temporary_name`), before any
+    work is done."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--out {folder} is a file, not a folder; choose a folder for the notes.")
+    longest = max([*names, *(temporary_name(name) for name in names)], key=len, default="")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+        # as long a name as the longest file's (prefix 12 + 8 random characters + suffix)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-", suffix="x" * max(0, len(longest) - 20)):
             pass
     except OSError as error:
+        if error.errno == errno.ENAMETOOLONG and longest:
+            raise OSError(f"Cannot write into {folder}: its files would be named like {longest} ({len(longest)} "
+                          "characters), too long for this file system. Choose a shorter --out, or rename the "
+                          "checkpoint to a shorter name.") from error
         raise OSError(f"Cannot write into {folder} ({error.strerror or error}); choose another --out.") from error
     return folder
+
+
+def note_files(out: str | Path, *, num: int, model_id: str, seed: int = 0, pitch: int | None = None,
+               source: str | None = None, velocity: int | None = None, guidance: float = 1.0,
+               sample_steps: int = 50, solver: str = "euler") -> list[Path]:
+    """The files :func:`write_notes` writes: ``<model_id>-<labels>-g<guidance>-<solver><steps>-seed<seed>-<i>.wav``."""
+    labels = "-".join(f"{k}{v}" for k, v in (("pitch", pitch), ("", source), ("velocity", velocity))
+                      if v is not None)
+    how = f"{labels}-g{guidance:g}" if labels else "any"
+    width = max(3, len(str(num - 1)))
+    return [Path(out) / f"{model_id}-{how}-{solver}{sample_steps}-seed{seed}-{i:0{width}d}.wav" for i in range(num)]
 
 
 #: Notes sampled together by :func:`write_notes`; fixed, so note ``i`` of a seed is the same whatever ``num``.
@@ -252,12 +284,9 @@ def write_notes(generator: NoteGenerator, out: str | Path, *, num: int, model_id
     """
     from .runtime.progress import progress_bar
 
-    out = check_writable(out)
-    labels = "-".join(f"{k}{v}" for k, v in (("pitch", pitch), ("", source), ("velocity", velocity))
-                      if v is not None)
-    how = f"{labels}-g{guidance:g}" if labels else "any"
-    width = max(3, len(str(num - 1)))
-    files = [out / f"{model_id}-{how}-{solver}{sample_steps}-seed{seed}-{i:0{width}d}.wav" for i in range(num)]
+    files = note_files(out, num=num, model_id=model_id, seed=seed, pitch=pitch, source=source, velocity=velocity,
+                       guidance=guidance, sample_steps=sample_steps, solver=solver)
+    out = check_writable(out, names=[f.name for f in files])
     rate = generator.space.codec.sample_rate
     missing = {i for i, f in enumerate(files) if not f.exists()}
     if len(missing) < num:
@@ -287,10 +316,7 @@ def strip_checkpoint(path: str | Path, dest: str | Path) -> Path:
     state["model"] = state["ema"]  # sampling uses the EMA; one copy of the weights is enough
     state.pop("optimizer", None)
     state["stripped"] = True
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, dest)
-    return dest
+    return save_atomically(state, dest)
 
 
 def load_pretrained(name: str = "cpu-long", *, codec: Codec | None = None) -> NoteGenerator:

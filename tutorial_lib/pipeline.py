@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,9 +21,9 @@ from .data import LatentData, download_nsynth_guitar, prepare_latents, write_syn
 from .conditioning import Conditions
 from .runtime.distributed import barrier, world
 from .runtime.estimates import describe_training
-from .runtime.files import fingerprint
+from .runtime.files import fingerprint, write_text_atomically
 from .flow import RectifiedFlow
-from .generation import LatentSpace, NoteGenerator, labels_held, nearest, write_wav
+from .generation import LatentSpace, NoteGenerator, check_writable, labels_held, nearest, write_wav
 from .profiles import Profile, default_cache_dir, default_data_dir, get_profile
 
 from .runtime.threads import use_cpu_threads
@@ -215,6 +216,10 @@ def data_warnings(prepared: Prepared) -> list[str]:
     if valid < 10:
         warnings.append(f"only {valid} validation notes: the validation loss and the evaluation's real-note "
                         "figures rest on them and say little. Add notes or instruments.")
+    both = sorted({n.name for n in prepared.data.train.notes} & {n.name for n in prepared.data.valid.notes})
+    if both:
+        warnings.append(f"{len(both)} note(s) are in both train and valid (e.g. {both[0]}): the validation figures "
+                        "measure notes the model trained on. Remove them from one of the two folders.")
     return warnings
 
 
@@ -251,17 +256,33 @@ def nearest_held(wanted: tuple[int, ...], held: torch.Tensor) -> tuple[int, ...]
 
 def check_run_folder(out: Path) -> None:
     """Refuses an ``out`` holding files a run would write (``report.json``, ``samples/*.wav``) but no
-    ``checkpoint.pt``: they were not made by a run this command can continue, so they are not replaced."""
+    ``checkpoint.pt``: they were not made by a run this command can continue, so they are not replaced. Then
+    makes sure the run's files can be written there, under their full names, before any work."""
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} is a file, not a folder; choose a folder for the run.")
-    if (out / "checkpoint.pt").exists():
-        return  # a run's folder: resumed, reloaded or (with --restart) redone, each checked by train()
+    # no checkpoint.pt: not a run's folder (else resumed, reloaded or, with --restart, redone, checked by train())
     theirs = [p for p in (out / "report.json", *sorted((out / "samples").glob("*.wav"))) if p.exists()]
-    if theirs:
+    if theirs and not (out / "checkpoint.pt").exists():
         raise FileExistsError(f"{out} holds {', '.join(str(p) for p in theirs[:3])}"
                               f"{f' and {len(theirs) - 3} more' if len(theirs) > 3 else ''} but no checkpoint.pt: "
                               "not a run this command can continue, so it will not write over them. Choose a new "
                               "--out, or move them aside.")
+    check_writable(out, names=["checkpoint.pt", "report.json"])  # a path too long fails now, not after training
+    check_writable(out / "samples", names=["pitch127_acoustic_velocity127_g10.25.wav"])
+
+
+SAMPLE_NAME = re.compile(r"(sample_\d+|pitch\d+_acoustic_velocity\d+_g[-\d.e+]+)\.wav")
+
+
+def samples_of_earlier_run(out: Path) -> set[Path]:
+    """The notes in ``out/samples/`` that an earlier run's ``report.json`` lists as its own (run's names only, no
+    links): a run with other settings removes those it does not write again, and never any other file."""
+    try:
+        earlier = json.loads((out / "report.json").read_text())["sampling"]["samples"]
+        files = {out / info["file"] for info in earlier}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {f for f in files if f.parent == out / "samples" and SAMPLE_NAME.fullmatch(f.name) and not f.is_symlink()}
 
 
 def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: str = "ci", codec: str | None = None,
@@ -278,8 +299,9 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
     out = Path(out)
     if steps is not None and steps < 1:
         raise ValueError(f"steps={steps}: training needs at least 1 step (leave it out for the profile's own).")
-    if eval_samples is not None and eval_samples < 0:
-        raise ValueError(f"eval_samples={eval_samples}: give 0 (no evaluation) or more notes (--eval-samples).")
+    if eval_samples is not None and (eval_samples < 0 or eval_samples == 1):
+        raise ValueError(f"eval_samples={eval_samples}: give 0 (no evaluation) or 2 notes or more (--eval-samples): "
+                         "the evaluation compares spreads, which one note does not have.")
     check_run_folder(out)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     overrides = {"steps": steps, "precision": precision, "eval_samples": eval_samples}
@@ -306,9 +328,12 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
         return {}
     generator = NoteGenerator(result.ema_model.eval(), result.flow, prepared.latent_space)
     labels = prepared.conditions("train")
+    earlier = samples_of_earlier_run(out)
     sample_stats = write_samples(generator, out / "samples", num=prof.num_samples, sample_steps=prof.sample_steps,
                                  solver=SOLVER, pitches=nearest_held(prof.named_pitches, labels.pitch),
                                  velocity=nearest_held((100,), labels.velocity)[0], guidance=prof.guidance)
+    for stale in earlier - {out / info["file"] for info in sample_stats}:
+        stale.unlink(missing_ok=True)  # the earlier model's notes that this run did not write again
     lap("sampling and decoding")
     # One set of unconditional notes serves the copy check and the evaluation.
     unconditional = generator.sample_latents(prof.eval_samples or max(prof.num_samples, 16), seed=1,
@@ -352,5 +377,5 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
         "seconds": timings,  # this command's stages (a reload's training is seconds; see training.train_seconds)
         "machine": {"python": platform.python_version(), "torch": torch.__version__, "device": str(next(model.parameters()).device)},
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    write_text_atomically(out / "report.json", json.dumps(report, indent=2))
     return report

@@ -28,6 +28,7 @@ from .conditioning import Conditions
 from .data.labels import UNKNOWN
 from .flow import RectifiedFlow
 from .sampling import Velocity, guided, sample, time_grid
+from .runtime.files import save_atomically, write_text_atomically
 from .training import TrainConfig, TrainResult, train
 
 
@@ -205,8 +206,7 @@ def reflow_run(checkpoint, out, *, num_pairs: int = 8192, pair_steps: int = 50, 
                                    ema_decay=0.999, eval_every=10**9, checkpoint_every=500)
     out = check_writable(out)
     report_path, pairs_path = out / "report.json", out / "pairs.pt"
-    if report_path.is_file() and "reflowed_from" not in json.loads(report_path.read_text() or "{}"):
-        raise ValueError(f"{report_path} was not written by `reflow`; choose another --out (nothing was changed).")
+    check_reflow_folder(checkpoint, out)
     first = NoteGenerator.from_checkpoint(checkpoint)  # refuses a damaged file or one it cannot decode, saying why
     _, _, state = load_checkpoint(checkpoint)
     extra = state.get("extra") or {}
@@ -215,6 +215,8 @@ def reflow_run(checkpoint, out, *, num_pairs: int = 8192, pair_steps: int = 50, 
                   "from_trained_on": str(first.trained_on)}
     settings = {**provenance, "num_steps": pair_steps, "solver": "euler", "guidance": guidance, "pairs": num_pairs,
                 "seed": seed, "unconditional_share": unconditional_share if first.conditioned else None}
+    if not restart:
+        check_reflowed_checkpoint(out / "checkpoint.pt", provenance["from_checkpoint"])
     pairs = None
     if pairs_path.is_file() and not restart:
         saved = torch.load(pairs_path, weights_only=True)
@@ -232,10 +234,9 @@ def reflow_run(checkpoint, out, *, num_pairs: int = 8192, pair_steps: int = 50, 
         pairs = make_pairs(first.model, first.flow, noise, conditions=labels, num_steps=pair_steps,
                            guidance=guidance, progress=progress)
         pairs.made_with = {**settings, "seconds": pairs.made_with["seconds"]}
-        tmp = pairs_path.with_name(pairs_path.name + ".tmp")
-        torch.save({"noise": pairs.noise, "latents": pairs.latents, "made_with": pairs.made_with,
-                    "conditions": None if labels is None else [labels.pitch, labels.source, labels.velocity]}, tmp)
-        tmp.replace(pairs_path)
+        save_atomically({"noise": pairs.noise, "latents": pairs.latents, "made_with": pairs.made_with,
+                         "conditions": None if labels is None else [labels.pitch, labels.source, labels.velocity]},
+                        pairs_path)
     result = train_reflow(first.model, pairs, config=config, flow=UShapedFlow(sigma_data=first.flow.sigma_data),
                           checkpoint_path=out / "checkpoint.pt", progress=progress, restart=restart,
                           checkpoint_extra={k: v for k, v in extra.items() if k in ("latent_space", "labels_held")})
@@ -251,5 +252,43 @@ def reflow_run(checkpoint, out, *, num_pairs: int = 8192, pair_steps: int = 50, 
               "straightness": {name: model_straightness(model, probe, conditions=probe_labels, guidance=guidance).mean
                                for name, model in (("first", first.model), ("reflowed", result.ema_model))},
               "checkpoint": str(out / "checkpoint.pt")}
-    report_path.write_text(json.dumps(report, indent=2))
+    write_text_atomically(report_path, json.dumps(report, indent=2))
     return report
+
+
+def check_reflow_folder(checkpoint, out) -> None:
+    """Refuses an ``out`` that holds the first model (reflow writes ``checkpoint.pt`` there: even ``--restart``
+    must never replace the model it reads), or a ``report.json`` that ``reflow`` did not write."""
+    import json
+    from pathlib import Path
+
+    checkpoint, out = Path(checkpoint), Path(out)
+    if checkpoint.resolve().parent == out.resolve():
+        raise ValueError(f"--out {out} holds the first model {checkpoint.name} itself: reflow writes its own "
+                         f"checkpoint.pt, pairs.pt and report.json there, and could replace the model it reads (with "
+                         "--restart too). Choose another --out, e.g. a folder beside it (nothing was changed).")
+    report_path = out / "report.json"
+    if not report_path.is_file():
+        return
+    try:
+        report = json.loads(report_path.read_text() or "{}")
+    except ValueError:
+        report = None
+    if not isinstance(report, dict) or "reflowed_from" not in report:
+        raise ValueError(f"{report_path} was not written by `reflow`; choose another --out (nothing was changed).")
+
+
+def check_reflowed_checkpoint(path, first_id: str) -> None:
+    """Refuses, before any pairs are made, an ``out/checkpoint.pt`` that is not a reflow of the model ``first_id``
+    (:func:`tutorial_lib.generation.checkpoint_id`): resuming could not use it and ``--restart`` alone replaces it."""
+    from pathlib import Path
+
+    from .checkpoints import CheckpointMismatch, _read
+
+    if not Path(path).is_file():
+        return
+    made_from = ((_read(Path(path), "cpu").get("extra") or {}).get("reflow") or {}).get("from_checkpoint")
+    if made_from != first_id:
+        what = f"a reflow of {made_from}" if made_from else "not a reflowed model"
+        raise CheckpointMismatch(f"{path} is {what}, not of the first model asked for ({first_id}). Choose another "
+                                 "--out, or pass --restart to replace it (nothing was changed).")

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .checkpoints import describe_run, load_checkpoint, save_checkpoint
+from .checkpoints import CheckpointMismatch, describe_run, load_checkpoint, save_checkpoint
 from .conditioning import Conditions, drop_labels
 from .runtime.distributed import World, all_sum, barrier, from_main, my_share, world
 from .flow import RectifiedFlow
@@ -334,6 +334,11 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
         ema_model.load_state_dict(saved_ema.state_dict())
         optimizer.load_state_dict(state["optimizer"])
         history, start = LossHistory.from_saved(state["history"]), state["step"]
+        if start > config.steps:
+            raise CheckpointMismatch(
+                f"{checkpoint_path} was trained for {start} steps, more than the {config.steps} asked: reloading it "
+                f"would report a {config.steps}-step model. Ask for {start} steps (or more, to train on) to reload "
+                "it, choose another --out, or pass --restart to train from scratch (it overwrites the checkpoint).")
 
     net = None
     if place.size > 1:  # copies rank 0's weights to the others, then averages gradients in backward
@@ -343,6 +348,8 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
 
     session = {"from_step": start, "to_step": start, "processes": place.size, "device": device.type,
                "precision": precision, "seconds": 0.0}
+
+    saved_at = [start] if start else []  # the steps whose state the checkpoint file holds (for the NaN message)
 
     def save(step):
         history.train_seconds = seconds_before + time.perf_counter() - clock
@@ -354,6 +361,7 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
             save_checkpoint(checkpoint_path, model, ema_model, optimizer, step, asdict(history), config, flow,
                             data=run["data"],
                             extra=checkpoint_extra)
+            saved_at.append(step)
 
     if net is None:
         take_step = functools.partial(training_step, precision=precision)
@@ -373,8 +381,10 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
                     raise TrainingDiverged(
                         f"The loss became {loss} at step {done - 1}. Lower the learning rate (now {config.lr}) "
                         "and check that the latents are standardised; "
-                        + (f"the checkpoint {checkpoint_path} still holds the last good state." if checkpoint_path else
-                           "pass checkpoint_path to keep the last good state.")
+                        + (f"the checkpoint {checkpoint_path} still holds the last good state (step {saved_at[-1]})."
+                           if checkpoint_path and saved_at else
+                           f"no good state was saved before it (checkpoints every {config.checkpoint_every} steps)."
+                           if checkpoint_path else "pass checkpoint_path to keep the last good state.")
                     )
                 history.train_steps.append(done)
                 history.train_loss.append(loss)

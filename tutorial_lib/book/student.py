@@ -17,6 +17,8 @@ import json
 import re
 from pathlib import Path
 
+from ..runtime.files import write_text_atomically
+
 # For each exercise (its label): the library objects, as the chapters name them in ``show_source(...)``,
 # whose source answers it. Every exercise with a code solution is listed (tests/test_student.py checks).
 ANSWERS = {
@@ -110,6 +112,7 @@ def _answers_after(cells: list[dict]) -> list[dict]:
 def student_notebook(notebook: dict) -> dict:
     """A copy of ``notebook`` (nbformat JSON) with solutions replaced by stubs, the library code that answers
     an exercise shown only after it, and no outputs."""
+    check_fences(notebook["cells"])
     cells, inside = [], False
     for cell in _answers_after(notebook["cells"]):
         if _is_gate(cell, "start"):
@@ -127,11 +130,38 @@ def student_notebook(notebook: dict) -> dict:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
         cells.append(cell)
-    if inside:
-        raise ValueError("A {solution-start} cell has no matching {solution-end}.")
-    first_markdown = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown")
+    first_markdown = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"), -1)
     cells.insert(first_markdown + 1, {"cell_type": "markdown", "id": "student-edition", "metadata": {}, "source": HEADER})
     return {**notebook, "cells": cells}
+
+
+def check_fences(cells: list[dict]) -> None:
+    """Refuses (``ValueError``, naming the cell) a ``{solution-start}`` without its ``{solution-end}`` before the
+    next one, or an end without a start: the edition would silently drop the cells between them."""
+    open_at = None
+    for i, cell in enumerate(cells):
+        where = f"cell {i} (id {cell.get('id', '?')})"
+        if _is_gate(cell, "start"):
+            if open_at is not None:
+                raise ValueError(f"{where} opens a {{solution-start}} while the one in {open_at} has no "
+                                 "{solution-end} yet: add the missing fence.")
+            open_at = where
+        elif _is_gate(cell, "end"):
+            if open_at is None:
+                raise ValueError(f"{where} closes a {{solution-end}} that no {{solution-start}} opened: remove it "
+                                 "or add the start.")
+            open_at = None
+    if open_at is not None:
+        raise ValueError(f"The {{solution-start}} in {open_at} has no matching {{solution-end}}: add the fence.")
+
+
+def _is_teacher_notebook(path: Path) -> bool:
+    """A notebook with solutions in it (a ``{solution-start}`` fence or a ``solution`` cell): the teacher's."""
+    try:
+        cells = json.loads(path.read_text()).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return False
+    return any(_is_gate(c, "start") or "solution" in c.get("metadata", {}).get("tags", []) for c in cells)
 
 
 class WouldOverwrite(FileExistsError):
@@ -151,14 +181,44 @@ def write_student_edition(out: str | Path, notebooks: str | Path = "notebooks", 
     if out.resolve() == notebooks.resolve():
         raise WouldOverwrite(f"--out {out} is the teacher's folder {notebooks} itself: writing there would replace "
                              "every chapter's solutions with stubs. Choose another folder, e.g. --out student/.")
-    editions = {out / path.name: json.dumps(student_notebook(json.loads(path.read_text())), indent=1,
-                                            ensure_ascii=False) + "\n" for path in sources}
+    editions = {out / path.name: _edition_text(path) for path in sources}
+    never = [f"{t} ({why})" for t in editions if (why := _never_replace(t, notebooks))]
+    if never:
+        raise WouldOverwrite(f"Not writing the student edition: {len(never)} file(s) in {out} must never be replaced, "
+                             f"--force or not: {'; '.join(never)}. Choose an --out of plain files, e.g. a new folder.")
     changed = [str(target) for target, text in editions.items() if target.is_file() and target.read_text() != text]
     if changed and not force:
         raise WouldOverwrite(f"Not writing the student edition: {len(changed)} notebook(s) in {out} differ from what "
                              f"this command writes (a student's work, or an older edition): {', '.join(changed)}. "
-                             "Move them aside, choose another --out, or pass --force to replace them.")
+                             f"--force would replace these {len(changed)} file(s), and whatever is written in them "
+                             "now would be lost. Move them aside, or choose another --out.")
     out.mkdir(parents=True, exist_ok=True)
     for target, text in editions.items():
-        target.write_text(text)
+        write_text_atomically(target, text)
     return list(editions)
+
+
+def _edition_text(path: Path) -> str:
+    """The student edition of the notebook at ``path``, as written (errors name the file)."""
+    try:
+        notebook = json.loads(path.read_text())
+        if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+            raise ValueError("not a notebook: no list of cells")
+        if any(cell.get("id") == "student-edition" for cell in notebook["cells"]):
+            raise ValueError("it is a student edition already, not the teacher's notebook; pass the teacher's folder "
+                             "with --notebooks")
+        return json.dumps(student_notebook(notebook), indent=1, ensure_ascii=False) + "\n"
+    except ValueError as error:
+        raise ValueError(f"{path}: {error} (nothing was written).") from None
+
+
+def _never_replace(target: Path, notebooks: Path) -> str:
+    """Why ``target`` may not be written even with ``--force`` (a link, a file inside the teacher's folder, a
+    notebook with solutions), or ``""``."""
+    if target.is_symlink():
+        return f"a link to {target.resolve()}"
+    if target.resolve().is_relative_to(notebooks.resolve()):  # through a link to the folder or to a file in it
+        return f"it is in the teacher's folder {notebooks}"
+    if target.is_file() and _is_teacher_notebook(target):
+        return "a teacher's notebook, with solutions"
+    return ""

@@ -13,12 +13,15 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
+
+from ..runtime.files import write_text_atomically
 
 DATASET = "NSYNTH_GUITAR_MP3"
 RAW_URL = "https://raw.githubusercontent.com/SonyCSLParis/test-lfs/refs/heads/master"
@@ -85,14 +88,19 @@ def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = 
                   sha256: str | None = None) -> Path:
     """Downloads ``url`` to ``dest``, resuming a partial ``dest.part``; checks the size against the server's
     and, if given, the file's ``sha256`` (a mismatch deletes what this call downloaded and raises
-    :class:`ChecksumError`)."""
+    :class:`ChecksumError`). A ``dest`` already there of the right size is checked and used as it is."""
+    return _fetch(url, dest, timeout, progress, sha256)[0]
+
+
+def _fetch(url: str, dest: Path, timeout: float, progress: bool, sha256: str | None) -> tuple[Path, bool]:
+    """:func:`download_file`, and whether this call downloaded ``dest`` (``False``: it was there already)."""
     from ..runtime.progress import progress_bar as tqdm
 
     expected = _remote_size(url, timeout)
     partial = dest.with_name(dest.name + ".part")
     if dest.is_file() and (expected is None or dest.stat().st_size == expected):
         _check_sha256(dest, sha256, downloaded=False)
-        return dest
+        return dest, False
     have = partial.stat().st_size if partial.is_file() else 0
     if expected is not None and have > expected:
         partial.unlink()
@@ -110,9 +118,12 @@ def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = 
     size = partial.stat().st_size
     if expected is not None and size != expected:
         raise OSError(f"{dest.name}: downloaded {size} of {expected} bytes. Run the download again: it resumes.")
+    if dest.exists():  # a file of the user's (of another size) under the part's name: never replaced
+        raise FileExistsError(f"{dest} is in the way (not the archive's size); the download is kept in {partial}. "
+                              "Move it aside and run the download again.")
     partial.replace(dest)
     _check_sha256(dest, sha256, downloaded=True)
-    return dest
+    return dest, True
 
 
 def keep_archive_times(zf: zipfile.ZipFile, dest: Path) -> None:
@@ -137,6 +148,10 @@ def download_nsynth_guitar(dest: str | Path, raw_url: str = RAW_URL, media_url: 
     target = dest / dataset
     if (target / DONE_MARKER).is_file():
         return target
+    if target.exists():
+        raise FileExistsError(f"{target} is there but was not made by a finished download (no {DONE_MARKER} in it): "
+                              "not unpacking over it, so nothing in it is replaced. Move it aside (or pass it with "
+                              "--data if it holds the notes), then run the download again.")
     dest.mkdir(parents=True, exist_ok=True)
     try:
         return _download_and_unpack(dest, target, raw_url, media_url, dataset, progress,
@@ -156,28 +171,74 @@ def _download_and_unpack(dest: Path, target: Path, raw_url: str, media_url: str,
     unknown = [part for part in parts if part not in sha256]
     if unknown:
         print(f"No published sha256 for {', '.join(unknown)} (the list of parts changed?): checking their sizes only.")
-    files = [download_file(f"{media_url}/{part}", dest / part, progress=progress, sha256=sha256.get(part))
-             for part in parts]
+    ours = _downloaded_parts(dest, dataset)
+    files = []
+    for part in parts:
+        path, downloaded = _fetch(f"{media_url}/{part}", dest / part, 60.0, progress, sha256.get(part))
+        files.append(path)
+        if downloaded:
+            ours.add(part)
+            _record_parts(dest, dataset, ours)
+    made = [dest / part for part in ours] + _unpack(dest, target, files, dataset)
+    for f in made:  # only what this command downloaded or joined: a part of the user's stays
+        f.unlink(missing_ok=True)
+    _parts_record(dest, dataset).unlink(missing_ok=True)
+    return target
 
-    archive = dest / f"{dataset}.zip"
+
+def _parts_record(dest: Path, dataset: str) -> Path:
+    return dest / f".{dataset}.downloaded"
+
+
+def _downloaded_parts(dest: Path, dataset: str) -> set[str]:
+    """The parts that an earlier call downloaded itself (deleted after unpacking, unlike a part of the user's)."""
+    record = _parts_record(dest, dataset)
+    return set(record.read_text().split()) if record.is_file() else set()
+
+
+def _record_parts(dest: Path, dataset: str, parts: set[str]) -> None:
+    write_text_atomically(_parts_record(dest, dataset), "\n".join(sorted(parts)) + "\n")
+
+
+def _unpack(dest: Path, target: Path, files: list[Path], dataset: str) -> list[Path]:
+    """Unpacks the archive (joined first, if split) into a fresh hidden folder, marks it done and renames its
+    ``dataset/`` onto ``target``, so ``target`` exists only whole; returns the files it made, to delete."""
+    archive, made = dest / f"{dataset}.zip", []
     if len(files) > 1:  # a split archive (.z01, .z02, ..., .zip): `zip -F` joins it, as the seed's script does
         if shutil.which("zip") is None:
             raise OSError(f"{dataset} comes in {len(files)} parts; joining them needs the `zip` tool "
                           "(apt install zip), then run the download again.")
-        joined = dest / f"{dataset}-joined.zip"
+        joined = dest / f".{dataset}-joined.{os.getpid()}.zip"
         subprocess.run(["zip", "-q", "-F", str(archive), "--out", str(joined)], check=True)
         archive = joined
+        made.append(joined)
+    work = Path(tempfile.mkdtemp(dir=dest, prefix=f".{dataset}.unpacking-"))
     try:
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(dest)
-            keep_archive_times(zf, dest)
-    except zipfile.BadZipFile as error:
-        for f in files:
-            f.unlink()
-        raise OSError(f"{archive} is not a valid zip ({error}); it was deleted. Run the download again.") from error
-    if not target.is_dir():
-        raise OSError(f"The archive did not contain a {dataset}/ folder; look inside {dest}.")
-    for f in set(files) | {archive}:
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(work)
+                keep_archive_times(zf, work)
+        except zipfile.BadZipFile as error:
+            raise OSError(f"{archive} is not a valid zip ({error}); {_forget_bad_parts(dest, files, made, dataset)}") \
+                from error
+        if not (work / dataset).is_dir():
+            raise OSError(f"The archive {archive} did not contain a {dataset}/ folder; nothing was unpacked into "
+                          f"{dest}.")
+        (work / dataset / DONE_MARKER).write_text("ok\n")
+        os.rename(work / dataset, target)  # refuses a target that appeared meanwhile (not empty)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the folder this call made, and only it
+    return made
+
+
+def _forget_bad_parts(dest: Path, files: list[Path], made: list[Path], dataset: str) -> str:
+    """Deletes the parts of a bad archive that were downloaded here (not a user's); says what to do."""
+    ours = _downloaded_parts(dest, dataset)
+    for f in [*made, *(f for f in files if f.name in ours)]:
         f.unlink(missing_ok=True)
-    (target / DONE_MARKER).write_text("ok\n")
-    return target
+    _parts_record(dest, dataset).unlink(missing_ok=True)
+    kept = [str(f) for f in files if f.name not in ours]
+    if kept:
+        return (f"{', '.join(kept)} was not downloaded by this command, so it was kept: delete it yourself and run "
+                "the download again.")
+    return "it was deleted. Run the download again."

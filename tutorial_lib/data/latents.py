@@ -46,6 +46,7 @@ class EncodeReport:
     fixes: Counter = field(default_factory=Counter)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     fix_examples: dict[str, str] = field(default_factory=dict)  # fix -> the first file it was applied to
+    cache_file: str = ""  # the latent cache these notes were read from or written to
 
     def fixed(self, fixes: list[str], example: str) -> None:
         self.fixes.update(fixes)
@@ -201,7 +202,7 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
         progress = False  # what is left is reading the cache
     cache, cached_fixes = _read_with_parts(shard_path, skipped_by_ranks)
 
-    report = EncodeReport()
+    report = EncodeReport(cache_file=str(shard_path))
     kept, latents, unsaved = [], [], 0
     for note in tqdm(notes, desc=f"Encoding ({codec.name})", disable=not progress or not place.is_main):
         key = _file_key(note.path)
@@ -231,6 +232,10 @@ def encode_notes(notes: list[Note], codec: Codec, cache_dir: str | Path, duratio
                 unsaved = 0
         kept.append(note)
         latents.append(cache[key])
+    frames = sorted({int(x.shape[-1]) for x in latents})
+    if len(frames) > 1:
+        raise DamagedCacheError(f"The latent cache {shard_path} holds notes of {frames[0]} frames beside notes of "
+                                f"{frames[-1]} (a damaged file). Delete that file; the notes are then encoded again.")
     if before is not None:  # every rank has read the parts; rank 0 merges them into the shard
         barrier()
         if place.is_main:
@@ -356,6 +361,13 @@ def _prepare_flat(data_root, codec, cache_dir, num_frames, progress, max_notes) 
 
 
 def _standardised(sets, reports, listed, data_root, codec, cache_dir, num_frames) -> LatentData:
+    frames = min(int(sets[split][0].shape[-1]) for split in ("train", "valid"))
+    if frames < num_frames:
+        caches = ", ".join(sorted({r.cache_file for r in reports.values() if r.cached and r.cache_file}))
+        raise ValueError(f"Notes give {frames} latent frames, fewer than num_frames={num_frames}"
+                         + (f": if they last the usual 4 s, the latent cache {caches} is damaged (delete it; the "
+                            "notes are then encoded again); if they are shorter, lower num_frames." if caches else
+                            "; lower num_frames."))
     train = LatentDataset(*sets["train"], num_frames)
     valid = LatentDataset(*sets["valid"], num_frames, mean=train.mean, std=train.std)
     stats_path = Path(cache_dir) / f"{codec.cache_id}-stats.pt"

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import synth
 from ..runtime.files import write_atomically, write_text_atomically
+from ..runtime.lock import LOCK_NAME
 from .labels import PITCH_RANGE, SOURCES, VELOCITIES, VELOCITY_RANGE
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac")
@@ -277,7 +278,8 @@ def load_note(path: str | Path, sample_rate: int, num_samples: int) -> tuple[np.
     """Reads a note as ``[num_samples]`` float32 mono at ``sample_rate``, and the fixes it needed.
 
     Stereo is averaged (or, when its channels cancel, the louder one kept), other rates are resampled
-    (librosa / soxr), and the note is cut or padded with silence; each fix is named in the returned list.
+    (librosa / soxr), float audio past full scale is scaled down to peak 1, and the note is cut or padded with
+    silence; each fix is named in the returned list.
     Raises :class:`AudioError` for unreadable, empty, non-finite, silent or too-short files.
     """
     import soundfile as sf
@@ -325,6 +327,10 @@ def load_note(path: str | Path, sample_rate: int, num_samples: int) -> tuple[np.
         raise AudioError(f"{path}: only {len(audio) / sample_rate:.2f} s long, under "
                          f"{MIN_LENGTH_FRACTION * num_samples / sample_rate:.2f} s. NSynth notes last 4 s; "
                          "remove the file or lower the note length.")
+    loudest = float(np.abs(audio).max())
+    if loudest > 1.0:  # float audio past full scale (a 16-bit file cannot be): it would clip wherever it is played
+        fixes.append("scaled down to full scale (float audio peaking past 1)")
+        audio = audio / loudest
     if len(audio) < num_samples:
         fixes.append("padded")
         audio = np.pad(audio, (0, num_samples - len(audio)))
@@ -364,10 +370,15 @@ def write_synthetic_nsynth(
             raise FileExistsError(f"{root} holds a synthetic set made with other settings ({differ}); not writing "
                                   "into it. Choose another folder, or delete that one yourself if you no longer "
                                   "need it.")
-        if made.get("complete", True):  # sets written before the flag existed wrote the marker last
+        damaged = _damaged_synthetic_notes(root, instruments_per_source) if made.get("complete", True) else None
+        if damaged is not None and not damaged:  # sets written before the flag existed wrote the marker last
             return root
-    elif root.exists() and (not root.is_dir() or any(root.iterdir())):
-        found = ", ".join(p.name for p in sorted(root.iterdir())[:3]) if root.is_dir() else "a file"
+        if damaged:
+            print(f"{len(damaged)} synthetic note(s) in {root} are missing or cut (e.g. {damaged[0]}): writing the set "
+                  "again, so that every run trains on all of its notes.")
+    elif root.exists() and (not root.is_dir() or any(p.name != LOCK_NAME for p in root.iterdir())):
+        found = ", ".join([p.name for p in sorted(root.iterdir()) if p.name != LOCK_NAME][:3]) if root.is_dir() \
+            else "a file"
         raise FileExistsError(f"{root} is not empty ({found}...) and was not made by the synthetic-set writer: "
                               "not writing into it, so nothing of yours is replaced or mixed with synthetic "
                               "notes. Choose a new or empty folder.")
@@ -406,6 +417,23 @@ def write_synthetic_nsynth(
         write_text_atomically(root / f"nsynth-guitar-{split}" / "examples.json", json.dumps(table, indent=1))
     write_text_atomically(marker, json.dumps({**settings, "complete": True}))
     return root
+
+
+def _damaged_synthetic_notes(root: Path, instruments_per_source: dict[str, int]) -> list[str]:
+    """The notes a finished synthetic set lists (``examples.json``) that are missing or not of a whole note's size."""
+    size = 44 + 2 * int(synth.SAMPLE_RATE * synth.DURATION_S)  # a 16-bit mono WAV of 4 s
+    damaged = []
+    for split in instruments_per_source:
+        folder = root / f"nsynth-guitar-{split}"
+        try:
+            names = json.loads((folder / "examples.json").read_text())
+        except (OSError, ValueError):
+            return [str(folder / "examples.json")]
+        for name in names:
+            path = folder / "audio" / f"{name}.wav"
+            if not path.is_file() or path.stat().st_size != size:
+                damaged.append(str(path))
+    return damaged
 
 
 def _json_object(path: Path, what_to_do: str) -> dict:

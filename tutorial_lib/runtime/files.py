@@ -5,9 +5,11 @@ The one place for all three (checkpoints, the latent cache, the evaluation's cac
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,29 +18,80 @@ import numpy as np
 import torch
 
 
-def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
+def write_atomically(path: str | Path, write: Callable[[Path], object], *, size: int | None = None) -> Path:
     """Calls ``write(tmp)`` on a temporary file of this process's own beside ``path``, then renames it onto
     ``path``: a reader (or a crash) never sees half a file, two runs sharing a folder never write or rename each
-    other's temporary file, and a failed write leaves no debris (and the old ``path``, if any, untouched)."""
+    other's temporary file, and a failed write leaves no debris (and the old ``path``, if any, untouched).
+    A full disk raises :class:`DiskFull`, naming the folder and the space needed (``size`` bytes, if given)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(temporary_name(path.name))
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(path, size) from error
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
+def temporary_name(name: str) -> str:
+    """The name :func:`write_atomically` writes ``name`` under first: this process's own, hidden, never much
+    longer than ``name`` (a name near the file system's limit keeps its first 200 characters)."""
+    return f".{name[:200]}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+
+
+class DiskFull(OSError):
+    """No space left to write a file; nothing was half-written (the old file, if any, is untouched)."""
+
+    def __init__(self, path: Path, size: int | None):
+        free = shutil.disk_usage(path.parent).free
+        need = f"it needs about {_megabytes(size)}, and {_megabytes(free)} are free" if size else \
+            f"{_megabytes(free)} are free"
+        super().__init__(errno.ENOSPC, f"The disk holding {path.parent} is full: cannot write {path.name} ({need}). "
+                         "Nothing was half-written. Free some space (or choose a folder on another disk) and run "
+                         "the same command again.")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+def tensor_bytes(obj) -> int:
+    """The bytes of the tensors and arrays inside ``obj`` (dicts, lists, tuples): about what ``torch.save`` writes."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(v) for v in obj)
+    return 0
+
+
 def save_atomically(obj, path: str | Path) -> Path:
-    """``torch.save(obj, path)`` through :func:`write_atomically`."""
-    return write_atomically(path, lambda tmp: torch.save(obj, tmp))
+    """``torch.save(obj, path)`` through :func:`write_atomically` (torch's own "file write failed", which it
+    raises for a full disk, becomes :class:`DiskFull` when the disk is indeed short of the space)."""
+    size = tensor_bytes(obj) + 4096
+
+    def save(tmp):
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as error:
+            if "write" in str(error) and shutil.disk_usage(tmp.parent).free < size:
+                raise OSError(errno.ENOSPC, str(error)) from error
+            raise
+
+    return write_atomically(path, save, size=size)
 
 
 def write_text_atomically(path: str | Path, text: str) -> Path:
     """``path.write_text(text)`` through :func:`write_atomically`."""
-    return write_atomically(path, lambda tmp: tmp.write_text(text))
+    return write_atomically(path, lambda tmp: tmp.write_text(text), size=len(text.encode()))
 
 
 def safe_name(key: str, limit: int = 80) -> str:
