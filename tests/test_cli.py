@@ -56,7 +56,7 @@ def test_flat_folder_of_mp3_notes_with_names_only(tmp_path, capsys):
     (data / "guitar_acoustic_000-060-100.mp3").write_bytes(b"")  # an empty download
     out = tmp_path / "run"
     assert main(["run", "--out", str(out), "--data", str(data), "--codec", "mel", "--train-steps", "20",
-                 "--cache", str(tmp_path / "cache")]) == 0
+                 "--eval-samples", "8", "--cache", str(tmp_path / "cache")]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["data"]["notes"]["train"] + report["data"]["notes"]["valid"] == 18
     skipped = report["data"]["skipped"]["train+valid"]  # a flat folder is read whole, then split

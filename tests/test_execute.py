@@ -52,6 +52,11 @@ def test_failing_cell_fails_its_chapter_and_those_after_it_while_the_rest_run_on
     execute.stage(root, staged)
     assert "execute_notebooks: 'off'" in (staged / "_config.yml").read_text()
     assert (staged / "notebooks" / "closing.md").is_symlink()
+    (root / "notebooks" / "gone.md").write_text("# Soon deleted\n")
+    execute.stage(root, staged)
+    (root / "notebooks" / "gone.md").unlink()
+    execute.stage(root, staged)
+    assert not (staged / "notebooks" / "gone.md").is_symlink()  # no link left pointing nowhere
     outcomes = execute.run_chapters(["a", "b", "c"], root=root, staged=staged, jobs=2,
                                     after={"c": ("b",)})
     assert [o.status for o in outcomes] == ["ran", "failed", "not run"]

@@ -83,6 +83,9 @@ def stage(root: Path, staged: Path) -> None:
     the notebooks are added by :func:`run_chapter`), and a ``_config.yml`` with execution off."""
     staged.mkdir(parents=True, exist_ok=True)
     (staged / "notebooks").mkdir(exist_ok=True)
+    for link in [*staged.iterdir(), *(staged / "notebooks").iterdir()]:
+        if link.is_symlink() and not link.exists():  # its file was deleted or renamed since the last build
+            link.unlink()
     for source, target in [*((p, staged / p.name) for p in root.iterdir() if p.name not in NOT_STAGED),
                            *((p, staged / "notebooks" / p.name) for p in (root / "notebooks").iterdir()
                              if p.suffix != ".ipynb" and p.name != "__pycache__")]:
