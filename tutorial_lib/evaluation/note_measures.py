@@ -235,18 +235,21 @@ def note_pitches(waveforms, sample_rate: int, *, clear: bool = False, **kwargs) 
     return np.array([note_pitch(w, sample_rate, **kwargs) for w in waveforms], dtype=np.float64)
 
 
-#: A clear pitch: at least this share of the held frames confidently pitched (decoded noise: 0.6-1.0, real
-#: notes through the mel codec: 0.87-1.0 with CREPE ``tiny``), ...
-MIN_VOICED_SHARE = 0.8
+#: A clear pitch: at least this share of the held frames confidently pitched (real notes through the mel
+#: codec: 0.68-1.0 with CREPE ``tiny``, the quick model's hisses 0.27-0.57; decoded noise: 0.46-1.0, told
+#: apart by the next two tests), ...
+MIN_VOICED_SHARE = 0.6
 #: ... a held part at least this long (a click: a few hundredths of a second), ...
-MIN_HELD_S = 0.15
+MIN_HELD_S = 0.1
 #: ... the frames' readings steady: their median distance from the note's pitch (octaves folded) at most
 #: this many cents (real notes through the mel codec: 0-41, decoded noise held as long: 260-460), ...
 MAX_SPREAD_CENTS = 60.0
 #: ... and its first two harmonics standing on average this many dB above the spectrum between harmonics
 #: (measured on the mel codec's decodes, 0.5 s from the loudest frame: real and well-made notes 48-81 dB,
-#: decoded noise and the quick model's clicks and hisses 6-48 dB). Music2Latent's decodes were not measured.
-MIN_HARMONIC_DB = 40.0
+#: decoded noise and the quick model's clicks and hisses 6-48 dB), or its fundamental alone
+#: ``MIN_FUNDAMENTAL_DB`` (high real notes, whose second harmonic the codec weakens). Music2Latent's decodes
+#: were not measured.
+MIN_HARMONIC_DB, MIN_FUNDAMENTAL_DB = 40.0, 50.0
 #: The harmonics' window: each within 3 % (about half a semitone) of its place, below the mel codec's top.
 HARMONIC_WIDTH, HARMONIC_TOP_HZ, HARMONIC_SECONDS = 0.03, 3800.0, 0.5
 
@@ -268,14 +271,13 @@ class HeardPitch:
 
 
 def _held_spectrum(waveform, sample_rate: int) -> tuple[np.ndarray, float, float]:
-    """Log-magnitude spectrum (dB) of up to ``HARMONIC_SECONDS`` from the loudest 10 ms frame, while within
-    ``PITCH_RANGE_DB`` of it; its bin width (Hz) and the held part's length (s)."""
+    """Log-magnitude spectrum (dB) of up to ``HARMONIC_SECONDS`` from the loudest 10 ms frame, until the note
+    falls ``PITCH_RANGE_DB`` below it for good; its bin width (Hz) and the held part's length (s)."""
     x = np.nan_to_num(np.asarray(waveform, dtype=np.float64))
     hop = max(1, int(0.01 * sample_rate))
     level = _rms_db(x, sample_rate, hop)
     peak = int(np.argmax(level))
-    below = np.nonzero(level[peak:] < level[peak] - PITCH_RANGE_DB)[0]
-    held_frames = int(below[0]) if len(below) else len(level) - peak
+    held_frames = int(np.nonzero(level[peak:] >= level[peak] - PITCH_RANGE_DB)[0][-1]) + 1  # for good
     segment = x[peak * hop: peak * hop + min(held_frames * hop, int(HARMONIC_SECONDS * sample_rate))]
     if len(segment) < 64:
         return np.zeros(1), 1.0, 0.0
@@ -332,6 +334,8 @@ def heard_pitch(waveform, sample_rate: int, **kwargs) -> HeardPitch:
             break
     first_two = harmonic_prominence(mag, bin_hz, f / divisor, [1, 2])
     fundamental = float(np.nanmean(first_two)) if np.isfinite(first_two).any() else float("nan")
+    if first_two[0] >= MIN_FUNDAMENTAL_DB:
+        fundamental = max(fundamental, MIN_HARMONIC_DB)
     midi_heard = centre - 12.0 * np.log2(divisor)
     clear = bool(held_s >= MIN_HELD_S and voiced >= MIN_VOICED_SHARE and spread <= MAX_SPREAD_CENTS
                  and fundamental >= MIN_HARMONIC_DB)
