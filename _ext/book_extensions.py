@@ -89,6 +89,21 @@ NO_REPOSITORY = ("NOTE: no repository address is set (_config.yml: repository.ur
                  "GitHub, run `python scripts/set_repository.py https://github.com/OWNER/NAME` and build again.")
 
 
+def drop_repeated_scripts(app, pagename, templatename, context, doctree):
+    """Each script once per page. sphinx-thebe adds its inline settings (``const THEBE_JS_URL = ...``) with
+    ``app.add_js_file(None, body=...)`` after the HTML builder has started, which Sphinx records both in its
+    registry and in the builder; an inline script has no file name to deduplicate by, so every page carried
+    it twice and the second ``const`` threw "Identifier 'THEBE_JS_URL' has already been declared" in every
+    reader's console (issue 33)."""
+    seen, kept = set(), []
+    for script in context.get("script_files", []):
+        key = str(script)  # file name, priority and attributes (an inline script's body among them)
+        if key not in seen:
+            seen.add(key)
+            kept.append(script)
+    context["script_files"] = kept
+
+
 def setup(app):
     mathjax_source()  # fail at the start of the build, with the fix, if the package is missing
     from tutorial_lib.book.web_runtime import runtime_folder
@@ -98,4 +113,5 @@ def setup(app):
     app.connect("build-finished", copy_mathjax)
     app.connect("builder-inited", say_if_no_repository)
     app.connect("build-finished", write_note_player_assets)
+    app.connect("html-page-context", drop_repeated_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -16,7 +16,10 @@ What a reader must never meet (one check per class of fault found by reading the
 - sideways scrolling: a code or output block wider than the column (at 1280 px; on a phone, outputs), a
   page wider than the window (a long name in the prose), or a table wider than its column (it would scroll
   inside its box, its right-hand columns cut off at first sight);
-- development leftovers in the prose: a commit hash, a machine's home or build folder, "not re-measured".
+- development leftovers in the prose: a commit hash, a machine's home or build folder, "not re-measured";
+  and in the prose or the printed outputs: a float's repr (``0.009000000000000001``), a notice of CPU threads
+  (``Using 1 CPU thread (... TUTORIAL_LIB_THREADS ...)``), a hashed cache file name (``a97dd868ae673a72.pt``);
+- errors in the browser's console (a script that throws, as a twice-declared ``const`` did on every page).
 """
 
 import functools
@@ -116,12 +119,21 @@ def browser():
         b.close()
 
 
+def console_errors(page) -> list[str]:
+    """A list that fills with the page's console errors and uncaught exceptions from now on."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text[:200]) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)[:200]))
+    return errors
+
+
 class Visit:
     """A page opened at one width, with every request it made recorded."""
 
     def __init__(self, browser, url: str, name: str, width: int):
         self.page = browser.new_page(viewport={"width": width, "height": 900})
         self.requests: list[str] = []
+        self.errors = console_errors(self.page)
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.goto(url, wait_until="load")
         self.page.wait_for_load_state("networkidle")
@@ -196,6 +208,7 @@ def layout_problems(page, width: int) -> dict[str, list]:
     }""", [ASPECT_TOLERANCE, MAX_OUTPUT_LINES, MAX_PROGRESS_LINES, width >= 1000])
     found["rawTeX"] = matches(prose(page), r"\$\$|\\\(|\\\[")
     found["leftovers"] = matches(prose(page), LEFTOVERS)
+    found["outputLeftovers"] = matches(prose(page) + "\n" + outputs(page), OUTPUT_LEFTOVERS)
     return {k: v for k, v in found.items() if v}
 
 
@@ -203,6 +216,20 @@ def layout_problems(page, width: int) -> dict[str, list]:
 # a note that a figure is waiting to be measured again.
 LEFTOVERS = "|".join([r"\bcommit [0-9a-f]{7,40}\b", r"/(?:root|home/[\w.-]+|Users/[\w.-]+)/", re.escape(str(ROOT)),
                       r"not (?:yet )?re-?(?:measured|run)"])
+
+
+# Leftovers a reader must not meet in the prose or in what the cells print: a float's repr (a setting printed
+# with repr: 0.009000000000000001, 0.30000000000000004, 2.9999999999999996), the library's notice of CPU
+# threads, a hashed cache file name.
+OUTPUT_LEFTOVERS = "|".join([r"\b\d+\.\d*(?:0{7,}[1-9]|9{7,}\d)\d*\b", r"\bUsing \d+ CPU threads?\b",
+                             r"TUTORIAL_LIB_THREADS", r"\b[0-9a-f]{16,}\.(?:pt|npz|npy|json|wav)\b"])
+
+
+def outputs(page) -> str:
+    """The text the cells printed (code shown by show_source left out)."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('main .cell_output')).map(o => {
+        const c = o.cloneNode(true); c.querySelectorAll('.highlight, script, style').forEach(e => e.remove());
+        return c.textContent; }).join('\\n')""")
 
 
 def prose(page) -> str:
@@ -224,6 +251,8 @@ def test_page_reads_well_offline(server, browser, path, width):
     problems = layout_problems(visit.page, width)
     if visit.outside_requests():  # the page must read offline
         problems["outsideRequests"] = visit.outside_requests()
+    if visit.errors:
+        problems["consoleErrors"] = visit.errors
     images = visit.page.evaluate("Array.from(document.images).map(i => [i.src.slice(0, 80), i.complete, i.naturalWidth])")
     if not all(done and w > 0 for _, done, w in images):
         problems["imagesNotLoaded"] = [src for src, done, w in images if not (done and w > 0)]
@@ -360,19 +389,34 @@ def test_the_checks_catch_what_they_are_for(browser):
         <pre style="width:300px;white-space:pre">{long}</pre>
         <div style="width:300px;overflow-x:auto"><table style="width:600px"><tr><td>a</td><td>b</td></tr></table></div>
         <p><code style="white-space:nowrap">{long}</code></p>
-        <p>Measured at commit 807b265 into /home/alice/.cache (not re-measured yet).</p></main>"""
+        <p>Measured at commit 807b265 into /home/alice/.cache (not re-measured yet).</p>
+        <div class="cell_output"><div class="output stream"><pre>Using 1 CPU thread (from $TUTORIAL_LIB_THREADS).
+lr (checkpoint: 0.003, this run: 0.009000000000000001) in ~/.cache/a97dd868ae673a72.pt</pre></div></div></main>"""
     png = ("iVBORw0KGgoAAAANSUhEUgAAAAQAAAABCAYAAAD5PA/NAAAAEElEQVR4nGNgYGD4z8DAAAAJBAEAxRuZ7AAAAABJRU5ErkJggg==")
     bars = "\n".join(f"Training: {i}%|##| {i}/100 [00:0{i % 10}<00:10, 9.9it/s]" for i in range(40))
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_content(bad.format(png=png, bars=bars, long="x" * 200))
     found = layout_problems(page, 1280)
     assert set(found) == {"squashed", "tall", "progress", "rawTable", "rawTeX", "empty", "widget", "sideways",
-                          "pageSideways", "tableCut", "leftovers"}, found
+                          "pageSideways", "tableCut", "leftovers", "outputLeftovers"}, found
     assert len(found["leftovers"]) == 3, found["leftovers"]  # the hash, the home folder, the promise
+    assert len(found["outputLeftovers"]) == 4, found["outputLeftovers"]  # notice, variable, repr, hashed name
     good = f"""<main><div class="cell_output"><img src="data:image/png;base64,{png}" style="width:200px;height:50px">
-        <div class="output stream"><pre>Training UNet: 800/800 it in 01:02 (loss=0.471)</pre></div></div>
+        <div class="output stream"><pre>Training UNet: 800/800 it in 01:02 (loss=0.471), lr 0.009, 1.0000 s</pre></div></div>
         <p>The loss <mjx-container>L</mjx-container>.</p><pre>short = 1</pre>
         <div style="width:300px"><table><tr><td>a</td><td>b</td></tr></table></div></main>"""
     page.set_content(good)
     assert layout_problems(page, 1280) == {}
     page.close()
+
+
+def test_console_errors_are_caught(browser):
+    """The page's console is watched: a script declared twice (the fault every page had, issue 33) is caught,
+    the same page with it once is not."""
+    for scripts, expected in ((2, 1), (1, 0)):
+        page = browser.new_page()
+        errors = console_errors(page)
+        page.set_content("<main>" + '<script>const THEBE_JS_URL = "x"</script>' * scripts + "</main>")
+        page.wait_for_timeout(100)
+        assert len(errors) == expected and all("THEBE_JS_URL" in e for e in errors), errors
+        page.close()

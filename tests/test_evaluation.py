@@ -247,3 +247,65 @@ def test_same_label_notes_score_a_stand_in_against_its_own_label():
     assert exact == 2 and labels["pitch"].tolist()[0] in (40, 44) and labels["pitch"].tolist()[1:] == [42, 46]
     assert labels["pitch"].tolist() == held.pitch[picks].tolist()
     assert labels["source"].tolist() == [2, 1, 2]
+
+
+# --- pitch labels under the players (issue 33): a pitch a listener would sign, or "no clear pitch" ---------------
+
+def _plucked(midi, seed=0):
+    from tutorial_lib.data.synth import pluck, random_guitar
+
+    rng = np.random.default_rng(seed)
+    return pluck(random_guitar("g", "acoustic", rng), midi, 100, rng, sample_rate=SR)
+
+
+@pytest.mark.skipif(load_torchcrepe() is None, reason="torchcrepe is not installed")
+def test_pitch_label_names_real_notes_and_refuses_noise_and_clicks():
+    from tutorial_lib.evaluation.note_measures import heard_pitch, pitch_label
+    from tutorial_lib.generation import load_pretrained
+
+    for midi in (44, 57, 70, 82):  # plucked strings: the right MIDI
+        heard = heard_pitch(_plucked(midi), SR)
+        assert heard.clear and abs(heard.midi - midi) < 0.3, (midi, heard)
+    assert pitch_label(_plucked(57), SR).startswith("MIDI 5")
+    space = load_pretrained("cpu-long").space  # decoded pure noise (t = 1): the tracker alone names a pitch
+    rate = space.codec.sample_rate
+    noise = space.to_audio(torch.randn(4, 64, space.num_frames, generator=torch.Generator().manual_seed(0)))
+    assert sum(np.isfinite(note_pitch(a, rate)) for a in noise) >= 3  # the old label: a "pitch" for noise
+    assert [pitch_label(a, rate) for a in noise] == ["no clear pitch"] * 4
+    rng = np.random.default_rng(0)
+    for decay in (0.01, 0.03):  # clicks: bursts of noise, and a plucked note cut after 60 ms
+        click = np.zeros(2 * SR)
+        click[:SR // 5] = 0.5 * rng.standard_normal(SR // 5) * np.exp(-np.arange(SR // 5) / SR / decay)
+        assert pitch_label(click, SR) == "no clear pitch"
+    cut = _plucked(62) * (np.arange(len(_plucked(62))) < 0.06 * SR)
+    assert pitch_label(cut, SR) == "no clear pitch"
+    assert pitch_label(0.3 * rng.standard_normal(2 * SR), SR) == "no clear pitch"  # white noise
+
+
+def test_heard_pitch_takes_the_fundamental_when_the_tracker_hears_a_harmonic(monkeypatch):
+    """A tracker that reads the second or third harmonic (chapter 6's "62.0" for a MIDI 44 note): the
+    spectrum shows the fundamental's own harmonics, so the label comes down an octave or a twelfth."""
+    from tutorial_lib.evaluation import note_measures
+
+    note = _plucked(44)
+    for up, divisor in ((12.0, 2), (12.0 * np.log2(3), 3), (0.0, 1)):
+        monkeypatch.setattr(note_measures, "_note_pitch",
+                            lambda *a, up=up, **k: (44.0 + up, 1.0, (44.0 + up, 5.0)))
+        heard = note_measures.heard_pitch(note, SR)
+        assert heard.clear and heard.divisor == divisor and abs(heard.midi - 44.0) < 1e-6, (up, heard)
+    # a pure tone stays where it is read: no lower fundamental's harmonics stand in its spectrum
+    monkeypatch.setattr(note_measures, "_note_pitch", lambda *a, **k: (69.0, 1.0, (69.0, 1.0)))
+    assert note_measures.heard_pitch(tone(69), SR).divisor == 1
+
+
+def test_an_unconditional_table_shows_the_25_cent_share_once():
+    """Without asked pitches, the 50-cent share is the 25-cent share (every pitch is within 50 cents of its
+    nearest semitone): chapter 5's table showed both rows, equal (issue 33). Only the asked case shows both."""
+    from tutorial_lib.evaluation.report import EvalReport
+
+    figures = {"pitch_accuracy": 0.5, "pitch_within_25_cents": 0.5, "pitched": 1.0}
+    rows = EvalReport(4, 4, False, figures, {}, {"classifier": 4}, "crepe", 0.0).table().splitlines()
+    assert not any("within 50 cents" in r for r in rows)
+    assert sum("nearest semitone" in r for r in rows) == 1
+    asked = EvalReport(4, 4, True, figures, {}, {"classifier": 4}, "crepe", 0.0).table()
+    assert "within 50 cents" in asked and "within 25 cents of the target" in asked

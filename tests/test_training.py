@@ -257,3 +257,13 @@ def test_ctrl_c_at_any_instant_of_a_step_resumes_exactly(latents, tmp_path, monk
     for a, b in zip([*straight.model.parameters(), *straight.ema_model.parameters()],
                     [*resumed.model.parameters(), *resumed.ema_model.parameters()]):
         assert torch.equal(a, b)
+
+
+def test_a_refused_resume_writes_settings_as_a_person_does():
+    """Issue 33: a page showed "lr (checkpoint: 0.003, this run: 0.009000000000000001)"."""
+    from tutorial_lib.checkpoints import _differences
+
+    saved = {"model_key": "m", "model_config": {}, "flow": {}, "train_config": {"lr": 0.003}, "data": None}
+    expected = {"model_key": "m", "model_config": {}, "flow": {}, "train_config": {"lr": 3 * 0.003}, "data": None}
+    (problem,) = _differences(saved, expected, None)
+    assert "this run: 0.009)" in problem and "0.00900000" not in problem

@@ -119,6 +119,11 @@ def _read(path: Path, device) -> dict:
     return state
 
 
+def _shown(value) -> str:
+    """A setting as a person writes it: ``0.009``, not the float's repr ``0.009000000000000001``."""
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)
+
+
 def _differences(saved: dict, expected: dict, path: Path) -> list[str]:
     problems, parts = [], [("model_config", "model setting"), ("flow", "flow setting"), ("train_config", "training setting")]
     if saved.get("model_key") != expected["model_key"]:
@@ -132,8 +137,8 @@ def _differences(saved: dict, expected: dict, path: Path) -> list[str]:
             if part == "train_config" and name in MAY_CHANGE_ON_RESUME and not schedule_needs_steps:
                 continue
             if old.get(name, "<not recorded>") != new.get(name, "<not recorded>"):
-                problems.append(f"the {label} {name} (checkpoint: {old.get(name, '<not recorded>')!r}, "
-                                f"this run: {new.get(name, '<not recorded>')!r})")
+                problems.append(f"the {label} {name} (checkpoint: {_shown(old.get(name, '<not recorded>'))}, "
+                                f"this run: {_shown(new.get(name, '<not recorded>'))})")
     if saved.get("data") != expected["data"]:
         old = saved.get("data") or {"shape": "<not recorded>", "sha1": "<not recorded>"}
         problems.append(f"the training latents (checkpoint: shape {old['shape']}, hash {old['sha1']}; "

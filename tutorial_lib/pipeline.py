@@ -95,7 +95,7 @@ def prepare(profile: str | Profile = "cpu", *, data: str | Path | None = None, c
     prof = get_profile(profile) if isinstance(profile, str) else profile
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     timings = {} if timings is None else timings
-    use_cpu_threads()
+    use_cpu_threads(verbose=progress)  # the command line says how many threads; a chapter's page does not
     place = world()  # under torchrun: joins the other ranks (and picks this rank's GPU) before the codec loads
     clock = time.perf_counter()  # the codec first: missing weights fail before minutes of data work
     the_codec = load_codec(codec or prof.codec, checkpoint=m2l_weights)

@@ -5,6 +5,9 @@
   torchcrepe is missing. Only confident frames of the held part count.
 * :func:`pitch_figures`: pitch accuracy (within 50 cents of the requested pitch, or 25 cents of the nearest
   semitone when no pitch was requested) and the entropy of the rounded pitches over a batch.
+* :func:`heard_pitch` and :func:`pitch_label`: the pitch a listener would name, or "no clear pitch": the
+  tracker's reading checked against the note's harmonics (the lowest fundamental whose harmonic series the
+  spectrum shows), and refused for noise, clicks and notes whose frames are not steadily pitched.
 * :func:`note_shape`: decay time (peak to 30 dB below it, for good), onset time, peak level and share of
   digital silence; :func:`shape_distance` compares two sets of notes by these.
 * :func:`energy_share_above`: how much of a note's energy lies above a frequency (chapter 1's listening
@@ -16,6 +19,7 @@ from __future__ import annotations
 import sys
 import types
 import warnings
+from dataclasses import dataclass
 
 import librosa
 import numpy as np
@@ -169,16 +173,24 @@ def refine_pitch(segment: np.ndarray, sample_rate: int, midi: float, *, search_c
     return float(librosa.hz_to_midi((k + offset) * sample_rate / n_fft))
 
 
-def _held_pitch(waveform, sample_rate: int, **kwargs) -> tuple[float, np.ndarray]:
-    """The median pitch over the confident frames of the held part, and those frames' mask."""
+def _held_pitch(waveform, sample_rate: int, **kwargs) -> tuple[float, np.ndarray, float, tuple[float, float]]:
+    """The median pitch over the confident frames of the held part, those frames' mask, their share of the
+    held frames, and, octaves folded (frames that jump an octave counted at the median's octave), their
+    median pitch and spread (the median distance from it, cents)."""
     midi, confidence, level = track_pitch(waveform, sample_rate, **kwargs)
     if len(midi) == 0 or not np.isfinite(level).any():
-        return float("nan"), np.zeros(len(midi), dtype=bool)
+        return float("nan"), np.zeros(len(midi), dtype=bool), 0.0, (float("nan"), float("nan"))
     peak = int(np.argmax(level))
-    keep = np.zeros(len(midi), dtype=bool)
-    keep[peak:] = True
-    keep &= (level >= level[peak] - PITCH_RANGE_DB) & (confidence >= MIN_CONFIDENCE) & np.isfinite(midi)
-    return (float(np.median(midi[keep])) if keep.any() else float("nan")), keep
+    held = np.zeros(len(midi), dtype=bool)
+    held[peak:] = True
+    held &= level >= level[peak] - PITCH_RANGE_DB
+    keep = held & (confidence >= MIN_CONFIDENCE) & np.isfinite(midi)
+    if not keep.any():
+        return float("nan"), keep, 0.0, (float("nan"), float("nan"))
+    median = float(np.median(midi[keep]))
+    folded = median + ((midi[keep] - median + 6.0) % 12.0 - 6.0)
+    centre = float(np.median(folded))
+    return median, keep, float(keep.sum() / held.sum()), (centre, float(np.median(np.abs(folded - centre))) * 100)
 
 
 def note_pitch(waveform, sample_rate: int, *, refine: bool = False, **kwargs) -> float:
@@ -192,27 +204,149 @@ def note_pitch(waveform, sample_rate: int, *, refine: bool = False, **kwargs) ->
     an octave error of a high note is heard as one. With ``refine``, sharpened by :func:`refine_pitch` over
     the audio of the frames used. ``kwargs`` go to :func:`track_pitch`.
     """
+    return _note_pitch(waveform, sample_rate, refine=refine, **kwargs)[0]
+
+
+def _note_pitch(waveform, sample_rate: int, *, refine: bool = False, **kwargs) -> tuple[float, float, tuple]:
+    """:func:`note_pitch`, the share of its held frames that are confidently pitched, and, octaves folded,
+    their median and spread (cents)."""
     crepe = kwargs.get("method", "auto") in ("auto", "crepe") and load_torchcrepe() is not None
     hop_s, seconds = kwargs.pop("hop_s", HOP_S), kwargs.pop("seconds", PITCH_SECONDS)
-    estimate, keep = _held_pitch(waveform, sample_rate, hop_s=hop_s, seconds=seconds,
+    estimate, keep, voiced, spread = _held_pitch(waveform, sample_rate, hop_s=hop_s, seconds=seconds,
                                  fmax_midi=DIRECT_FMAX_MIDI if crepe else FMAX_MIDI, **kwargs)
     if crepe and not (estimate < HIGH_PASS_FROM_MIDI):  # NaN or high: listen an octave down
         slow = librosa.resample(np.asarray(waveform, dtype=np.float32), orig_sr=sample_rate, target_sr=2 * sample_rate)
-        high, high_keep = _held_pitch(slow, sample_rate, hop_s=2 * hop_s, seconds=2 * seconds,
+        high, high_keep, high_voiced, high_spread = _held_pitch(slow, sample_rate, hop_s=2 * hop_s, seconds=2 * seconds,
                                       fmin_midi=HIGH_PASS_FMIN_MIDI - 12, fmax_midi=FMAX_MIDI - 12, **kwargs)
         if np.isfinite(high):  # its frame i (every 2 hops of the slow audio) is the waveform's frame i
-            estimate, keep = high + 12.0, high_keep
+            estimate, keep, voiced, spread = high + 12.0, high_keep, high_voiced, (high_spread[0] + 12.0, high_spread[1])
     if not refine or not np.isfinite(estimate):
-        return estimate
+        return estimate, voiced, spread
     frames = np.nonzero(keep)[0]
     hop = hop_s * sample_rate  # frame i is centred on sample i * hop
     start, stop = int(round(frames[0] * hop)), int(round((frames[-1] + 1) * hop))
-    return refine_pitch(np.asarray(waveform, dtype=np.float64)[start:stop], sample_rate, estimate)
+    return refine_pitch(np.asarray(waveform, dtype=np.float64)[start:stop], sample_rate, estimate), voiced, spread
 
 
-def note_pitches(waveforms, sample_rate: int, **kwargs) -> np.ndarray:
-    """``[N]`` :func:`note_pitch` of each waveform."""
+def note_pitches(waveforms, sample_rate: int, *, clear: bool = False, **kwargs) -> np.ndarray:
+    """``[N]`` :func:`note_pitch` of each waveform; with ``clear``, :func:`heard_pitch`'s (NaN: no clear pitch)."""
+    if clear:
+        return np.array([heard_pitch(w, sample_rate, **kwargs).midi for w in waveforms], dtype=np.float64)
     return np.array([note_pitch(w, sample_rate, **kwargs) for w in waveforms], dtype=np.float64)
+
+
+#: A clear pitch: at least this share of the held frames confidently pitched (real notes through the mel
+#: codec: 0.68-1.0 with CREPE ``tiny``, the quick model's hisses 0.27-0.57; decoded noise: 0.46-1.0, told
+#: apart by the next two tests), ...
+MIN_VOICED_SHARE = 0.6
+#: ... a held part at least this long (a click: a few hundredths of a second), ...
+MIN_HELD_S = 0.1
+#: ... the frames' readings steady: their median distance from the note's pitch (octaves folded) at most
+#: this many cents (real notes through the mel codec: 0-41, decoded noise held as long: 260-460), ...
+MAX_SPREAD_CENTS = 60.0
+#: ... and its first two harmonics standing on average this many dB above the spectrum between harmonics
+#: (measured on the mel codec's decodes, 0.5 s from the loudest frame: real and well-made notes 48-81 dB,
+#: decoded noise and the quick model's clicks and hisses 6-48 dB), or its fundamental alone
+#: ``MIN_FUNDAMENTAL_DB`` (high real notes, whose second harmonic the codec weakens). Music2Latent's decodes
+#: were not measured.
+MIN_HARMONIC_DB, MIN_FUNDAMENTAL_DB = 40.0, 50.0
+#: The harmonics' window: each within 3 % (about half a semitone) of its place, below the mel codec's top.
+HARMONIC_WIDTH, HARMONIC_TOP_HZ, HARMONIC_SECONDS = 0.03, 3800.0, 0.5
+
+
+@dataclass
+class HeardPitch:
+    """What :func:`heard_pitch` hears: ``midi`` (NaN when not ``clear``), the tracker's own reading
+    ``tracked``, the share of held frames ``voiced``, the first two harmonics' prominence ``harmonic_db``,
+    the frames' ``spread_cents`` around the pitch and
+    ``divisor`` (1, or 2 / 3 when the tracker heard the second / third harmonic)."""
+
+    midi: float
+    clear: bool
+    tracked: float
+    voiced: float
+    harmonic_db: float
+    spread_cents: float
+    divisor: int = 1
+
+
+def _held_spectrum(waveform, sample_rate: int) -> tuple[np.ndarray, float, float]:
+    """Log-magnitude spectrum (dB) of up to ``HARMONIC_SECONDS`` from the loudest 10 ms frame, until the note
+    falls ``PITCH_RANGE_DB`` below it for good; its bin width (Hz) and the held part's length (s)."""
+    x = np.nan_to_num(np.asarray(waveform, dtype=np.float64))
+    hop = max(1, int(0.01 * sample_rate))
+    level = _rms_db(x, sample_rate, hop)
+    peak = int(np.argmax(level))
+    held_frames = int(np.nonzero(level[peak:] >= level[peak] - PITCH_RANGE_DB)[0][-1]) + 1  # for good
+    segment = x[peak * hop: peak * hop + min(held_frames * hop, int(HARMONIC_SECONDS * sample_rate))]
+    if len(segment) < 64:
+        return np.zeros(1), 1.0, 0.0
+    n = 1 << int(np.ceil(np.log2(len(segment) * 4)))
+    mag = 20.0 * np.log10(np.abs(np.fft.rfft(segment * np.hanning(len(segment)), n)) + 1e-9)
+    return mag, sample_rate / n, held_frames * hop / sample_rate
+
+
+def harmonic_prominence(mag: np.ndarray, bin_hz: float, f0: float, harmonics) -> np.ndarray:
+    """``[H]`` dB by which the spectrum's peak near each harmonic ``h * f0`` (within ``HARMONIC_WIDTH``)
+    stands above the median level of the rest of its band (``h * f0 +- f0 / 2``); NaN above the top."""
+    out = []
+    for h in harmonics:
+        c = h * f0
+        lo, hi = int(c * (1 - HARMONIC_WIDTH) / bin_hz), int(c * (1 + HARMONIC_WIDTH) / bin_hz) + 1
+        band_lo, band_hi = int((c - f0 / 2) / bin_hz), int((c + f0 / 2) / bin_hz)
+        band = np.r_[mag[max(band_lo, 0):lo], mag[hi:band_hi]]
+        if c > HARMONIC_TOP_HZ or band_hi >= len(mag) or hi <= lo or len(band) == 0:
+            out.append(np.nan)
+        else:
+            out.append(float(mag[lo:hi].max() - np.median(band)))
+    return np.array(out)
+
+
+def heard_pitch(waveform, sample_rate: int, **kwargs) -> HeardPitch:
+    """The pitch a listener would name, checked against the harmonics (chapter 5, "Listen").
+
+    The tracker (:func:`note_pitch`, CREPE ``tiny`` by default) reads a pitch; trackers now and then hear
+    the second or third harmonic (an octave or a twelfth up). If the spectrum shows the harmonics of a
+    fundamental a half or a third as high (its own first harmonic and those between the tracker's, each
+    ``MIN_HARMONIC_DB`` above its band), that lower fundamental is heard. The pitch is *clear* when the
+    note is held at least ``MIN_HELD_S``, ``MIN_VOICED_SHARE`` of its held frames are confidently pitched,
+    their readings lie within ``MAX_SPREAD_CENTS`` of each other (median) and its first two harmonics stand on average ``MIN_HARMONIC_DB`` above their bands; otherwise ``midi`` is NaN. Calibrated
+    on decoded pure noise (t = 1) and clicks, which it refuses (``tests/test_evaluation.py``).
+
+    Args:
+        waveform: ``[samples]`` mono audio. ``kwargs`` go to :func:`note_pitch` (method, model).
+    """
+    tracked, voiced, (centre, spread) = _note_pitch(waveform, sample_rate, **kwargs)
+    if not np.isfinite(tracked):
+        return HeardPitch(float("nan"), False, tracked, voiced, float("nan"), spread)
+    mag, bin_hz, held_s = _held_spectrum(waveform, sample_rate)
+    f = float(librosa.midi_to_hz(centre))  # frames an octave off are folded onto the others
+    divisor = 1
+    for k in (3, 2):  # the lowest fundamental whose own harmonics (not the tracker's) stand out
+        g = f / k
+        if g < float(librosa.midi_to_hz(FMIN_MIDI)):
+            continue
+        own = [h for h in range(1, 7) if h % k]
+        prominence = harmonic_prominence(mag, bin_hz, g, own)
+        prominence = prominence[np.isfinite(prominence)]
+        if len(prominence) and prominence[0] >= MIN_HARMONIC_DB and np.median(prominence) >= MIN_HARMONIC_DB - 10:
+            divisor = k
+            break
+    first_two = harmonic_prominence(mag, bin_hz, f / divisor, [1, 2])
+    fundamental = float(np.nanmean(first_two)) if np.isfinite(first_two).any() else float("nan")
+    if first_two[0] >= MIN_FUNDAMENTAL_DB:
+        fundamental = max(fundamental, MIN_HARMONIC_DB)
+    midi_heard = centre - 12.0 * np.log2(divisor)
+    clear = bool(held_s >= MIN_HELD_S and voiced >= MIN_VOICED_SHARE and spread <= MAX_SPREAD_CENTS
+                 and fundamental >= MIN_HARMONIC_DB)
+    return HeardPitch(float(midi_heard) if clear else float("nan"), clear, tracked, voiced, fundamental, spread,
+                      divisor)
+
+
+def pitch_label(audio, rate: int, **kwargs) -> str:
+    """What a page prints under a player: ``"MIDI 46.1"``, or ``"no clear pitch"`` (:func:`heard_pitch`)."""
+    heard = heard_pitch(audio, rate, **kwargs)
+    return f"MIDI {heard.midi:.1f}" if heard.clear else "no clear pitch"
 
 
 def pitch_entropy(midi) -> float:
