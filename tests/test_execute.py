@@ -77,6 +77,22 @@ def test_failing_cell_fails_its_chapter_and_those_after_it_while_the_rest_run_on
     assert [o.status for o in outcomes] == ["ran"]
 
 
+def test_a_profile_given_to_the_build_reaches_every_chapter_and_changes_its_key(tmp_path):
+    root = book(tmp_path, {"a": "PROFILE = 'cpu'"})
+    nb = nbformat.read(root / "notebooks" / "a.ipynb", as_version=4)
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.cells.append(nbformat.v4.new_code_cell("print('profile', PROFILE)"))
+    nbformat.write(nb, root / "notebooks" / "a.ipynb")
+    staged = tmp_path / "staged"
+    execute.stage(root, staged)
+    outcomes = execute.run_chapters(["a"], root=root, staged=staged, jobs=1, profile="colab")
+    assert [o.status for o in outcomes] == ["ran"]
+    executed = nbformat.read(staged / "notebooks" / "a.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "profile colab\n"  # the page says what ran
+    library = execute.library_key(root)
+    assert execute.chapter_key("a", library, root, "colab") != execute.chapter_key("a", library, root)
+
+
 def test_a_config_that_does_not_execute_is_refused_before_anything_runs(tmp_path):
     root = book(tmp_path, {"a": "x = 1"})
     (root / "_config.yml").write_text("execute:\n  execute_notebooks: force\n")

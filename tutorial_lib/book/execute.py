@@ -68,10 +68,11 @@ def library_key(root: Path = ROOT) -> str:
     return digest.hexdigest()
 
 
-def chapter_key(name: str, library: str, root: Path = ROOT) -> str:
+def chapter_key(name: str, library: str, root: Path = ROOT, profile: str | None = None) -> str:
     """What a chapter's executed copy depends on: its notebook, the library and the settings it runs with."""
     settings = {k: v for k, v in os.environ.items()
                 if (k.startswith("TUTORIAL_LIB_") and k not in IGNORED_SETTINGS) or k == "HF_HUB_OFFLINE"}
+    settings["profile"] = profile
     digest = hashlib.sha256((root / "notebooks" / f"{name}.ipynb").read_bytes())
     digest.update(library.encode())
     digest.update(json.dumps(settings, sort_keys=True).encode())
@@ -114,12 +115,29 @@ def environment_key() -> str:
     return hashlib.sha256("\n".join([sys.version, *packages]).encode()).hexdigest()
 
 
-def run_chapter(name: str, root: Path, staged: Path, threads: str | None) -> tuple[bool, float, float, Path]:
+def set_profile(notebook: Path, profile: str) -> None:
+    """Sets ``PROFILE`` in a chapter: a cell after its ``parameters`` cell, as papermill injects parameters."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    where = [i for i, cell in enumerate(nb.cells) if "parameters" in cell.metadata.get("tags", [])]
+    if not where:
+        raise RuntimeError(f"{notebook.name} has no cell tagged 'parameters' to follow with PROFILE = {profile!r}")
+    cell = nbformat.v4.new_code_cell(f'PROFILE = "{profile}"  # set by the book build (--profile {profile})')
+    cell.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(where[0] + 1, cell)
+    nbformat.write(nb, notebook)
+
+
+def run_chapter(name: str, root: Path, staged: Path, threads: str | None,
+                profile: str | None = None) -> tuple[bool, float, float, Path]:
     """Executes a copy of ``notebooks/<name>.ipynb`` in ``staged/notebooks/`` with nbmake; returns (passed,
     seconds, CPU seconds of the chapter's processes, log file). The chapter counts its costly work into
     ``work_dir(staged)/<name>.json`` (tutorial_lib.runtime.work), which tests/test_chapter_work.py checks."""
     copy = staged / "notebooks" / f"{name}.ipynb"
     shutil.copyfile(root / "notebooks" / f"{name}.ipynb", copy)
+    if profile:
+        set_profile(copy, profile)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
     if threads and "TUTORIAL_LIB_THREADS" not in os.environ:
         env["TUTORIAL_LIB_THREADS"] = threads
@@ -140,16 +158,17 @@ def run_chapter(name: str, root: Path, staged: Path, threads: str | None) -> tup
 
 
 def run_chapters(names: list[str], *, root: Path = ROOT, staged: Path, jobs: int, force: bool = False,
-                 after: dict[str, tuple[str, ...]] | None = None) -> list[Outcome]:
+                 after: dict[str, tuple[str, ...]] | None = None, profile: str | None = None) -> list[Outcome]:
     """Runs the chapters whose key changed (all with ``force``), ``jobs`` at a time, each after the chapters it
-    waits for (``after``, by default each chapter's ``Chapter.after``); prints a line as each one ends."""
+    waits for (``after``, by default each chapter's ``Chapter.after``), with ``profile`` instead of their own
+    ``PROFILE`` when given; prints a line as each one ends."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     if after is None:
         after = {name: CHAPTERS[name].after for name in names if name in CHAPTERS}
 
     library = library_key(root) + environment_key()
-    keys = {name: chapter_key(name, library, root) for name in names}
+    keys = {name: chapter_key(name, library, root, profile) for name in names}
     key_file = staged / "chapter_keys.json"
     passed = json.loads(key_file.read_text()) if key_file.is_file() else {}
     outcomes = {}
@@ -169,7 +188,7 @@ def run_chapters(names: list[str], *, root: Path = ROOT, staged: Path, jobs: int
                     waiting.remove(name)
                     print(f"{name}: not run (it reuses the work of a chapter that failed)", flush=True)
                 elif len(running) < jobs and all(a in outcomes for a in first):
-                    running[pool.submit(run_chapter, name, root, staged, threads)] = name
+                    running[pool.submit(run_chapter, name, root, staged, threads, profile)] = name
                     waiting.remove(name)
             if not running:
                 continue
@@ -197,15 +216,22 @@ def main(argv: list[str] | None = None) -> int:
                                                            min(2, os.cpu_count() or 1)),
                         help="chapters run at once (default: 2 on a machine with 2 or more cores)")
     parser.add_argument("--force", action="store_true", help="run every chapter, even those unchanged")
+    parser.add_argument("--profile", help="run the chapters with this profile instead of their own (e.g. colab: "
+                                          "the real data and Music2Latent, for the published book; needs internet)")
     parser.add_argument("chapters", nargs="*", help="only these chapters (default: every chapter of _toc.yml)")
     args = parser.parse_args(argv)
     names = book_chapters()
+    from ..profiles import PROFILES
+
+    if args.profile and args.profile not in PROFILES:
+        parser.error(f"no profile {args.profile!r}; choose from {', '.join(PROFILES)}")
     unknown = set(args.chapters) - set(names)
     if unknown:
         parser.error(f"no chapter {', '.join(sorted(unknown))} in _toc.yml; choose from {', '.join(names)}")
     stage(ROOT, args.staged)
     clock = time.perf_counter()
-    outcomes = run_chapters(args.chapters or names, staged=args.staged, jobs=max(1, args.jobs), force=args.force)
+    outcomes = run_chapters(args.chapters or names, staged=args.staged, jobs=max(1, args.jobs), force=args.force,
+                            profile=args.profile)
     times = {o.chapter: {"seconds": o.seconds, "cpu_seconds": o.cpu_seconds} for o in outcomes if o.status == "ran"}
     (args.staged / "chapter_times.json").write_text(json.dumps(
         {"jobs": args.jobs, "wall_seconds": round(time.perf_counter() - clock, 1), "chapters": times}, indent=1))
