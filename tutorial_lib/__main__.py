@@ -12,7 +12,8 @@ from pathlib import Path
 from .codec import CODEC_NAMES
 from .data.labels import SOURCES
 from .sampling import SOLVERS
-from .profiles import PROFILES, default_cache_dir
+from .profiles import PROFILES
+from .runtime.files import default_cache_dir
 
 
 def _training_steps(text: str) -> int:

@@ -24,7 +24,6 @@ from .conditioning import Conditions
 from .data.labels import SOURCES
 from .flow import RectifiedFlow
 from .runtime.files import file_fingerprint, save_atomically, temporary_name, write_atomically
-from .runtime.devices import model_device
 from .sampling import sample, sample_seeded
 
 
@@ -153,10 +152,8 @@ class NoteGenerator:
                                  solver=solver, flow=self.flow, conditions=conditions, guidance=guidance).samples.cpu()
         if len(noise) != num:
             raise ValueError(f"noise holds {len(noise)} starting points for {num} notes.")
-        device = model_device(self.model, noise.device)
-        return sample(self.model.eval(), noise.to(device), num_steps=sample_steps, solver=solver, flow=self.flow,
-                      conditions=None if conditions is None else conditions.to(device),
-                      guidance=guidance).samples.cpu()
+        return sample(self.model.eval(), noise, num_steps=sample_steps, solver=solver, flow=self.flow,
+                      conditions=conditions, guidance=guidance).samples.cpu()
 
     def generate(self, num: int, **how) -> tuple[torch.Tensor, list[np.ndarray]]:
         """``num`` notes: standardised latents ``[num, 64, frames]`` and their waveforms; ``how`` as for

@@ -21,13 +21,14 @@ from .data import LatentData, download_nsynth_guitar, prepare_latents, write_syn
 from .conditioning import Conditions
 from .runtime.distributed import barrier, world
 from .runtime.estimates import describe_training
-from .runtime.files import fingerprint, write_text_atomically
+from .runtime.devices import pick_device
+from .runtime.files import default_cache_dir, fingerprint, write_text_atomically
 from .flow import RectifiedFlow
 from .generation import LatentSpace, NoteGenerator, check_writable, labels_held, nearest, write_wav
-from .profiles import Profile, default_cache_dir, default_data_dir, get_profile
+from .profiles import Profile, default_data_dir, get_profile
 
 from .runtime.threads import use_cpu_threads
-from .training import TrainResult, pick_device, train
+from .training import TrainResult, train
 from .unet import build_model, count_parameters
 
 

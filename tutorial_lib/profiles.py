@@ -117,14 +117,3 @@ def default_data_dir(cache_dir: Path) -> Path:
     Drive still match them in the next session.
     """
     return Path(os.environ["TUTORIAL_LIB_DATA"]).expanduser() if os.environ.get("TUTORIAL_LIB_DATA") else cache_dir
-
-
-def default_cache_dir() -> Path:
-    """Where synthetic data, latents, downloads and the chapters' training runs are kept.
-
-    ``$TUTORIAL_LIB_CACHE`` if set, else ``$XDG_CACHE_HOME/tutorial_lib`` (``~/.cache/tutorial_lib``): one
-    folder shared by the command line, the chapters and the book build, so nothing is made twice.
-    """
-    if os.environ.get("TUTORIAL_LIB_CACHE"):
-        return Path(os.environ["TUTORIAL_LIB_CACHE"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "tutorial_lib"

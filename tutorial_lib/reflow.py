@@ -28,6 +28,7 @@ from .conditioning import Conditions
 from .data.labels import UNKNOWN
 from .flow import RectifiedFlow
 from .sampling import Velocity, guided, sample, time_grid
+from .runtime.devices import evaluating, on_model_device
 from .runtime.files import save_atomically, write_text_atomically
 from .training import TrainConfig, TrainResult, train
 
@@ -90,15 +91,13 @@ def make_pairs(model: nn.Module, flow: RectifiedFlow, noise: torch.Tensor, *, co
     """
     from .runtime.progress import progress_bar
 
-    was_training = model.training
-    model.eval()
     clock, ends = time.perf_counter(), []
     starts = range(0, len(noise), batch_size)
-    for start in progress_bar(starts, desc="Reflow pairs", unit="batch", disable=not progress):
-        labels = None if conditions is None else conditions[start:start + batch_size]
-        ends.append(sample(model, noise[start:start + batch_size], num_steps=num_steps, solver=solver, flow=flow,
-                           conditions=labels, guidance=guidance).samples)
-    model.train(was_training)
+    with evaluating(model):
+        for start in progress_bar(starts, desc="Reflow pairs", unit="batch", disable=not progress):
+            labels = None if conditions is None else conditions[start:start + batch_size]
+            ends.append(sample(model, noise[start:start + batch_size], num_steps=num_steps, solver=solver, flow=flow,
+                               conditions=labels, guidance=guidance).samples)
     made_with = {"solver": solver, "num_steps": num_steps, "guidance": guidance, "pairs": len(noise),
                  "seconds": round(time.perf_counter() - clock, 2)}
     return ReflowPairs(noise=noise.clone(), latents=torch.cat(ends), conditions=conditions, made_with=made_with)
@@ -163,18 +162,12 @@ def straightness(velocity: Velocity, noise: torch.Tensor, *, num_steps: int = 50
                         times=times[:-1])
 
 
+@on_model_device
 def model_straightness(model: nn.Module, noise: torch.Tensor, *, conditions: Conditions | None = None,
                        guidance: float = 1.0, num_steps: int = 50) -> Straightness:
     """:func:`straightness` of a U-Net (with its labels and guidance) from ``noise [B, 64, frames]``."""
-    from .runtime.devices import model_device
-
-    device = model_device(model, noise.device)
-    was_training = model.training
-    model.eval()
-    try:
-        return straightness(guided(model, conditions, guidance), noise.to(device), num_steps=num_steps)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        return straightness(guided(model, conditions, guidance), noise, num_steps=num_steps)
 
 
 def held_label_grid(labels_held: dict) -> Conditions:
