@@ -302,7 +302,7 @@ def resume(checkpoint_path, run: dict, model: nn.Module, ema_model: nn.Module, o
         raise CheckpointMismatch(
             f"{checkpoint_path} was trained for {state['step']} steps, more than the {steps} asked: reloading it "
             f"would report a {steps}-step model. Ask for {state['step']} steps (or more, to train on) to reload it, "
-            "write elsewhere, or restart to train from scratch (which overwrites the checkpoint).")
+            "choose another --out, or pass --restart to train from scratch (it overwrites the checkpoint).")
     return LossHistory.from_saved(state["history"]), state["step"]
 
 
