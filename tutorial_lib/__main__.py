@@ -206,14 +206,13 @@ def _generate(args, parser) -> None:
 
 
 def _reflow(args, parser) -> None:
-    from .reflow import reflow_run
+    from dataclasses import replace
+
+    from .reflow import RECIPE, reflow_run
     from .runtime.threads import use_cpu_threads
-    from .training import TrainConfig
 
     use_cpu_threads()
-    config = TrainConfig(steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=200,
-                         lr_schedule="cosine", ema_decay=0.999, eval_every=10**9, checkpoint_every=500,
-                         seed=args.seed)
+    config = replace(RECIPE, steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     report = reflow_run(args.checkpoint, args.out, num_pairs=args.pairs, pair_steps=args.pair_steps,
                         guidance=args.guidance, seed=args.seed, config=config, restart=args.restart)
     print(json.dumps(report, indent=2))

@@ -51,6 +51,13 @@ class UShapedFlow(RectifiedFlow):
         return t.to(device)
 
 
+#: Reflow's training recipe (chapter 6a; `python -m tutorial_lib reflow` changes steps, batch, lr and seed):
+#: 4,000 steps of 64 pairs, 200 of warm-up, then a cosine. Reflow has no validation pairs, so it never validates
+#: (``eval_every`` lies past any run; changing it would make every earlier reflow checkpoint another run's).
+RECIPE = TrainConfig(steps=4000, batch_size=64, lr=1e-3, warmup_steps=200, lr_schedule="cosine", ema_decay=0.999,
+                     eval_every=10**9, checkpoint_every=500)
+
+
 @dataclass
 class ReflowPairs:
     """The reflow training set: ``noise [N, ...]`` (``z``, the flow's units) and ``latents [N, ...]`` (``x_0``, the
@@ -195,8 +202,7 @@ def reflow_run(checkpoint, out, *, num_pairs: int = 8192, pair_steps: int = 50, 
     from .generation import NoteGenerator, check_writable, checkpoint_id
     from .sampling import seeded_noise
 
-    config = config or TrainConfig(steps=4000, batch_size=64, lr=1e-3, warmup_steps=200, lr_schedule="cosine",
-                                   ema_decay=0.999, eval_every=10**9, checkpoint_every=500)
+    config = config or RECIPE
     out = check_writable(out)
     report_path, pairs_path = out / "report.json", out / "pairs.pt"
     check_reflow_folder(checkpoint, out)

@@ -290,6 +290,22 @@ class RunRecord:
             self.save(history.train_steps[-1] if done else self.start)
 
 
+def _rank_device(device: torch.device, place: World) -> torch.device:
+    """Under torchrun, each rank's own GPU of its machine (``LOCAL_RANK``)."""
+    return torch.device("cuda", place.local_rank) if device.type == "cuda" else device
+
+
+def _describe(model: nn.Module, flow: RectifiedFlow, config: TrainConfig, latents: torch.Tensor,
+              noise: torch.Tensor | None, *, checkpointed: bool) -> dict | None:
+    """The run a checkpoint records (:func:`~tutorial_lib.checkpoints.describe_run`; None without a checkpoint).
+    With paired noise the pairs are the data: the fingerprint covers both, so other pairs are another run."""
+    if noise is not None and noise.shape != latents.shape:
+        raise ValueError(f"train_noise has shape {tuple(noise.shape)}, the latents {tuple(latents.shape)}: "
+                         "give one noise per training latent (tutorial_lib.reflow.make_pairs makes both).")
+    return describe_run(model, flow, config, latents if noise is None else torch.cat([latents, noise])) \
+        if checkpointed else None
+
+
 def resume(checkpoint_path, run: dict, model: nn.Module, ema_model: nn.Module, optimizer: torch.optim.Optimizer,
            device: torch.device, steps: int) -> tuple[LossHistory, int]:
     """Loads the checkpoint of ``run`` (weights, EMA, optimizer) and returns its history and step; a checkpoint
@@ -312,42 +328,26 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
           train_conditions: Conditions | None = None, valid_conditions: Conditions | None = None,
           restart: bool = False, checkpoint_extra: dict | None = None,
           train_noise: torch.Tensor | None = None) -> TrainResult:
-    """Trains ``model`` on ``train_latents [N, 64, frames]`` with the flow loss: :func:`fit`, and what a long run needs.
+    """Trains ``model`` on ``train_latents [N, 64, frames]``: :func:`fit`, and what a long run needs around it.
 
-    With ``train_conditions`` (the labels of the N notes) a conditioned model learns to follow them; labels
-    are hidden at random (``config.label_dropout``) so the same model also works without them (chapter 6).
-    With ``train_noise [N, 64, frames]`` each latent is always noised with its own noise, a fixed pair
-    ``(x_0, z)`` (reflow, chapter 6a, :mod:`tutorial_lib.reflow`); without it every step draws fresh noise.
-
-    If ``checkpoint_path`` exists, training resumes from it (weights, EMA, optimizer, history, step), unless
-    ``restart`` (then it is overwritten); a checkpoint of another run raises
-    :class:`~tutorial_lib.checkpoints.CheckpointMismatch`
-    (``steps`` may grow; model, flow, data and the other settings must match).
-    The validation loss is measured every ``eval_every`` steps and at the end.
-    Raises :class:`TrainingDiverged` if the loss becomes NaN; the last checkpoint is left intact. Ctrl-C waits for
-    the step to end, saves it, then interrupts.
-
-    Under torchrun (several processes) each rank trains on its share of every global batch through
-    DistributedDataParallel; rank 0 alone validates, shows progress and writes the checkpoint (of the
-    unwrapped model, so N processes' checkpoint resumes on M). ``config.precision="bf16"`` runs the forward
-    pass under bfloat16 autocast.
+    ``train_conditions``: the notes' labels, hidden at random (``config.label_dropout``) so that the model also
+    plays without them (chapter 6). ``train_noise [N, 64, frames]``: a fixed noise per latent (reflow, chapter 6a).
+    A ``checkpoint_path`` that exists is resumed (weights, EMA, optimizer, history, step; bit for bit as if never
+    stopped) unless ``restart``; another run's raises :class:`~tutorial_lib.checkpoints.CheckpointMismatch`
+    (``steps`` may grow). The validation loss is measured every ``eval_every`` steps and at the end. A NaN loss
+    raises :class:`TrainingDiverged`, the last checkpoint intact; Ctrl-C finishes the step, saves, then interrupts.
+    Under torchrun each rank trains on its share of every batch (DDP); rank 0 alone validates, shows progress and
+    writes the checkpoint, which resumes on any number of processes.
     """
     from .runtime.progress import progress_bar
 
     config, place = config or TrainConfig(), world()
-    device = pick_device(config.device)
-    if place.size > 1 and device.type == "cuda":
-        device = torch.device("cuda", place.local_rank)
+    device = pick_device(config.device) if place.size == 1 else _rank_device(pick_device(config.device), place)
     precision = resolve_precision(config.precision, device)
     ema_model = copy.deepcopy(model.to(device).train()).eval().requires_grad_(False)
     # fused: one kernel updates every parameter (1.8 ms instead of 9.3 ms on one CPU thread for the cpu U-Net)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
-    if train_noise is not None and train_noise.shape != train_latents.shape:
-        raise ValueError(f"train_noise has shape {tuple(train_noise.shape)}, the latents {tuple(train_latents.shape)}: "
-                         "give one noise per training latent (tutorial_lib.reflow.make_pairs makes both).")
-    # With paired noise the pairs are the data: the fingerprint covers both, so other pairs are another run.
-    fingerprinted = train_latents if train_noise is None else torch.cat([train_latents, train_noise])
-    run = describe_run(model, flow, config, fingerprinted) if checkpoint_path is not None else None
+    run = _describe(model, flow, config, train_latents, train_noise, checkpointed=checkpoint_path is not None)
     history, start = LossHistory(), 0
     if checkpoint_path is not None and Path(checkpoint_path).is_file() and not restart:
         history, start = resume(checkpoint_path, run, model, ema_model, optimizer, device, config.steps)
@@ -382,6 +382,5 @@ def train(model: nn.Module, flow: RectifiedFlow, train_latents: torch.Tensor,
                 break
     bar.close()
     barrier()  # every rank returns once rank 0 has written the last checkpoint
-    return TrainResult(model=model, ema_model=ema_model, history=history,
-                       checkpoint_path=Path(checkpoint_path) if checkpoint_path else None, flow=flow,
-                       resumed_from=start)
+    return TrainResult(model=model, ema_model=ema_model, history=history, flow=flow, resumed_from=start,
+                       checkpoint_path=Path(checkpoint_path) if checkpoint_path else None)
