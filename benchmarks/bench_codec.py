@@ -2,7 +2,7 @@
 
 Synthetic notes from 12 instruments (4 per source) across MIDI 40-88, random velocities, and the same notes
 undecoded as the reference. Three filter banks of the same 64 bands over 30-4000 Hz: librosa's Slaney mel
-(the codec until November 2026), HTK's mel (break at 700 Hz) and the codec's scale with its break at 200 Hz.
+(the codec before its break moved down), HTK's mel (break at 700 Hz) and the codec's scale with its break at 200 Hz.
 `python benchmarks/bench_codec.py --write`
 """
 

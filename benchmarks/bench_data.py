@@ -11,7 +11,8 @@ from common import write
 from tutorial_lib.codec import load_codec
 from tutorial_lib.data import encode_notes, list_notes
 from tutorial_lib.pipeline import resolve_data
-from tutorial_lib.profiles import default_cache_dir, get_profile
+from tutorial_lib.profiles import get_profile
+from tutorial_lib.runtime.files import default_cache_dir
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--profile", default="cpu")

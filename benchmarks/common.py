@@ -44,7 +44,7 @@ def write(name: str, results: dict, table_header: list[str], table_rows: list[li
 
 
 def slaney_mel_codec():
-    """The offline codec as it was until November 2026: librosa's Slaney mel bands (same 64 bands over 30-4000 Hz,
+    """The offline codec before its mel break moved down to 200 Hz: librosa's Slaney mel bands (same 64 bands over 30-4000 Hz,
     floor 1e-3), with its own cache id so its latents never mix with the codec's own."""
     import librosa
     import numpy as np
@@ -81,10 +81,10 @@ def figure_cells(values: dict) -> list[str]:
             f"{np.std(values[k]):.{1 if k == 'median_cents_off' else 2}f}" for k in FIGURE_COLUMNS]
 
 
-#: Noise seeds already spent: 1 (every setting was chosen on it) and 2-4 (the "held-out" seeds of November 2026,
-#: reused through at least seven reruns). Claims no longer rest on them.
+#: Noise seeds already spent: 1 (every setting was chosen on it) and 2-4 (the first "held-out" seeds, reused
+#: through at least seven reruns). Claims no longer rest on them.
 SPENT_SEEDS = (1, 2, 3, 4)
-#: Noise seeds of the figures committed with issue 21 (first used by that rerun, chosen by nothing).
+#: Noise seeds of the committed figures (first used by the rerun that made them, chosen by nothing).
 HELD_OUT_SEEDS = (5, 6, 7)
 #: Noise seeds no one has looked at: keep them for the next claim, then move them to HELD_OUT_SEEDS.
 FRESH_SEEDS = (11, 12, 13)
@@ -109,7 +109,7 @@ def held_out_reports(generator, asked, prepared, reference, *, guidance: float =
     (Euler 50 steps) from each of ``seeds``, each scored by tutorial_lib.evaluation against ``reference`` (every
     note decoded): a list of ``(latents, EvalReport)``."""
     return [_scored(generator.sample_latents(len(asked), seed=seed, conditions=asked, guidance=guidance,
-                                             sample_steps=50), asked, prepared, reference, seed)
+                                             num_steps=50), asked, prepared, reference, seed)
             for seed in seeds]
 
 

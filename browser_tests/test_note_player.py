@@ -191,7 +191,7 @@ def test_the_pages_latents_are_the_librarys(server, browser, library):
 
     def library_latents(model, seed, calls, solver="euler", guidance=1.0, **labels):
         steps = calls if solver == "euler" else calls // 2
-        return library[model].sample_latents(1, noise=web_noise(seed), sample_steps=steps, solver=solver,
+        return library[model].sample_latents(1, noise=web_noise(seed), num_steps=steps, solver=solver,
                                              guidance=guidance, **labels)[0]
 
     player = Player(browser, chapter(server, "05_sampling"), 1280)

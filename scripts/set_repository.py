@@ -25,42 +25,24 @@ NOTE_ID = "colab-note"
 COLAB_METADATA = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []}}
 COLAB_URL = "https://colab.research.google.com"
 GITHUB = re.compile(r"^https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+#: The Colab cell: three lines, the same in every chapter but for its name (tutorial_lib.book.colab.start does
+#: the work). ``{imports}`` and ``{install}`` differ while the address is unset: then the cell installs nothing
+#: and, where tutorial_lib is missing, says how to install it by hand.
 COLAB_CELL = """\
-# In Google Colab: install this project (Colab keeps its own torch) and switch to the real data and weights,
-# sized for a free GPU, about 5-20 minutes a chapter (profile "colab"; PROFILE = "gpu" is the seed's full scale).
-# USE_DRIVE = True keeps latents and trained models on your Google Drive (it asks for access), so that
-# later chapters reuse them: chapter 5 then reloads the model chapter 4 trained. Outside Colab this cell does nothing.
-import sys
-
-USE_DRIVE = False
-if "google.colab" in sys.modules:
+import {imports}; USE_DRIVE = False  # in Google Colab, True keeps latents and trained models on your Google Drive
 {install}
-    PROFILE = "colab"  # or "gpu": the seed's full scale (its time is printed below)
-    if USE_DRIVE:
-        import os
-        from google.colab import drive
-
-        drive.mount("/content/drive")
-        os.environ["TUTORIAL_LIB_CACHE"] = "/content/drive/MyDrive/tutorial_lib"  # latents, checkpoints
-        os.environ["TUTORIAL_LIB_DATA"] = "/content/data"  # the notes stay on this machine's disk
-    from tutorial_lib.book.chapters import colab_plan
-    from tutorial_lib.profiles import get_profile
-
-    print(colab_plan("{chapter}", get_profile(PROFILE), full_scale=get_profile("gpu")))"""
-INSTALL = '    %pip install -q "git+{url}@{branch}"'
-INSTALL_BY_HAND = """\
-    # This copy of the book names no repository (scripts/set_repository.py URL sets one): install it by hand.
-    import importlib.util
-
-    if importlib.util.find_spec("tutorial_lib") is None:
-        raise RuntimeError("This copy of the book names no repository to install tutorial_lib from: replace "
-                           'this check with %pip install -q "git+https://github.com/OWNER/NAME" and run the cell again.')"""
+if "google.colab" in sys.modules: PROFILE = "colab"; from tutorial_lib.book.colab import start; start("{chapter}", PROFILE, USE_DRIVE)  # "gpu": the seed's full scale"""
+INSTALL = """if "google.colab" in sys.modules: get_ipython().run_line_magic("pip", 'install -q "git+{url}@{branch}"')  # this project"""
+INSTALL_BY_HAND = ("""if "google.colab" in sys.modules and not importlib.util.find_spec("tutorial_lib"): raise RuntimeError('This """
+                   """copy of the book names no repository to install tutorial_lib from: run %pip install -q """
+                   """"git+https://github.com/OWNER/NAME" first (scripts/set_repository.py URL sets one).')""")
 
 
 def colab_source(chapter: str, url: str, branch: str = "main") -> list[str]:
     """The Colab cell's lines (the same in every chapter but for the chapter's name); ``url`` "": unset."""
     install = INSTALL.format(url=url, branch=branch) if url else INSTALL_BY_HAND
-    return COLAB_CELL.format(install=install, chapter=chapter).splitlines(keepends=True)
+    imports = "sys" if url else "importlib.util, sys"
+    return COLAB_CELL.format(imports=imports, install=install, chapter=chapter).splitlines(keepends=True)
 
 
 def colab_note_cell(chapter: str, url: str, branch: str) -> dict:

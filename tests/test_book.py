@@ -50,11 +50,12 @@ def test_parameters_then_colab_cell_with_the_configured_repository(path):
     assert "remove-cell" in cells[1]["metadata"]["tags"] and '"google.colab" in sys.modules' in colab
     url, branch = repository()
     if url:
-        assert f'%pip install -q "git+{url}@{branch}"' in colab
+        assert f'install -q "git+{url}@{branch}"' in colab
     else:  # no address: nothing to install from, and the cell says so instead of failing on an import
         assert "git+" not in colab.replace("git+https://github.com/OWNER/NAME", "") and "find_spec" in colab
     assert 'PROFILE = "colab"' in colab
-    assert "USE_DRIVE = False" in colab and f'colab_plan("{path.stem}"' in colab  # Drive: opt-in
+    assert "USE_DRIVE = False" in colab and f'start("{path.stem}"' in colab  # Drive: opt-in
+    assert len(colab.splitlines()) <= 3  # the work is tutorial_lib.book.colab.start's
     assert colab == "".join(colab_source(path.stem, url, branch)), (
         f"{path.name}: the Colab cell is not the template's; run `python scripts/set_repository.py`.")
 
@@ -181,7 +182,7 @@ def test_an_address_set_reaches_the_buttons_the_colab_cells_and_the_student_link
             text = path.read_text()
             cells = json.loads(text)["cells"]
             colab = next("".join(c["source"]) for c in cells if "google.colab" in "".join(c["source"]))
-            assert f'%pip install -q \\"git+{fake}@main\\"' in json.dumps(colab), f"{folder}/{path.name}"
+            assert f'install -q \\"git+{fake}@main\\"' in json.dumps(colab), f"{folder}/{path.name}"
             note = next("".join(c["source"]) for c in cells if c.get("id") == "colab-note")
             assert _colab_links(note) == [f"https://colab.research.google.com/github/someone/fake-music-book/blob/"
                                           f"main/student/{path.stem}.ipynb"], f"{folder}/{path.name}"

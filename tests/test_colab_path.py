@@ -76,21 +76,21 @@ def test_the_colab_profile_runs_end_to_end_on_music2latent(m2l_weights, nsynth_s
     # Sampling and decoding the chapter's way: noise drawn on the CPU, the model wherever training left it.
     generator = NoteGenerator.from_checkpoint(trained.checkpoint_path, m2l_weights=str(m2l_weights))
     assert generator.space.codec.name == "music2latent" and generator.decodes_with(prepared.codec)
-    latents, audio = generator.generate(1, pitch=55, source="electronic", velocity=75, sample_steps=2)
+    latents, audio = generator.generate(1, pitch=55, source="electronic", velocity=75, num_steps=2)
     assert latents.shape == (1, 64, 4) and audio[0].ndim == 1 and np.isfinite(audio[0]).all()
     assert len(audio[0]) > 0.3 * Music2LatentCodec.sample_rate  # 4 frames of 4096 samples at 44.1 kHz
 
     # `generate` on the Music2Latent checkpoint (it once refused: "Unknown codec 'music2latent'").
     out = tmp_path / "notes"
     assert main(["generate", "--checkpoint", str(trained.checkpoint_path), "--out", str(out), "--num", "1",
-                 "--pitch", "55", "--sample-steps", "2", "--m2l-weights", str(m2l_weights)]) == 0
+                 "--pitch", "55", "--num-steps", "2", "--m2l-weights", str(m2l_weights)]) == 0
     written = sorted(out.glob("*.wav"))
     assert len(written) == 1 and written[0].name.startswith(trained.checkpoint_path.stem + "-")
 
     # The chapters' Colab branch: the shipped model plays with its own codec, and says it is of other data.
     shipped = load_pretrained("cpu-long", codec=prepared.codec)
     assert not shipped.decodes_with(prepared.codec) and "not of this chapter's notes" in capsys.readouterr().out
-    _, its_audio = shipped.generate(1, pitch=57, source="acoustic", velocity=100, sample_steps=2)
+    _, its_audio = shipped.generate(1, pitch=57, source="acoustic", velocity=100, num_steps=2)
     assert np.isfinite(its_audio[0]).all() and shipped.space.codec.sample_rate == 16_000
 
 

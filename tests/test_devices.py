@@ -1,4 +1,4 @@
-"""Every chapter-facing function that takes a model runs it where its weights are (issue 18, the Colab reader).
+"""Every chapter-facing function that takes a model runs it where its weights are (the Colab reader: GPU weights, CPU noise).
 
 A Colab reader's model is on the GPU while ``torch.randn(...)`` and the data are on the CPU. Without a GPU we
 put the model on the ``meta`` device (shapes, no values): a function that forgets to move its inputs fails with
@@ -157,9 +157,9 @@ def test_note_generator_and_widgets_run_the_model_on_its_device():
     from tutorial_lib.book.widgets import generate_audio, note_grid
 
     generator, seen = small_generator()
-    call_on_meta(lambda: generator.generate(2, seed=1, pitch=60, guidance=2.0, sample_steps=2), seen)
+    call_on_meta(lambda: generator.generate(2, seed=1, pitch=60, guidance=2.0, num_steps=2), seen)
     call_on_meta(lambda: generate_audio(generator, seed=1, num_steps=2), seen)
-    call_on_meta(lambda: note_grid(generator, pitches=(48,), sources=("acoustic",), sample_steps=2), seen)
+    call_on_meta(lambda: note_grid(generator, pitches=(48,), sources=("acoustic",), num_steps=2), seen)
 
 
 # The interlude "A flow you can see": the toy model, its error and its arrows.

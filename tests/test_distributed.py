@@ -101,7 +101,7 @@ def test_two_ranks_train_like_one_process_and_resume_on_one(ran, tmp_path):
     assert state["step"] == 4
     pairs = [*zip(two.parameters(), one.model.parameters()), *zip(two_ema.parameters(), one.ema_model.parameters())]
     gap = max((a - b).abs().max().item() for a, b in pairs)
-    assert gap < 1e-4  # float rounding: the ranks sum in another order (5.3e-5 when the README was written)
+    assert gap < 1e-4  # float rounding: the ranks sum in another order (5.3e-5 measured here)
     changed = max((a - b).abs().max().item() for a, b in zip(two.parameters(), model().parameters()))
     assert changed > 1e-3  # the comparison above would notice a model that did not train
 

@@ -41,11 +41,11 @@ def test_generator_rebuilt_from_a_checkpoint_keeps_its_flow_and_latent_space(tmp
     generator = NoteGenerator.from_checkpoint(_checkpoint(tmp_path, sigma_data=0.5))
     assert generator.flow.sigma_data == 0.5 and generator.conditioned
     assert torch.equal(generator.space.std, torch.full((64,), 2.0)) and generator.space.num_frames == 8
-    latents, audio = generator.generate(2, pitch=60, source="acoustic", guidance=2.0, sample_steps=2)
+    latents, audio = generator.generate(2, pitch=60, source="acoustic", guidance=2.0, num_steps=2)
     assert latents.shape == (2, 64, 8) and len(audio) == 2
     # sigma_data is undone by the sampler: the same noise through a flow with sigma_data 1 differs by 2x
     plain = NoteGenerator(generator.model, RectifiedFlow(), generator.space)
-    other, _ = plain.generate(2, pitch=60, source="acoustic", guidance=2.0, sample_steps=2)
+    other, _ = plain.generate(2, pitch=60, source="acoustic", guidance=2.0, num_steps=2)
     assert torch.allclose(latents, other / 0.5, atol=1e-5)
 
 
@@ -56,14 +56,14 @@ def test_generator_takes_per_note_labels_and_given_noise(tmp_path):
     generator = NoteGenerator.from_checkpoint(_checkpoint(tmp_path))
     asked = Conditions.make(3, pitch=[50, 55, 57], source=[0, 1, 2], velocity=100)
     noise = seeded_noise(3, 8, seed=4)
-    latents = generator.sample_latents(3, conditions=asked, noise=noise, guidance=2.0, sample_steps=2)
+    latents = generator.sample_latents(3, conditions=asked, noise=noise, guidance=2.0, num_steps=2)
     by_hand = sample(generator.model, noise, num_steps=2, flow=generator.flow, conditions=asked, guidance=2.0).samples
     assert torch.allclose(latents, by_hand)
     # per-note labels matter: the same noise asked for one label throughout gives other notes
-    same = generator.sample_latents(3, pitch=50, source=0, velocity=100, noise=noise, guidance=2.0, sample_steps=2)
+    same = generator.sample_latents(3, pitch=50, source=0, velocity=100, noise=noise, guidance=2.0, num_steps=2)
     assert torch.allclose(same[0], latents[0], atol=1e-6) and not torch.allclose(same[1:], latents[1:])
     # a seed draws the same noise as seeded_noise
-    assert torch.allclose(generator.sample_latents(3, seed=4, conditions=asked, guidance=2.0, sample_steps=2), latents)
+    assert torch.allclose(generator.sample_latents(3, seed=4, conditions=asked, guidance=2.0, num_steps=2), latents)
     with pytest.raises(ValueError, match="not both"):
         generator.sample_latents(3, conditions=asked, pitch=50)
     with pytest.raises(ValueError, match="2 starting points for 3 notes"):
@@ -91,7 +91,7 @@ def _labelled_checkpoint(tmp_path, name="checkpoint.pt"):
     return folder / "checkpoint.pt"
 
 
-GENERATE = ["--pitch", "52", "--source", "acoustic", "--velocity", "100", "--guidance", "2", "--sample-steps", "2"]
+GENERATE = ["--pitch", "52", "--source", "acoustic", "--velocity", "100", "--guidance", "2", "--num-steps", "2"]
 
 
 def test_cli_generate_writes_notes_and_says_what_is_in_them(tmp_path, capsys):
@@ -130,7 +130,7 @@ def test_generated_notes_do_not_depend_on_how_many_are_asked(tmp_path, monkeypat
 
     monkeypatch.setattr(generation, "NOTE_BATCH", 2)  # 5 notes: batches of 2, 2 and 1
     generator = NoteGenerator.from_checkpoint(_labelled_checkpoint(tmp_path))
-    kwargs = {"model_id": "m", "pitch": 52, "sample_steps": 2}
+    kwargs = {"model_id": "m", "pitch": 52, "num_steps": 2}
     many = generation.write_notes(generator, tmp_path / "many", num=5, progress=False, **kwargs)
     few = generation.write_notes(generator, tmp_path / "few", num=3, progress=False, **kwargs)
     for a, b in zip(few, many):  # the same notes, up to float rounding (a batch of 1 is computed differently)
@@ -166,16 +166,16 @@ def test_generate_names_files_by_what_was_done_and_warns_outside_the_training_la
     path = _labelled_checkpoint(tmp_path)
     out = tmp_path / "notes"
     assert main(["generate", "--checkpoint", str(path), "--pitch", "-1", "--guidance", "3", "--num", "1",
-                 "--sample-steps", "2", "--out", str(out)]) == 0
+                 "--num-steps", "2", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "--guidance 3 has no effect" in captured.out
     assert [f.name.split("-", 2)[2] for f in out.iterdir()] == ["any-euler2-seed0-000.wav"]
     assert main(["generate", "--checkpoint", str(path), "--pitch", "100", "--velocity", "75", "--source", "synthetic",
-                 "--num", "1", "--sample-steps", "2", "--out", str(out)]) == 0
+                 "--num", "1", "--num-steps", "2", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "pitch 100 was never in this model's training notes (pitches 50-57; nearest held: 57)" in err
     assert "velocity 75 was never" in err and "nearest held: 100" in err and "source 'synthetic'" in err
-    assert main(["generate", "--checkpoint", str(path), "--pitch", "127", "--num", "1", "--sample-steps", "2",
+    assert main(["generate", "--checkpoint", str(path), "--pitch", "127", "--num", "1", "--num-steps", "2",
                  "--out", str(out)]) == 0
     assert "above the highest frequency the codec can play (8000 Hz" in capsys.readouterr().err
 
@@ -209,7 +209,7 @@ def test_the_shipped_model_loads_decodes_and_stays_small(capsys):
     assert path.stat().st_size <= 25 * 2**20
     generator = load_pretrained("cpu-long")
     assert generator.conditioned and generator.trained_on.steps == 36000 and "36000 training steps" in str(generator.trained_on)
-    latents, audio = generator.generate(1, pitch=57, source="acoustic", velocity=100, sample_steps=4)
+    latents, audio = generator.generate(1, pitch=57, source="acoustic", velocity=100, num_steps=4)
     assert latents.shape == (1, 64, 32) and np.isfinite(audio[0]).all()
     report = json.loads((PRETRAINED_DIR / "cpu-long.json").read_text())
     assert report["training"]["steps"] == 36000 and "conditional (guidance 1)" in report["evaluation"]
@@ -235,7 +235,7 @@ def test_generate_cut_short_keeps_the_notes_it_wrote_and_a_rerun_makes_only_the_
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(generation.NoteGenerator, "generate", second_batch_interrupted)
-    command = ["generate", "--checkpoint", str(path), "--num", "5", "--sample-steps", "2", "--out", str(out)]
+    command = ["generate", "--checkpoint", str(path), "--num", "5", "--num-steps", "2", "--out", str(out)]
     assert main(command) == 130
     assert "run the same command again to make the rest" in capsys.readouterr().err
     first = {f.name: f.read_bytes() for f in out.glob("*.wav")}
@@ -292,6 +292,6 @@ def test_another_projects_checkpoint_and_overshooting_guidance_are_errors_not_tr
     assert "not a tutorial_lib checkpoint (it does not describe its model" in capsys.readouterr().err
     shipped = "tutorial_lib/pretrained/cpu-long.pt"  # once: librosa's "Audio buffer is not finite everywhere"
     assert main(["generate", "--checkpoint", shipped, "--pitch", "50", "--guidance", "1e4", "--num", "1",
-                 "--sample-steps", "5", "--out", str(tmp_path / "b")]) == 1
+                 "--num-steps", "5", "--out", str(tmp_path / "b")]) == 1
     assert "infinite loudness; a full-scale sine" in (err := capsys.readouterr().err) and "lower --guidance" in err
     assert not (tmp_path / "b").exists()

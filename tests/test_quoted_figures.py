@@ -24,7 +24,7 @@ DEFINITIONS = {
                  "10.67": "the mel codec's frame rate, 16000 / 1500"},
     "04_training": {t: "a time t at which the listening exercise mixes noise in" for t in ("0.25", "0.5", "0.75")},
     "04a_toy_flow": {"2.5": "the radius of the toy data's circle, a setting of toy_flow.GaussianMixture"},
-    "06_control": {"0.2": "TrainConfig.label_dropout_all", "0.1": "TrainConfig.label_dropout_each"},
+    "06_control": {"0.2": "TrainConfig.label_dropout", "0.1": "TrainConfig.label_dropout_each"},
 }
 
 

@@ -165,6 +165,7 @@ def test_cli_reflow_then_generate_in_one_step_records_where_it_came_from(tmp_pat
     assert state["extra"]["reflow"]["from_checkpoint"] == checkpoint_id(first)
     assert state["extra"]["labels_held"]["pitch"] == list(range(50, 58))
     capsys.readouterr()
+    # --sample-steps: the old spelling of --num-steps, still accepted
     assert main(["generate", "--checkpoint", str(out / "checkpoint.pt"), "--sample-steps", "1", "--pitch", "52",
                  "--num", "2", "--out", str(tmp_path / "notes")]) == 0
     captured = capsys.readouterr()
@@ -212,7 +213,7 @@ def test_the_shipped_reflowed_model_names_the_shipped_model_it_came_from_and_sam
     assert state["stripped"] and state["extra"]["reflow"]["pairs"] == 12000
     generator = NoteGenerator.from_checkpoint(path)
     assert generator.trained_on.pairs == 12000 and "reflow steps on 12000 pairs made by cpu-long-" in str(generator.trained_on)
-    latents = generator.sample_latents(2, pitch=56, source="acoustic", velocity=75, sample_steps=1)
+    latents = generator.sample_latents(2, pitch=56, source="acoustic", velocity=75, num_steps=1)
     assert latents.shape == (2, 64, generator.space.num_frames) and torch.isfinite(latents).all()
 
 

@@ -100,7 +100,7 @@ def test_install_browser_names_what_it_installs():
 
 
 def test_one_default_cache_for_the_book_and_the_command_line(fake_venv, monkeypatch, tmp_path):
-    from tutorial_lib.profiles import default_cache_dir
+    from tutorial_lib.runtime.files import default_cache_dir
 
     venv, log = fake_venv
     done = bash(f"unset TUTORIAL_LIB_CACHE; source {ROOT}/scripts/setup.sh; echo \"cache=${{TUTORIAL_LIB_CACHE:-}}\"",

@@ -56,7 +56,7 @@ def onnx_latents(graph: str, noise: torch.Tensor, *, labels: dict, guidance: flo
 def largest_differences(generator, graph, name, labels, guidance, calls, solver, seed=3):
     noise = web_noise(seed)
     steps = calls if solver == "euler" else calls // 2
-    library = generator.sample_latents(1, noise=noise, guidance=guidance, sample_steps=steps, solver=solver,
+    library = generator.sample_latents(1, noise=noise, guidance=guidance, num_steps=steps, solver=solver,
                                        **{k: labels.get(k) for k in ("pitch", "source", "velocity")})
     page = onnx_latents(graph, noise, labels=labels, guidance=guidance, calls=calls, solver=solver,
                         sigma_data=generator.flow.sigma_data)

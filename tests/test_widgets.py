@@ -71,7 +71,7 @@ def test_control_widget_sends_the_chosen_labels_and_guidance_to_the_generator(mo
     from tutorial_lib.book.widgets import control_widget
 
     generator = small_generator()
-    box = control_widget(generator, pitches=(40, 88), sample_steps=2)
+    box = control_widget(generator, pitches=(40, 88), num_steps=2)
     assert "needs a Python kernel" in repr(box) and box._repr_mimebundle_()["text/plain"] == repr(box)
     assert 'data-note-player="control"' in box._repr_mimebundle_()["text/html"]
     asked = []
@@ -82,7 +82,7 @@ def test_control_widget_sends_the_chosen_labels_and_guidance_to_the_generator(mo
         64, "electronic", 25, 3.0, 7
     box.on_click(None)
     assert asked[-1] == {"seed": 7, "pitch": 64, "source": "electronic", "velocity": 25, "guidance": 3.0,
-                         "sample_steps": 2}
+                         "num_steps": 2}
     output = box.children[-1]
     assert any("<audio" in o["data"]["text/html"] for o in output.outputs if "text/html" in o.get("data", {}))
     c["source"].value = "any"  # no source label: the model's "unknown" source
@@ -95,10 +95,10 @@ def test_note_grid_is_what_the_widget_plays_and_renders_players():
 
     generator = small_generator()
     grid = note_grid(generator, pitches=(50, 70), sources=("acoustic", "synthetic"), velocity=75, guidance=2.0,
-                     seed=3, sample_steps=2)
+                     seed=3, num_steps=2)
     assert grid.labels == ["pitch 50, acoustic, velocity 75", "pitch 70, acoustic, velocity 75",
                            "pitch 50, synthetic, velocity 75", "pitch 70, synthetic, velocity 75"]
-    _, one = generator.generate(1, seed=3, pitch=70, source="synthetic", velocity=75, guidance=2.0, sample_steps=2)
+    _, one = generator.generate(1, seed=3, pitch=70, source="synthetic", velocity=75, guidance=2.0, num_steps=2)
     assert np.allclose(grid.waveforms[3], one[0], atol=1e-4)  # the widget's note for those choices
     assert not np.allclose(grid.waveforms[0], grid.waveforms[1], atol=1e-4)  # the labels change the note
     page = grid._repr_html_()

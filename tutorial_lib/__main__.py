@@ -12,7 +12,8 @@ from pathlib import Path
 from .codec import CODEC_NAMES
 from .data.labels import SOURCES
 from .sampling import SOLVERS
-from .profiles import PROFILES, default_cache_dir
+from .profiles import PROFILES
+from .runtime.files import default_cache_dir
 
 
 def _training_steps(text: str) -> int:
@@ -89,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--velocity", type=int, help="1-127 (default, or -1: any)")
     gen.add_argument("--guidance", type=_finite_float, default=1.0,
                      help="classifier-free guidance scale: 0 ignores the labels, 1 follows them, >1 insists")
-    gen.add_argument("--sample-steps", type=_positive_int, default=50, help="solver steps (default 50)")
+    gen.add_argument("--num-steps", "--sample-steps", dest="num_steps", type=_positive_int, default=50,
+                     help="solver steps (default 50; --sample-steps is the old spelling)")
     gen.add_argument("--solver", choices=sorted(SOLVERS), default="euler")
     gen.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same notes")
     gen.add_argument("--m2l-weights", help="path to music2latent.pt (models trained on Music2Latent latents)")
@@ -190,7 +192,7 @@ def _generate(args, parser) -> None:
         raise FileNotFoundError(f"No checkpoint at {args.checkpoint}; give a checkpoint.pt written by `run` (or "
                                 "one in tutorial_lib/pretrained/).")
     how = dict(num=args.num, model_id=checkpoint_id(args.checkpoint), seed=args.seed, guidance=args.guidance,
-               sample_steps=args.sample_steps, solver=args.solver, **labels)
+               num_steps=args.num_steps, solver=args.solver, **labels)
     check_writable(args.out, names=[f.name for f in note_files(args.out, **how)])  # before the work, not after it
     generator = NoteGenerator.from_checkpoint(args.checkpoint, m2l_weights=args.m2l_weights)
     for warning in generator.label_warnings(**labels):
@@ -204,14 +206,13 @@ def _generate(args, parser) -> None:
 
 
 def _reflow(args, parser) -> None:
-    from .reflow import reflow_run
+    from dataclasses import replace
+
+    from .reflow import RECIPE, reflow_run
     from .runtime.threads import use_cpu_threads
-    from .training import TrainConfig
 
     use_cpu_threads()
-    config = TrainConfig(steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=200,
-                         lr_schedule="cosine", ema_decay=0.999, eval_every=10**9, checkpoint_every=500,
-                         seed=args.seed)
+    config = replace(RECIPE, steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     report = reflow_run(args.checkpoint, args.out, num_pairs=args.pairs, pair_steps=args.pair_steps,
                         guidance=args.guidance, seed=args.seed, config=config, restart=args.restart)
     print(json.dumps(report, indent=2))

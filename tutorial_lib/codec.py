@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .runtime import work
+from .runtime.work import counted
 from .runtime.files import fingerprint
 
 M2L_REPO_ID = "SonyCSLParis/music2latent"
@@ -134,10 +134,10 @@ class MelCodec(Codec):
         return (f"mel-sr{self.sample_rate}-fft{self.n_fft}-hop{self.hop_length}-"
                 f"f{self.fmin:g}-{self.fmax:g}-break{self.break_hz:g}-n{self.channels}-eps{self.eps:g}")
 
+    @counted("encode mel")
     def encode(self, waveform: np.ndarray, sample_rate: int) -> torch.Tensor:
         import librosa
 
-        work.add("encode mel")
         waveform = self._as_mono_at_rate(waveform, sample_rate)
         magnitude = np.abs(librosa.stft(waveform, n_fft=self.n_fft, hop_length=self.hop_length))
         mel = self.basis @ magnitude  # [64, frames]
@@ -163,10 +163,10 @@ class MelCodec(Codec):
         full[..., self.band_bins, :] = magnitude
         return full
 
+    @counted("decode mel")
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """``[64, frames]`` -> ``[samples]`` float32 audio (a batch ``[N, 64, frames]`` -> ``[N, samples]``)."""
         log_mel = torch.as_tensor(latents).detach().cpu().double().numpy()
-        work.add("decode mel", log_mel.shape[0] if log_mel.ndim == 3 else 1)
         with np.errstate(over="ignore", invalid="ignore"):
             stft_magnitude = self.mel_to_magnitude(np.maximum(np.exp(log_mel) - self.eps, 0.0))
         if not np.isfinite(stft_magnitude).all():
@@ -392,12 +392,12 @@ class Music2LatentCodec(Codec):
             return "m2l-random-weights"
         return weights_id(Path(self.checkpoint))
 
+    @counted("encode music2latent")
     def encode(self, waveform: np.ndarray, sample_rate: int, *, half_precision: bool | None = None) -> torch.Tensor:
         """As :meth:`Codec.encode`; ``half_precision`` (default: ``self.half_precision``, True on CUDA) runs the
         package's encoder under its fp16 autocast, which its own comment says can give NaN; False runs fp32."""
         import music2latent.inference as m2l
 
-        work.add("encode music2latent")
         audio = torch.from_numpy(self._as_mono_at_rate(waveform, sample_rate))
         half = self.half_precision if half_precision is None else half_precision
         with _PACKAGE_PRECISION, warnings.catch_warnings():
@@ -409,10 +409,10 @@ class Music2LatentCodec(Codec):
                 m2l.mixed_precision = saved
         return latents[0].float().cpu()  # [1, 64, frames] -> [64, frames]
 
+    @counted("decode music2latent")
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         from music2latent.inference import decode_latent_inference
 
-        work.add("decode music2latent")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*CUDA is not available.*")
             audio = decode_latent_inference(torch.as_tensor(latents).float(), self, 44_100 * 60, 1,

@@ -91,8 +91,8 @@ def drop_labels(conditions: Conditions, *, p_all: float, p_each: float,
     drop_all = torch.rand(batch, generator=generator) < p_all
     out = []
     for labels in (conditions.pitch, conditions.source, conditions.velocity):
-        drop = (drop_all | (torch.rand(batch, generator=generator) < p_each)).to(labels.device)
-        out.append(torch.where(drop, torch.full_like(labels, UNKNOWN), labels))
+        drop = drop_all | (torch.rand(batch, generator=generator) < p_each)  # drawn on the CPU
+        out.append(torch.where(drop.to(labels.device), torch.full_like(labels, UNKNOWN), labels))
     return Conditions(*out)
 
 

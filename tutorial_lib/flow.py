@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .runtime.devices import model_device, to_device
+from .runtime.devices import on_model_device
 
 
 @dataclass
@@ -54,29 +54,26 @@ class RectifiedFlow:
         """``v = x_0 - z``: the direction from the noise to the data (constant along each straight path)."""
         return x - noise
 
+    def draw_noise(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard normal noise shaped like ``x``, drawn on the CPU (the same numbers whatever the device), put
+        where ``x`` is."""
+        return torch.randn(x.shape, generator=generator).to(x)
+
+    @on_model_device
     def loss(self, model: nn.Module, x: torch.Tensor, t: torch.Tensor | None = None,
              noise: torch.Tensor | None = None, generator: torch.Generator | None = None,
              reduction: str = "mean", **model_kwargs) -> torch.Tensor:
         """MSE between ``v`` and ``model(x_t, t)`` for clean ``x [B, 64, frames]``.
 
-        ``t`` and ``noise`` are drawn (from ``generator``) when not given. ``reduction="none"`` returns
-        the loss of each example, ``[B]`` (used to plot the loss by time). ``x``, ``t``, ``noise`` and the
-        ``model_kwargs`` (e.g. ``conditions``) go to the model's device; the loss is computed there.
+        ``t [B]`` and ``noise [B, 64, frames]`` are drawn (from ``generator``) when not given; ``model_kwargs``
+        (e.g. ``conditions``) go to the model. ``reduction="none"`` returns the loss of each example, ``[B]``
+        (chapter 4 plots it by time). ``@on_model_device``: the inputs are moved to the model's weights first.
         """
-        device = model_device(model, x.device)
-        x = self.scale(x).to(device)
-        if t is None:
-            t = self.sample_times(x.shape[0], generator, device)
-        if noise is None:
-            noise = torch.randn(x.shape, generator=generator)
-        t = torch.as_tensor(t, dtype=x.dtype).to(device)
-        noise = noise.to(x)
-        model_kwargs = {name: to_device(value, device) for name, value in model_kwargs.items()}
-        v = self.velocity_target(x, noise)
-        prediction = model(self.add_noise(x, noise, t), t, **model_kwargs)
-        per_example = ((prediction - v) ** 2).flatten(1).mean(dim=1)
-        if reduction == "none":
-            return per_example
-        if reduction != "mean":
+        if reduction not in ("mean", "none"):
             raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-        return per_example.mean()
+        x = self.scale(x)
+        t = self.sample_times(len(x), generator, x.device) if t is None else t
+        noise = self.draw_noise(x, generator) if noise is None else noise
+        prediction = model(self.add_noise(x, noise, t), t, **model_kwargs)
+        per_example = ((prediction - self.velocity_target(x, noise)) ** 2).flatten(1).mean(dim=1)
+        return per_example if reduction == "none" else per_example.mean()

@@ -24,7 +24,6 @@ from .conditioning import Conditions
 from .data.labels import SOURCES
 from .flow import RectifiedFlow
 from .runtime.files import file_fingerprint, save_atomically, temporary_name, write_atomically
-from .runtime.devices import model_device
 from .sampling import sample, sample_seeded
 
 
@@ -131,7 +130,7 @@ class NoteGenerator:
 
     def sample_latents(self, num: int, *, seed: int = 0, conditions: Conditions | None = None,
                        noise: torch.Tensor | None = None, pitch: int | None = None, source: str | int | None = None,
-                       velocity: int | None = None, guidance: float = 1.0, sample_steps: int = 50,
+                       velocity: int | None = None, guidance: float = 1.0, num_steps: int = 50,
                        solver: str = "euler") -> torch.Tensor:
         """``num`` standardised latents ``[num, 64, frames]`` (on the CPU), not decoded.
 
@@ -149,14 +148,12 @@ class NoteGenerator:
             raise ValueError("This model was trained without labels, so it cannot take --pitch, --source or "
                              "--velocity; train a conditioned model (the ci and cpu profiles are).")
         if noise is None:
-            return sample_seeded(self.model, num, self.space.num_frames, seed=seed, num_steps=sample_steps,
+            return sample_seeded(self.model, num, self.space.num_frames, seed=seed, num_steps=num_steps,
                                  solver=solver, flow=self.flow, conditions=conditions, guidance=guidance).samples.cpu()
         if len(noise) != num:
             raise ValueError(f"noise holds {len(noise)} starting points for {num} notes.")
-        device = model_device(self.model, noise.device)
-        return sample(self.model.eval(), noise.to(device), num_steps=sample_steps, solver=solver, flow=self.flow,
-                      conditions=None if conditions is None else conditions.to(device),
-                      guidance=guidance).samples.cpu()
+        return sample(self.model.eval(), noise, num_steps=num_steps, solver=solver, flow=self.flow,
+                      conditions=conditions, guidance=guidance).samples.cpu()
 
     def generate(self, num: int, **how) -> tuple[torch.Tensor, list[np.ndarray]]:
         """``num`` notes: standardised latents ``[num, 64, frames]`` and their waveforms; ``how`` as for
@@ -258,13 +255,13 @@ def check_writable(folder: str | Path, names: list[str] = ()) -> Path:
 
 def note_files(out: str | Path, *, num: int, model_id: str, seed: int = 0, pitch: int | None = None,
                source: str | None = None, velocity: int | None = None, guidance: float = 1.0,
-               sample_steps: int = 50, solver: str = "euler") -> list[Path]:
+               num_steps: int = 50, solver: str = "euler") -> list[Path]:
     """The files :func:`write_notes` writes: ``<model_id>-<labels>-g<guidance>-<solver><steps>-seed<seed>-<i>.wav``."""
     labels = "-".join(f"{k}{v}" for k, v in (("pitch", pitch), ("", source), ("velocity", velocity))
                       if v is not None)
     how = f"{labels}-g{guidance:g}" if labels else "any"
     width = max(3, len(str(num - 1)))
-    return [Path(out) / f"{model_id}-{how}-{solver}{sample_steps}-seed{seed}-{i:0{width}d}.wav" for i in range(num)]
+    return [Path(out) / f"{model_id}-{how}-{solver}{num_steps}-seed{seed}-{i:0{width}d}.wav" for i in range(num)]
 
 
 #: Notes sampled together by :func:`write_notes`; fixed, so note ``i`` of a seed is the same whatever ``num``.
@@ -273,7 +270,7 @@ NOTE_BATCH = 16
 
 def write_notes(generator: NoteGenerator, out: str | Path, *, num: int, model_id: str, seed: int = 0,
                 pitch: int | None = None, source: str | None = None, velocity: int | None = None,
-                guidance: float = 1.0, sample_steps: int = 50, solver: str = "euler",
+                guidance: float = 1.0, num_steps: int = 50, solver: str = "euler",
                 progress: bool = True) -> list[Path]:
     """Generates ``num`` notes into ``out`` in batches of :data:`NOTE_BATCH`, writing each as it comes.
 
@@ -285,7 +282,7 @@ def write_notes(generator: NoteGenerator, out: str | Path, *, num: int, model_id
     from .runtime.progress import progress_bar
 
     files = note_files(out, num=num, model_id=model_id, seed=seed, pitch=pitch, source=source, velocity=velocity,
-                       guidance=guidance, sample_steps=sample_steps, solver=solver)
+                       guidance=guidance, num_steps=num_steps, solver=solver)
     out = check_writable(out, names=[f.name for f in files])
     rate = generator.space.codec.sample_rate
     missing = {i for i, f in enumerate(files) if not f.exists()}
@@ -298,7 +295,7 @@ def write_notes(generator: NoteGenerator, out: str | Path, *, num: int, model_id
                 continue
             _, waveforms = generator.generate(min(NOTE_BATCH, num - start), seed=seed + 1_000_003 * (start // NOTE_BATCH),
                                               pitch=pitch, source=source, velocity=velocity, guidance=guidance,
-                                              sample_steps=sample_steps, solver=solver)
+                                              num_steps=num_steps, solver=solver)
             for i in todo:
                 write_wav(files[i], waveforms[i - start], rate)
                 bar.update()

@@ -21,13 +21,14 @@ from .data import LatentData, download_nsynth_guitar, prepare_latents, write_syn
 from .conditioning import Conditions
 from .runtime.distributed import barrier, world
 from .runtime.estimates import describe_training
-from .runtime.files import fingerprint, write_text_atomically
+from .runtime.devices import pick_device
+from .runtime.files import default_cache_dir, fingerprint, write_text_atomically
 from .flow import RectifiedFlow
 from .generation import LatentSpace, NoteGenerator, check_writable, labels_held, nearest, write_wav
-from .profiles import Profile, default_cache_dir, default_data_dir, get_profile
+from .profiles import Profile, default_data_dir, get_profile
 
 from .runtime.threads import use_cpu_threads
-from .training import TrainResult, pick_device, train
+from .training import TrainResult, train
 from .unet import build_model, count_parameters
 
 
@@ -161,19 +162,19 @@ def training_plan(profile: Profile, name: str, kwargs: dict, checkpoint_path: Pa
 SOLVER = "euler"  # the seed's sampler, used by run and reported as such
 
 
-def write_samples(generator: NoteGenerator, folder: Path, *, num: int, sample_steps: int, solver: str = SOLVER,
+def write_samples(generator: NoteGenerator, folder: Path, *, num: int, num_steps: int, solver: str = SOLVER,
                   pitches: tuple[int, ...] = (), velocity: int = 100, guidance: float = 1.0) -> list[dict]:
     """Writes ``num`` unconditional notes and, for a conditioned model, one acoustic note at each of ``pitches``
     (at ``velocity``); returns what is in each file (see :func:`~tutorial_lib.generation.write_wav`)."""
     folder.mkdir(parents=True, exist_ok=True)
     rate = generator.space.codec.sample_rate
     stats = []
-    _, audio = generator.generate(num, seed=0, sample_steps=sample_steps, solver=solver)
+    _, audio = generator.generate(num, seed=0, num_steps=num_steps, solver=solver)
     for i, waveform in enumerate(audio):
         stats.append({**write_wav(folder / f"sample_{i:02d}.wav", waveform, rate), "labels": "none"})
     for pitch in pitches if generator.conditioned else ():
         _, audio = generator.generate(1, seed=0, pitch=pitch, source="acoustic", velocity=velocity, guidance=guidance,
-                                      sample_steps=sample_steps, solver=solver)
+                                      num_steps=num_steps, solver=solver)
         info = write_wav(folder / f"pitch{pitch}_acoustic_velocity{velocity}_g{guidance:g}.wav", audio[0], rate)
         labels = {"pitch": pitch, "source": "acoustic", "velocity": velocity, "guidance": guidance}
         stats.append({**info, "labels": labels})
@@ -182,7 +183,7 @@ def write_samples(generator: NoteGenerator, folder: Path, *, num: int, sample_st
     return stats
 
 
-def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int, sample_steps: int,
+def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int, num_steps: int,
                        guidance: float = 1.0, seed: int = 1, progress: bool = True,
                        unconditional: torch.Tensor | None = None) -> dict:
     """``num`` unconditional notes (``unconditional [num, 64, frames]`` if already sampled) and, for a
@@ -192,13 +193,13 @@ def evaluate_generator(generator: NoteGenerator, prepared: Prepared, *, num: int
 
     reference = reference_from_prepared(prepared, num_audio=min(100, max(48, num)), verbose=progress)
     if unconditional is None:
-        unconditional = generator.sample_latents(num, seed=seed, sample_steps=sample_steps)
+        unconditional = generator.sample_latents(num, seed=seed, num_steps=num_steps)
     out = {"unconditional": evaluate(latents=unconditional, reference=reference,
                                      to_audio=prepared.to_audio).as_dict()}
     if generator.conditioned:
         asked = labels_to_ask(prepared.conditions("valid"), num)
         latents = generator.sample_latents(num, seed=seed, conditions=asked, guidance=guidance,
-                                           sample_steps=sample_steps)
+                                           num_steps=num_steps)
         report = evaluate(latents=latents, reference=reference, to_audio=prepared.to_audio,
                           conditions={"pitch": asked.pitch, "source": asked.source})
         out[f"conditional (guidance {guidance:g})"] = report.as_dict()
@@ -329,7 +330,7 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
     generator = NoteGenerator(result.ema_model.eval(), result.flow, prepared.latent_space)
     labels = prepared.conditions("train")
     earlier = samples_of_earlier_run(out)
-    sample_stats = write_samples(generator, out / "samples", num=prof.num_samples, sample_steps=prof.sample_steps,
+    sample_stats = write_samples(generator, out / "samples", num=prof.num_samples, num_steps=prof.num_steps,
                                  solver=SOLVER, pitches=nearest_held(prof.named_pitches, labels.pitch),
                                  velocity=nearest_held((100,), labels.velocity)[0], guidance=prof.guidance)
     for stale in earlier - {out / info["file"] for info in sample_stats}:
@@ -337,7 +338,7 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
     lap("sampling and decoding")
     # One set of unconditional notes serves the copy check and the evaluation.
     unconditional = generator.sample_latents(prof.eval_samples or max(prof.num_samples, 16), seed=1,
-                                             sample_steps=prof.sample_steps)
+                                             num_steps=prof.num_steps)
     copies = copy_report(unconditional, prepared)
     if copies["warning"]:
         print(f"warning: {copies['warning']}")
@@ -345,7 +346,7 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
     lap("copy check")
     evaluation = None
     if prof.eval_samples:
-        evaluation = evaluate_generator(generator, prepared, num=prof.eval_samples, sample_steps=prof.sample_steps,
+        evaluation = evaluate_generator(generator, prepared, num=prof.eval_samples, num_steps=prof.num_steps,
                                         guidance=prof.guidance, progress=progress, unconditional=unconditional)
         lap("evaluation")
 
@@ -372,7 +373,7 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
                                       else "reloaded the finished checkpoint (no training)")},
         "copies": copies,
         "warnings": warnings,
-        "sampling": {"solver": SOLVER, "steps": prof.sample_steps, "guidance": prof.guidance, "samples": sample_stats},
+        "sampling": {"solver": SOLVER, "steps": prof.num_steps, "guidance": prof.guidance, "samples": sample_stats},
         "evaluation": evaluation,
         "seconds": timings,  # this command's stages (a reload's training is seconds; see training.train_seconds)
         "machine": {"python": platform.python_version(), "torch": torch.__version__, "device": str(next(model.parameters()).device)},

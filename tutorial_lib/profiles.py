@@ -32,7 +32,7 @@ class Profile:
     model_kwargs: dict
     train: TrainConfig
     num_frames: int = 32
-    sample_steps: int = 100
+    num_steps: int = 100  # of the sampler (its solver steps), as sampling.sample names them
     num_samples: int = 5
     codec: str = "auto"
     # Sizes of the seed's U-Net when a chapter trains it beside ours ({} = the seed's own 35 M parameters).
@@ -56,7 +56,7 @@ CPU = Profile(
     model_kwargs={"channels": (64, 128, 128), "conditioned": True},
     train=TrainConfig(steps=800, batch_size=32, lr=3e-3, ema_decay=0.99, eval_every=50, checkpoint_every=200,
                       warmup_steps=50, lr_schedule="cosine"),
-    sample_steps=50, num_samples=5, seed_model_kwargs={"channels": (32, 64, 128, 256, 512)}, eval_samples=100,
+    num_steps=50, num_samples=5, seed_model_kwargs={"channels": (32, 64, 128, 256, 512)}, eval_samples=100,
 )
 # The most quality that 10 minutes of training on 2 CPU cores buy for the cpu data and model
 # (benchmarks/results/recipe_cpu.md): 19,000 steps, about 35 per second on 2 quiet threads (9 minutes).
@@ -71,7 +71,7 @@ PROFILES = {
         velocities=(25, 75, 127), real_data=False, model="unet",
         model_kwargs={"channels": (64, 128, 128), "conditioned": True},
         train=TrainConfig(steps=600, batch_size=32, lr=1e-3, ema_decay=0.99, eval_every=50, checkpoint_every=200),
-        sample_steps=32, num_samples=4, eval_samples=32,
+        num_steps=32, num_samples=4, eval_samples=32,
     ),
     "cpu": CPU,
     "cpu-10min": CPU_10MIN,
@@ -84,7 +84,7 @@ PROFILES = {
         max_notes={"train": 5000, "valid": 1000},
         # The cpu-10min recipe (19,000 steps of 32, cosine), bf16 where the card has it (a T4 has not: fp32).
         train=replace(CPU_10MIN.train, precision="bf16", eval_every=1000, checkpoint_every=1000),
-        sample_steps=100, num_samples=5, codec="m2l",
+        num_steps=100, num_samples=5, codec="m2l",
     ),
     "gpu": Profile(
         name="gpu", instruments_per_source={}, pitches=range(21, 109), velocities=(25, 50, 75, 100, 127),
@@ -93,7 +93,7 @@ PROFILES = {
         # bf16 autocast: about 3x faster than fp32 for the seed's U-Net on an H100 (benchmarks/results).
         train=TrainConfig(steps=66_000, batch_size=500, lr=1e-4, ema_decay=0.9999, eval_every=660,
                           checkpoint_every=2000, precision="bf16"),
-        sample_steps=100, num_samples=5, codec="m2l", eval_samples=200,
+        num_steps=100, num_samples=5, codec="m2l", eval_samples=200,
     ),
 }
 
@@ -117,14 +117,3 @@ def default_data_dir(cache_dir: Path) -> Path:
     Drive still match them in the next session.
     """
     return Path(os.environ["TUTORIAL_LIB_DATA"]).expanduser() if os.environ.get("TUTORIAL_LIB_DATA") else cache_dir
-
-
-def default_cache_dir() -> Path:
-    """Where synthetic data, latents, downloads and the chapters' training runs are kept.
-
-    ``$TUTORIAL_LIB_CACHE`` if set, else ``$XDG_CACHE_HOME/tutorial_lib`` (``~/.cache/tutorial_lib``): one
-    folder shared by the command line, the chapters and the book build, so nothing is made twice.
-    """
-    if os.environ.get("TUTORIAL_LIB_CACHE"):
-        return Path(os.environ["TUTORIAL_LIB_CACHE"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "tutorial_lib"

@@ -28,6 +28,7 @@ from .conditioning import Conditions
 from .data.labels import UNKNOWN
 from .flow import RectifiedFlow
 from .sampling import Velocity, guided, sample, time_grid
+from .runtime.devices import evaluating, on_model_device
 from .runtime.files import save_atomically, write_text_atomically
 from .training import TrainConfig, TrainResult, train
 
@@ -48,6 +49,13 @@ class UShapedFlow(RectifiedFlow):
         t = torch.log1p(u * math.expm1(a)) / a if a > 0 else u
         t = torch.where(mirror, 1.0 - t, t).clamp(1e-4, 1 - 1e-4)
         return t.to(device)
+
+
+#: Reflow's training recipe (chapter 6a; `python -m tutorial_lib reflow` changes steps, batch, lr and seed):
+#: 4,000 steps of 64 pairs, 200 of warm-up, then a cosine. Reflow has no validation pairs, so it never validates
+#: (``eval_every`` lies past any run; changing it would make every earlier reflow checkpoint another run's).
+RECIPE = TrainConfig(steps=4000, batch_size=64, lr=1e-3, warmup_steps=200, lr_schedule="cosine", ema_decay=0.999,
+                     eval_every=10**9, checkpoint_every=500)
 
 
 @dataclass
@@ -90,15 +98,13 @@ def make_pairs(model: nn.Module, flow: RectifiedFlow, noise: torch.Tensor, *, co
     """
     from .runtime.progress import progress_bar
 
-    was_training = model.training
-    model.eval()
     clock, ends = time.perf_counter(), []
     starts = range(0, len(noise), batch_size)
-    for start in progress_bar(starts, desc="Reflow pairs", unit="batch", disable=not progress):
-        labels = None if conditions is None else conditions[start:start + batch_size]
-        ends.append(sample(model, noise[start:start + batch_size], num_steps=num_steps, solver=solver, flow=flow,
-                           conditions=labels, guidance=guidance).samples)
-    model.train(was_training)
+    with evaluating(model):
+        for start in progress_bar(starts, desc="Reflow pairs", unit="batch", disable=not progress):
+            labels = None if conditions is None else conditions[start:start + batch_size]
+            ends.append(sample(model, noise[start:start + batch_size], num_steps=num_steps, solver=solver, flow=flow,
+                               conditions=labels, guidance=guidance).samples)
     made_with = {"solver": solver, "num_steps": num_steps, "guidance": guidance, "pairs": len(noise),
                  "seconds": round(time.perf_counter() - clock, 2)}
     return ReflowPairs(noise=noise.clone(), latents=torch.cat(ends), conditions=conditions, made_with=made_with)
@@ -163,18 +169,12 @@ def straightness(velocity: Velocity, noise: torch.Tensor, *, num_steps: int = 50
                         times=times[:-1])
 
 
+@on_model_device
 def model_straightness(model: nn.Module, noise: torch.Tensor, *, conditions: Conditions | None = None,
                        guidance: float = 1.0, num_steps: int = 50) -> Straightness:
     """:func:`straightness` of a U-Net (with its labels and guidance) from ``noise [B, 64, frames]``."""
-    from .runtime.devices import model_device
-
-    device = model_device(model, noise.device)
-    was_training = model.training
-    model.eval()
-    try:
-        return straightness(guided(model, conditions, guidance), noise.to(device), num_steps=num_steps)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        return straightness(guided(model, conditions, guidance), noise, num_steps=num_steps)
 
 
 def held_label_grid(labels_held: dict) -> Conditions:
@@ -202,8 +202,7 @@ def reflow_run(checkpoint, out, *, num_pairs: int = 8192, pair_steps: int = 50, 
     from .generation import NoteGenerator, check_writable, checkpoint_id
     from .sampling import seeded_noise
 
-    config = config or TrainConfig(steps=4000, batch_size=64, lr=1e-3, warmup_steps=200, lr_schedule="cosine",
-                                   ema_decay=0.999, eval_every=10**9, checkpoint_every=500)
+    config = config or RECIPE
     out = check_writable(out)
     report_path, pairs_path = out / "report.json", out / "pairs.pt"
     check_reflow_folder(checkpoint, out)

@@ -9,9 +9,10 @@ turn a note into the noise it comes from (:func:`invert`).
 Classifier-free guidance (chapter 6) moves along ``f_uncond + w (f_cond - f_uncond)``: ``w = 1`` is the
 conditional model, ``w = 0`` the unconditional one, ``w > 1`` pushes further towards the labels.
 
-Devices: the functions that take a model run it where its weights are, moving the noise, latents and labels
-there; :func:`sample` and :func:`invert` hand their results back on the device their input came from (noise
-drawn on the CPU gives samples on the CPU, whatever the model's device), :func:`generate` on the model's.
+Devices: :func:`sample` and :func:`invert` run the model where its weights are; their decorator
+(:func:`~tutorial_lib.runtime.devices.on_model_device`) moves the noise, latents and labels there and hands the
+results back on the device their input came from (noise drawn on the CPU gives samples on the CPU, whatever
+the model's device); :func:`sample_seeded` draws on the model's device and leaves the samples there.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Callable
 import torch
 
 from .conditioning import Conditions
-from .runtime.devices import model_device
+from .runtime.devices import evaluating, model_device, on_model_device
 from .flow import RectifiedFlow
 
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # f(x [B, ...], t [B]) -> [B, ...]
@@ -88,11 +89,9 @@ def guided(model: torch.nn.Module, conditions: Conditions | None = None, guidanc
 
     Args:
         model: called as ``model(x, t)`` or, with labels, ``model(x, t, conditions)``.
-        conditions: labels ``[B]`` each, or ``None`` for an unconditional model (moved to the model's device).
+        conditions: labels ``[B]`` each, or ``None`` for an unconditional model.
         guidance: ``w``; with labels and ``w != 1`` both forms run in one batch of ``2 B``.
     """
-    if conditions is not None:
-        conditions = conditions.to(model_device(model, conditions.pitch.device))
     if conditions is None:
         return lambda x, t: model(x, t)
     if guidance == 1.0:
@@ -136,6 +135,7 @@ def integrate(f: Velocity, x: torch.Tensor, times: torch.Tensor, solver: str = "
 
 
 @torch.no_grad()
+@on_model_device(results_back=True)
 def sample(model: torch.nn.Module | Velocity, noise: torch.Tensor, *, num_steps: int = 100, solver: str = "euler",
            times: torch.Tensor | None = None, flow: RectifiedFlow | None = None, conditions: Conditions | None = None,
            guidance: float = 1.0, return_trajectory: bool = False) -> SampleResult:
@@ -150,20 +150,22 @@ def sample(model: torch.nn.Module | Velocity, noise: torch.Tensor, *, num_steps:
         flow: the flow the model was trained with; its ``sigma_data`` is undone at the end.
         conditions, guidance: labels ``[B]`` each and the guidance scale (see :func:`guided`).
 
-    The model runs on its own device; ``samples`` (and ``trajectory``) come back on ``noise``'s.
+    ``@on_model_device``: the model runs where its weights are; ``samples`` (and ``trajectory``) come back on
+    ``noise``'s device.
     """
     times = time_grid(num_steps) if times is None else torch.as_tensor(times, dtype=torch.float32)
     if times[0] != 1.0 or times[-1] != 0.0 or not bool((times[1:] < times[:-1]).all()):
         raise ValueError("times must decrease strictly from 1 to 0")
     flow = flow or RectifiedFlow()
     f = guided(model, conditions, guidance) if isinstance(model, torch.nn.Module) else model
-    x, path = integrate(f, noise.to(model_device(model, noise.device)), times, solver, return_trajectory)
+    x, path = integrate(f, noise, times, solver, return_trajectory)
     calls = SOLVERS[solver].calls_per_step * (len(times) - 1)
-    return SampleResult(samples=flow.unscale(x).to(noise.device), times=times, model_calls=calls,
-                        trajectory=flow.unscale(path).to(noise.device) if path is not None else None)
+    return SampleResult(samples=flow.unscale(x), times=times, model_calls=calls,
+                        trajectory=flow.unscale(path) if path is not None else None)
 
 
 @torch.no_grad()
+@on_model_device(results_back=True)
 def invert(model: torch.nn.Module, latents: torch.Tensor, *, num_steps: int = 50, solver: str = "heun",
            flow: RectifiedFlow | None = None, conditions: Conditions | None = None,
            guidance: float = 1.0) -> torch.Tensor:
@@ -174,9 +176,8 @@ def invert(model: torch.nn.Module, latents: torch.Tensor, *, num_steps: int = 50
     """
     flow = flow or RectifiedFlow()
     f = guided(model, conditions, guidance)
-    start = flow.scale(latents).to(model_device(model, latents.device))
-    x, _ = integrate(f, start, time_grid(num_steps).flip(0), solver)
-    return x.to(latents.device)
+    x, _ = integrate(f, flow.scale(latents), time_grid(num_steps).flip(0), solver)
+    return x
 
 
 def seeded_noise(num_samples: int, num_frames: int, *, seed: int = 0, channels: int = 64,
@@ -193,15 +194,9 @@ def sample_seeded(model: torch.nn.Module, num_samples: int, num_frames: int, *, 
     samples stay there (``.samples.cpu()`` to plot or decode them)."""
     device = model_device(model, torch.device("cpu"))
     noise = seeded_noise(num_samples, num_frames, seed=seed, channels=channels, device=device)
-    if conditions is not None:
-        conditions = conditions.to(device)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         return sample(model, noise, num_steps=num_steps, solver=solver, flow=flow, conditions=conditions,
                       guidance=guidance, **kwargs)
-    finally:
-        model.train(was_training)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, alpha: float) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .conditioning import ConditionEmbedding, Conditions
-from .runtime.devices import model_device
+from .runtime.devices import model_device, move_inputs_to_weights
 
 
 class SeedUNet(nn.Module):
@@ -41,24 +41,23 @@ class SeedUNet(nn.Module):
         )
         self.final_layer = nn.Conv1d(in_channels, in_channels, 1)
         self.factor = 2 ** len(channels)
+        self.register_forward_pre_hook(move_inputs_to_weights, with_kwargs=True)  # CPU noise, GPU weights
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Velocity for ``x [B, in_channels, frames]`` (``frames`` a multiple of 32) at times ``t [B]``.
 
-        Returns ``[B, in_channels, frames]`` on the model's device (``x`` and ``t`` are moved there).
+        Returns ``[B, in_channels, frames]`` (a pre-hook has moved ``x`` and ``t`` to the model's device).
         """
         if x.shape[-1] % self.factor:
             raise ValueError(f"SeedUNet needs a number of frames divisible by {self.factor}, got {x.shape[-1]}; "
                              "cut the latents (num_frames=32) or use UNet, which takes any length.")
-        x = x.to(self.final_layer.weight.device)
-        t = torch.as_tensor(t, device=x.device)
         skips = []
         h = x
         for down in self.downs:
             h = F.relu(down(h))
             skips.append(h)
         h = self.bottleneck(h)  # no ReLU here, as in the reference
-        h = h + self.time_mlp(t.reshape(-1, 1).to(h))[..., None]  # [B, C] -> [B, C, 1], broadcast over frames
+        h = h + self.time_mlp(t.reshape(-1, 1).to(h.dtype))[..., None]  # [B, C] -> [B, C, 1], broadcast over frames
         for up, skip in zip(self.ups, reversed(skips)):
             h = F.relu(up(h + skip))
         return self.final_layer(h)
@@ -129,6 +128,7 @@ class UNet(nn.Module):
         self.norm_out = nn.GroupNorm(groups, channels[0])
         self.conv_out = nn.Conv1d(channels[0], in_channels, 3, padding=1)
         self.factor = 2 ** (len(channels) - 1)
+        self.register_forward_pre_hook(move_inputs_to_weights, with_kwargs=True)  # CPU noise, GPU weights
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, conditions: Conditions | None = None) -> torch.Tensor:
         """The velocity at ``x``.
@@ -139,18 +139,16 @@ class UNet(nn.Module):
             conditions: labels ``[B]`` each (a conditioned model only); ``None`` = no label given.
 
         Returns:
-            ``[B, 64, frames]``, the predicted ``x_0 - z``, on the model's device (the inputs are moved there:
-            noise drawn on the CPU works with a model on the GPU).
+            ``[B, 64, frames]``, the predicted ``x_0 - z``. A pre-hook has moved the inputs to the model's device
+            (noise drawn on the CPU works with a model on the GPU).
         """
-        x = x.to(self.conv_in.weight.device)
-        t = torch.as_tensor(t, device=x.device)
         frames = x.shape[-1]
         pad = (-frames) % self.factor
         h = F.pad(x, (0, pad)) if pad else x
-        emb = self.time_mlp(sinusoidal_embedding(t.reshape(-1).expand(x.shape[0]), self.emb_dim).to(x))
+        emb = self.time_mlp(sinusoidal_embedding(t.reshape(-1).expand(x.shape[0]), self.emb_dim).to(x.dtype))
         if self.condition_emb is not None:
             conditions = conditions if conditions is not None else Conditions.make(x.shape[0], device=x.device)
-            emb = emb + self.condition_emb(conditions.to(x.device))
+            emb = emb + self.condition_emb(conditions)
         elif conditions is not None:
             raise ValueError("This UNet was built without conditioned=True; it cannot take conditions. "
                              "Train a conditioned model (e.g. model_kwargs={'conditioned': True}).")

@@ -35,7 +35,7 @@ ENV = "TUTORIAL_LIB_COLAB_OFFLINE"  # JSON: {"url", "sha256", "weights"}, set by
 SITE = Path(__file__).with_name("colab_offline_site")
 #: The colab profile, tiny: every served note (12 + 3 of 2 s), 4 frames, 4 training steps of 4.
 TINY = dict(num_frames=4, steps=4, batch_size=4, eval_every=2, checkpoint_every=2, warmup_steps=1, num_samples=2,
-            sample_steps=2)
+            num_steps=2)
 #: Served notes: one instrument per source and split; the labels the chapters look for (velocity 127, pitches
 #: above and below MIDI 52...).
 NOTES = {"train": [(source, i, pitch, velocity) for i, source in enumerate(("acoustic", "electronic", "synthetic"))

@@ -123,7 +123,7 @@ def build_web_assets(out: str | Path, *, cache: str | Path | None = None) -> dic
     """Writes the page's files into ``out`` (the built book's ``_static/note_player_assets``): one ONNX graph
     per :data:`WEB_MODELS` entry (exported once per checkpoint and torch version, then copied from ``cache``),
     ``spec.json`` and onnxruntime-web's files (``ort/``). Returns ``{file name: bytes}``."""
-    from ..profiles import default_cache_dir
+    from ..runtime.files import default_cache_dir
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

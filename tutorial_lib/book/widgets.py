@@ -24,7 +24,7 @@ def generate_audio(generator: NoteGenerator, *, seed: int = 0, num_steps: int = 
                    solver: str = "euler") -> np.ndarray:
     """One note from seeded noise, no labels: sample (the generator's flow undoes ``sigma_data``), then
     ``to_audio`` undoes the standardisation and decodes. Returns ``[samples]``."""
-    _, audio = generator.generate(1, seed=seed, sample_steps=num_steps, solver=solver)
+    _, audio = generator.generate(1, seed=seed, num_steps=num_steps, solver=solver)
     return audio[0]
 
 
@@ -90,7 +90,7 @@ class ControlBox(_PlayerInPage, widgets.VBox):
 
 
 def control_widget(generator: NoteGenerator, *, pitches: tuple[int, int] = (40, 88), pitch: int = 60,
-                   velocity: int = 127, guidance: float = 2.0, sample_steps: int = 32) -> ControlBox:
+                   velocity: int = 127, guidance: float = 2.0, num_steps: int = 32) -> ControlBox:
     """Pitch, source, velocity, guidance and seed controls, a button, and the resulting player.
 
     The button calls ``generator.generate(1, seed=..., pitch=..., source=..., velocity=..., guidance=...)``
@@ -114,10 +114,10 @@ def control_widget(generator: NoteGenerator, *, pitches: tuple[int, int] = (40, 
         c = {name: w.value for name, w in controls.items()}
         source = None if c["source"] == "any" else c["source"]
         _, audio = generator.generate(1, seed=c["seed"], pitch=c["pitch"], source=source, velocity=c["velocity"],
-                                      guidance=c["guidance"], sample_steps=sample_steps)
+                                      guidance=c["guidance"], num_steps=num_steps)
         output.outputs = ()
         output.append_stdout(f"pitch {c['pitch']}, {c['source']}, velocity {c['velocity']}, guidance "
-                             f"{c['guidance']:g}, seed {c['seed']} ({sample_steps} Euler steps)\n")
+                             f"{c['guidance']:g}, seed {c['seed']} ({num_steps} Euler steps)\n")
         output.append_display_data(HTML(audio_html(audio[0], generator.space.codec.sample_rate)))
 
     button.on_click(on_click)
@@ -154,7 +154,7 @@ class NoteGrid:
 
 
 def note_grid(generator: NoteGenerator, *, pitches=(48, 60, 72), sources=("acoustic", "electronic"),
-              velocity: int = 127, guidance: float = 2.0, seed: int = 0, sample_steps: int = 32) -> NoteGrid:
+              velocity: int = 127, guidance: float = 2.0, seed: int = 0, num_steps: int = 32) -> NoteGrid:
     """One note for every pitch and source, each what :func:`control_widget` plays for those choices and
     ``seed`` (the same starting noise for all): ``len(pitches) * len(sources)`` players, sampled in one batch."""
     from ..conditioning import Conditions
@@ -165,7 +165,7 @@ def note_grid(generator: NoteGenerator, *, pitches=(48, 60, 72), sources=("acous
                                  velocity=velocity)
     noise = seeded_noise(1, generator.space.num_frames, seed=seed).expand(len(asked), -1, -1)
     latents = generator.sample_latents(len(asked), noise=noise, conditions=conditions, guidance=guidance,
-                                       sample_steps=sample_steps)
+                                       num_steps=num_steps)
     labels = [f"pitch {p}, {s}, velocity {velocity}" for p, s in asked]
     return NoteGrid(labels, generator.space.to_audio(latents), generator.space.codec.sample_rate,
-                    title=f"Guidance {guidance:g}, {sample_steps} Euler steps, seed {seed}")
+                    title=f"Guidance {guidance:g}, {num_steps} Euler steps, seed {seed}")

@@ -21,13 +21,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..runtime import work
 from ..data.labels import NUM_SOURCES
-from ..runtime.devices import model_device
-from ..runtime.files import fingerprint, safe_name, save_atomically
+from ..runtime import work
+from ..runtime.devices import model_device, pick_device
+from ..runtime.files import default_cache_dir, fingerprint, safe_name, save_atomically
 from .metrics import frechet_distance
-from ..profiles import default_cache_dir
-from ..training import pick_device
 
 
 @dataclass(frozen=True)
@@ -164,7 +162,7 @@ def train_classifier(*, train_latents, train_pitch, train_source=None, valid_lat
         train_source: ``[N]`` source ids 0-2, -1 where unknown (or None: no source head is trained).
         valid_*: held-out notes, only to report the classifier's own accuracy.
         device: where it trains and stays (``"auto"``: the GPU if there is one, see
-            :func:`~tutorial_lib.training.pick_device`). The shuffles and noise are drawn on the CPU, so a
+            :func:`~tutorial_lib.runtime.devices.pick_device`). The shuffles and noise are drawn on the CPU, so a
             CPU run gives the same classifier as ever.
     """
     clock = time.perf_counter()

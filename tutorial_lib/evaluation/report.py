@@ -44,7 +44,7 @@ from ..runtime.files import fingerprint, safe_name, save_atomically
 from .metrics import frechet_distance
 from .note_measures import (decay_inside_by_pitch, load_torchcrepe, note_pitches, note_shapes, pitch_figures,
                             shape_distance)
-from ..profiles import default_cache_dir
+from ..runtime.files import default_cache_dir
 
 ToAudio = Callable[[torch.Tensor], list]  # standardised latents [N, 64, frames] -> N waveforms [samples]
 

@@ -1,6 +1,7 @@
 """Writing files that other runs may read: whole or not at all, named safely and after what made them.
 
-The one place for all three (checkpoints, the latent cache, the evaluation's cache, the synthetic notes, runs).
+The one place for all three (checkpoints, the latent cache, the evaluation's cache, the synthetic notes, runs),
+and where the cache shared by them lives (:func:`default_cache_dir`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+
+def default_cache_dir() -> Path:
+    """Where synthetic data, latents, downloads and the chapters' training runs are kept.
+
+    ``$TUTORIAL_LIB_CACHE`` if set, else ``$XDG_CACHE_HOME/tutorial_lib`` (``~/.cache/tutorial_lib``): one
+    folder shared by the command line, the chapters and the book build, so nothing is made twice.
+    """
+    if os.environ.get("TUTORIAL_LIB_CACHE"):
+        return Path(os.environ["TUTORIAL_LIB_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "tutorial_lib"
 
 
 def write_atomically(path: str | Path, write: Callable[[Path], object], *, size: int | None = None) -> Path:
