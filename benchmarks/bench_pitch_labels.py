@@ -39,7 +39,7 @@ def clips() -> tuple[int, dict[str, list]]:
         out["shipped"].append((f"seed {seed}, Heun 16", generate_audio(shipped, seed=seed, num_steps=16,
                                                                        solver="heun"), None))
     for pitch in range(40, 89, 6):
-        _, audio = shipped.generate(1, seed=pitch, pitch=pitch, sample_steps=50)
+        _, audio = shipped.generate(1, seed=pitch, pitch=pitch, num_steps=50)
         out["shipped"].append((f"asked {pitch}", audio[0], pitch))
     result = train_model(prepared, progress=False)
     quick = NoteGenerator(result.ema_model.eval(), result.flow, prepared.latent_space)
