@@ -31,12 +31,17 @@ def test_otherwise_the_idle_cores(no_thread_variables, cores, load, expected):
 def test_set_once_and_said_once(no_thread_variables, capsys):
     import torch
 
+    from threadpoolctl import threadpool_info, threadpool_limits
+
     before = torch.get_num_threads()
+    blas_before = {p["filepath"]: p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
     no_thread_variables.setattr(threads, "_chosen", None)
     no_thread_variables.setenv("TUTORIAL_LIB_THREADS", "1")
     try:
         assert threads.use_cpu_threads() == 1 and threads.use_cpu_threads() == 1
         assert torch.get_num_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")  # numpy's too
         assert capsys.readouterr().out == "Using 1 CPU thread (from $TUTORIAL_LIB_THREADS).\n"
     finally:
         torch.set_num_threads(before)
+        threadpool_limits(max(blas_before.values(), default=1), user_api="blas")

@@ -259,6 +259,26 @@ def test_ctrl_c_at_any_instant_of_a_step_resumes_exactly(latents, tmp_path, monk
         assert torch.equal(a, b)
 
 
+def test_ctrl_c_caught_where_sigint_was_ignored_still_stops_the_command(latents, tmp_path, monkeypatch):
+    """A process started in the background ignores SIGINT; the loop catches one all the same, saves and stops: the
+    caller must hear of it (a KeyboardInterrupt), not take the cut run as finished."""
+    import signal
+
+    from tutorial_lib import training
+
+    config = TrainConfig(steps=10, batch_size=8, lr=1e-3, eval_every=4, checkpoint_every=100, device="cpu")
+    monkeypatch.setattr(training, "update_ema", SignalAt(3)(training.update_ema))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(small_model(), RectifiedFlow(), latents, latents[:8], config, checkpoint_path=tmp_path / "c.pt",
+                  progress=False)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # left as it was
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert load_checkpoint(tmp_path / "c.pt")[2]["step"] == 3
+
+
 def test_a_refused_resume_writes_settings_as_a_person_does():
     """Issue 33: a page showed "lr (checkpoint: 0.003, this run: 0.009000000000000001)"."""
     from tutorial_lib.checkpoints import _differences

@@ -106,8 +106,10 @@ class DeferredInterrupt:
     def __exit__(self, *exc) -> None:
         if self.active:
             signal.signal(signal.SIGINT, self._previous)
-            if self.requested:
+            if self.requested and callable(self._previous):
                 signal.raise_signal(signal.SIGINT)
+            elif self.requested:  # no Python handler to deliver it to: the interrupt as Python's would raise it
+                raise KeyboardInterrupt
 
 
 PRECISIONS = ("fp32", "bf16")

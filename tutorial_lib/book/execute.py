@@ -139,8 +139,8 @@ def run_chapter(name: str, root: Path, staged: Path, threads: str | None,
     if profile:
         set_profile(copy, profile)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
-    if threads and "TUTORIAL_LIB_THREADS" not in os.environ:
-        env["TUTORIAL_LIB_THREADS"] = threads
+    if threads and "TUTORIAL_LIB_THREADS" not in os.environ:  # torch's threads, and numpy's BLAS (the decoder)
+        env.update(TUTORIAL_LIB_THREADS=threads, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
     log = work_dir(staged) / f"{name}.json"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
@@ -177,7 +177,7 @@ def run_chapters(names: list[str], *, root: Path = ROOT, staged: Path, jobs: int
             outcomes[name] = Outcome(name, "kept")
             print(f"{name}: unchanged since it last passed, kept", flush=True)
     waiting = [name for name in names if name not in outcomes]
-    threads = "1" if jobs > 1 else None  # two chapters on two cores: one thread each
+    threads = "1" if jobs > 1 else None  # two chapters on two cores: one thread each (two spin-wait each other)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         running = {}
         while waiting or running:

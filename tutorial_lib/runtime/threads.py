@@ -48,6 +48,12 @@ def use_cpu_threads(*, verbose: bool = True) -> int:
     if _chosen is None:
         _chosen = choose_threads()
         torch.set_num_threads(_chosen[0])
+        try:  # numpy's BLAS too (the mel decoder's matrix products), which would otherwise take every core
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(_chosen[0], user_api="blas")
+        except ImportError:
+            pass
         if verbose:
             print(f"Using {_chosen[0]} CPU thread{'s' if _chosen[0] > 1 else ''} ({_chosen[1]}).")
     return _chosen[0]
