@@ -260,31 +260,21 @@ def student_colab_url(repository_url: str, branch: str, chapter: str) -> str:
 
 
 def colab_note(chapter: str, profile, full_scale, *, student_url: str | None) -> str:
-    """The markdown note under each chapter's title: the Colab route, its expected time, the student edition.
+    """The one-line note under each chapter's title: its expected time in Colab, a link to the page that says how
+    Colab runs the chapters (once, for all of them), and the student edition.
 
-    ``student_url`` None: the book has no repository address yet, so there is no launch button or link to
-    speak of (scripts/set_repository.py sets the address).
+    ``student_url`` None: the book has no repository address yet, so there is no launch button or student link
+    (scripts/set_repository.py sets the address).
     """
     est = chapter_estimate(profile, chapter)
     page = "page" if CHAPTERS[chapter].no_data else "chapter"
-    if student_url:
-        opens = f"The launch button above opens this {page} in Google Colab"
-        students = (f" **Students:** open [this chapter's student edition in Colab]({student_url}), where each "
-                    "exercise comes before any code that answers it.")
-    else:
-        opens = ("This copy of the book names no repository, so it has no launch button (its author sets one with "
-                 f"`python scripts/set_repository.py https://github.com/OWNER/NAME`). In Google Colab, this {page}")
-        students = ""
+    opens = f"the launch button above opens this {page} in Google Colab" if student_url else f"this {page} runs in Colab"
+    how = "[running it yourself](appendix_running.md)"
+    students = (f" **Students:** [this chapter's student edition in Colab]({student_url})." if student_url
+                else " This copy of the book names no repository yet, so it has no launch button.")
     if CHAPTERS[chapter].no_data:
-        return (f"**In Colab.** {opens}{'; it' if student_url else ''} needs no GPU and runs in about "
-                f"{minutes_text(est.minutes)}, installation included.{students}")
-    notes = notes_used(profile)
-    full_t4, full_h100 = chapter_estimate(full_scale, chapter), chapter_estimate(full_scale, chapter, card="H100")
-    return (f"**In Colab.** {opens}{', whose first cell picks' if student_url else ' picks in its first cell'} the "
-            f"`{profile.name}` profile: the real NSynth guitar notes (a fixed random {notes['train']:,} of the "
-            f"{NSYNTH_NOTES['train']:,} training notes) and the real Music2Latent weights. On a free Colab GPU (a "
-            f"T4) the chapter takes about {minutes_text(est.minutes)} by our estimate (tutorial_lib.runtime.estimates: the "
-            "H100's measured speed scaled by the cards' published figures). Set `USE_DRIVE = True` in that cell to "
-            "keep latents and trained models on your Google Drive, so that later chapters reuse them. "
-            f'For the seed\'s full scale, set `PROFILE = "{full_scale.name}"` in that cell: about '
-            f"{duration_text(60 * full_t4.minutes)} on a T4, {duration_text(60 * full_h100.minutes)} on an H100.{students}")
+        return (f"**In Colab:** {opens} in about {minutes_text(est.minutes)} with the installation, no GPU needed "
+                f"({how}).{students}")
+    return (f"**In Colab:** {opens} in about {minutes_text(est.minutes)} on a free T4 GPU by our estimate, with the "
+            f"real NSynth notes and Music2Latent (profile `{profile.name}`; `{full_scale.name}`, the seed's full "
+            f"scale, takes hours); {how}.{students}")
