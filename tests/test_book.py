@@ -73,6 +73,19 @@ def test_shown_code_fits_the_page_column(path):
     assert not too_wide, f"{path.name}: wrap these lines to {SHOWN_LINE_CHARACTERS} characters: {too_wide}"
 
 
+#: A code cell a reader sees reads as a step (d2l's cells run 5-20 lines): longer ones split where the step changes.
+MAX_SHOWN_CELL_LINES = 25
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_shown_code_cells_are_steps_a_reader_can_follow(path):
+    """Solutions (folded into dropdowns, and whole for the student edition's stub) are left out."""
+    long = [(i, len("".join(cell["source"]).splitlines())) for i, cell in enumerate(json.loads(path.read_text())["cells"])
+            if cell["cell_type"] == "code" and not {"remove-cell", "solution"} & set(cell["metadata"].get("tags", []))
+            and len("".join(cell["source"]).splitlines()) > MAX_SHOWN_CELL_LINES]
+    assert not long, f"{path.name}: cells (index, lines) over {MAX_SHOWN_CELL_LINES} lines: {long}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_colab_note_gives_the_current_estimate_and_the_student_edition(path):
     """The note under the Colab cell is what scripts/set_repository.py writes from the estimates and the address."""
