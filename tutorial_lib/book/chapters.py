@@ -95,9 +95,9 @@ CHAPTERS = {c.name: c for c in (
             trains=("ours",), note_calls=40_000, after=("04_training",)),
     Chapter("06_control", ("conditioning:ConditionEmbedding", "conditioning:drop_labels", "sampling:guided",
                            "sampling:invert", "sampling:slerp", "generation:NoteGenerator.generate"),
-            # guidance 4 x 16, inversion 2, edits 3 + 16, slerp 5, table 3 + 3, grid 6
+            # guidance 4 x 16 and one player per scale, inversion 2, edits 3 + 16, slerp 5, table 3 + 3, grid 6
             work=lambda profile, train, valid: Work(
-                decodes=64 + 2 + 3 + 16 + 5 + 3 + 3 + 6, reference_decodes=_reference(48, train, valid),
+                decodes=64 + 4 + 2 + 3 + 16 + 5 + 3 + 3 + 6, reference_decodes=_reference(48, train, valid),
                 shipped_decodes=3, classifier_note_epochs=_classifier(train)),
             # guidance sweep (4 x 48 notes, doubled batches), inversions, edits, the listening table and the grid
             trains=("ours",), note_calls=30_000, after=("04_training", "05_sampling")),  # chapter 5's reference
