@@ -97,11 +97,17 @@ def drop_repeated_scripts(app, pagename, templatename, context, doctree):
     reader's console (issue 33)."""
     seen, kept = set(), []
     for script in context.get("script_files", []):
-        key = str(script)  # file name, priority and attributes (an inline script's body among them)
+        # file name and attributes (an inline script's body among them); the repeat of an inline script is
+        # recorded once with the file name None and once with ""
+        key = (getattr(script, "filename", None) or "", sorted(getattr(script, "attributes", {}).items()))
+        key = str(key) if hasattr(script, "filename") else str(script)
         if key not in seen:
             seen.add(key)
             kept.append(script)
     context["script_files"] = kept
+    # The theme reads the colour mode from the page's context; left unset, its script logged "Got invalid theme
+    # mode" in every reader's console before falling back to the system's setting, which this asks for.
+    context.setdefault("default_mode", "auto")
 
 
 def setup(app):

@@ -33,4 +33,4 @@ source scripts/setup.sh
 python -m pytest -q -n "${TUTORIAL_LIB_TEST_JOBS:-auto}" tests/ ${pytest_args[@]+"${pytest_args[@]}"}
 bash scripts/book.sh ${book_args[@]+"${book_args[@]}"}
 TUTORIAL_LIB_WORK_DIR=_book/work python -m pytest -q tests/test_chapter_work.py
-CHROMIUM="$CHROMIUM" python -m pytest -q browser_tests/
+CHROMIUM="$CHROMIUM" python -m pytest -q -n "${TUTORIAL_LIB_TEST_JOBS:-auto}" browser_tests/

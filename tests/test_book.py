@@ -283,6 +283,8 @@ def test_a_built_page_has_a_launch_button_only_once_an_address_is_set(tmp_path):
     _tiny_book(tmp_path)
     write_config("", tmp_path)
     log, page = _build(tmp_path)
+    assert page.count("const THEBE_JS_URL") == 1  # twice, the second threw in every reader's console
+    assert 'localStorage.getItem("mode") || "auto"' in page  # not "": the theme logged an error in every console
     assert "NOTE: no repository address is set" in log and "set_repository.py" in log
     assert "colab.research.google.com" not in page and "github.com/tutorial-lib" not in page
     write_config("https://github.com/someone/fake-music-book", tmp_path)
