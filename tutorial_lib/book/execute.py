@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..runtime.files import write_text_atomically
 from .chapters import CHAPTERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,7 +205,7 @@ def run_chapters(names: list[str], *, root: Path = ROOT, staged: Path, jobs: int
                     passed.pop(name, None)
                     print(f"{name}: FAILED after {seconds:.0f} s; its output ({log}):\n"
                           + "\n".join(log.read_text().splitlines()[-60:]), flush=True)
-                key_file.write_text(json.dumps(passed, indent=1, sort_keys=True))
+                write_text_atomically(key_file, json.dumps(passed, indent=1, sort_keys=True))
     return [outcomes[name] for name in names]
 
 
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = run_chapters(args.chapters or names, staged=args.staged, jobs=max(1, args.jobs), force=args.force,
                             profile=args.profile)
     times = {o.chapter: {"seconds": o.seconds, "cpu_seconds": o.cpu_seconds} for o in outcomes if o.status == "ran"}
-    (args.staged / "chapter_times.json").write_text(json.dumps(
+    write_text_atomically(args.staged / "chapter_times.json", json.dumps(
         {"jobs": args.jobs, "wall_seconds": round(time.perf_counter() - clock, 1), "chapters": times}, indent=1))
     failed = [o.chapter for o in outcomes if o.status in ("failed", "not run")]
     if failed:
