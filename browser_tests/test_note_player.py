@@ -6,11 +6,7 @@ same pitch region), its latents are held to the library's for the same seed (tes
 the exported graph itself), and an untrained model swapped in for the shipped one must fail the same check.
 """
 
-import functools
-import http.server
 import io
-import os
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,41 +16,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic", "--autoplay-policy=no-user-gesture-required"]
+BUILT = HTML / "_static" / "note_player_assets" / "spec.json"  # the note players' files (conftest.py serves the book)
 ASKED = {"pitch": 60, "source": "acoustic", "velocity": 100, "model calls": 1}
 MORE_LABELS = [{"pitch": 48, "source": "electronic", "velocity": 127, "model calls": 1},
                {"pitch": 72, "source": "synthetic", "velocity": 75, "model calls": 2}]
 SOURCE_VALUES = {"acoustic": "0", "electronic": "1", "synthetic": "2", "any": "-1"}
 CENTS, LATENT_TOLERANCE = 50.0, 1e-4
-
-
-@pytest.fixture(scope="module")
-def server():
-    if not (HTML / "_static" / "note_player_assets" / "spec.json").is_file():
-        pytest.fail("The book is not built (or built without its note players): run `bash scripts/book.sh`.")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(HTML)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"No Chromium at {CHROMIUM}: `apt install chromium` (or set CHROMIUM=/path/to/it).")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

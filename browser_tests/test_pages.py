@@ -22,12 +22,8 @@ What a reader must never meet (one check per class of fault found by reading the
 - errors in the browser's console (a script that throws, as a twice-declared ``const`` did on every page).
 """
 
-import functools
-import http.server
 import json
-import os
 import re
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -37,9 +33,6 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic", "--autoplay-policy=no-user-gesture-required"]
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 WIDTHS = {"desktop": 1280, "phone": 390}
 MAX_PAGE_BYTES = 3 * 1024 * 1024  # audio is MP3 (display.audio_data_uri)
@@ -89,34 +82,6 @@ def headings(notebook: Path) -> list[str]:
             found += [line.lstrip("#").strip() for line in "".join(cell["source"]).splitlines()
                       if line.startswith(("# ", "## "))]
     return found
-
-
-@pytest.fixture(scope="module")
-def server():
-    if not (HTML / "index.html").is_file():
-        pytest.fail("The book is not built: run `bash scripts/book.sh` first.")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(HTML))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"No Chromium at {CHROMIUM}: `apt install chromium` (or set CHROMIUM=/path/to/it).")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def console_errors(page) -> list[str]:

@@ -100,6 +100,18 @@ def test_a_config_that_does_not_execute_is_refused_before_anything_runs(tmp_path
         execute.stage(root, tmp_path / "staged")
 
 
+def test_a_staging_folder_the_build_did_not_make_is_refused_and_left_as_it_was(tmp_path):
+    root = book(tmp_path, {"a": "x = 1"})
+    theirs = tmp_path / "mine"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("my own")
+    with pytest.raises(RuntimeError, match=f"{theirs} holds files this build did not make"):
+        execute.stage(root, theirs)
+    assert [p.name for p in theirs.iterdir()] == ["notes.txt"]
+    execute.stage(root, tmp_path / "fresh")  # a new folder, then the same one again: its own
+    execute.stage(root, tmp_path / "fresh")
+
+
 def test_settings_that_change_what_a_chapter_prints_change_its_key(monkeypatch):
     library = execute.library_key(ROOT)
     key = execute.chapter_key("02_dataset", library, ROOT)

@@ -29,6 +29,7 @@ from ..runtime.files import write_text_atomically
 from .chapters import CHAPTERS
 
 ROOT = Path(__file__).resolve().parents[2]
+MARKER = ".made-by-tutorial_lib"  # a staging folder without it is someone else's: refused
 NOT_STAGED = {".git", ".venv", "_build", "_book", "notebooks", ".pytest_cache", "runs", "out"}
 # Settings that change what a chapter prints; the rest (threads, work logs) change only how fast it runs.
 IGNORED_SETTINGS = {"TUTORIAL_LIB_THREADS", "TUTORIAL_LIB_WORK_LOG", "TUTORIAL_LIB_WORK_DIR",
@@ -83,7 +84,12 @@ def chapter_key(name: str, library: str, root: Path = ROOT, profile: str | None 
 def stage(root: Path, staged: Path) -> None:
     """Lays out ``staged`` as the book's source: links to the repository's files, the chapters' pages (copies of
     the notebooks are added by :func:`run_chapter`), and a ``_config.yml`` with execution off."""
+    marker = staged / MARKER
+    if staged.exists() and any(staged.iterdir()) and not marker.is_file():
+        raise RuntimeError(f"{staged} holds files this build did not make: it stages the book there and writes over "
+                           "what it finds. Move them, or give another folder (--staged).")
     staged.mkdir(parents=True, exist_ok=True)
+    marker.write_text("Made by python -m tutorial_lib.book.execute: the staged book, rewritten by each build.\n")
     (staged / "notebooks").mkdir(exist_ok=True)
     for link in [*staged.iterdir(), *(staged / "notebooks").iterdir()]:
         if link.is_symlink() and not link.exists():  # its file was deleted or renamed since the last build
