@@ -3,11 +3,10 @@
 # book from the executed copies into _build/html. Fails on any cell error or warning. A chapter whose notebook,
 # library code and settings are unchanged since it last passed is not run again; --force runs them all.
 # --profile colab runs every chapter with the real NSynth notes and Music2Latent (a GPU and internet): the
-# published book. Arguments go to `python -m tutorial_lib.book.execute` (--help lists them).
+# published book; --profile colab-offline is its test (the Colab path, offline and tiny, into
+# _book-colab-offline/_build/html; scripts/test.sh runs it). Arguments go to `python -m tutorial_lib.book.execute` (--help lists them).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
 export TUTORIAL_LIB_PROGRESS=text  # progress bars as a few text lines on the static pages
-python -m tutorial_lib.book.execute "$@"
-jupyter-book build -W -n --keep-going _book --path-output .
-echo "Book built: open _build/html/index.html"
+python -m tutorial_lib.book.execute --build "$@"

@@ -282,6 +282,13 @@ def test_pitch_label_names_real_notes_and_refuses_noise_and_clicks():
     assert pitch_label(0.3 * rng.standard_normal(2 * SR), SR) == "no clear pitch"  # white noise
 
 
+def test_a_pitch_reading_prints_as_a_number_or_as_no_clear_pitch():
+    from tutorial_lib.evaluation.note_measures import note_pitch, shown_pitch
+
+    assert shown_pitch(note_pitch(_plucked(57), SR)).startswith("57.")
+    assert shown_pitch(note_pitch(np.zeros(2 * SR), SR)) == "no clear pitch"  # silence reads NaN, printed "nan" before
+
+
 def test_heard_pitch_takes_the_fundamental_when_the_tracker_hears_a_harmonic(monkeypatch):
     """A tracker that reads the second or third harmonic (chapter 6's "62.0" for a MIDI 44 note): the
     spectrum shows the fundamental's own harmonics, so the label comes down an octave or a twelfth."""

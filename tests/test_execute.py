@@ -120,3 +120,22 @@ def test_settings_that_change_what_a_chapter_prints_change_its_key(monkeypatch):
     monkeypatch.setenv("TUTORIAL_LIB_PROGRESS", "bars")
     assert execute.chapter_key("02_dataset", library, ROOT) != key
     assert json.dumps(key)  # a plain string, stored in chapter_keys.json
+
+
+def test_the_colab_path_test_leaves_the_profile_to_each_chapter_s_colab_cell_and_its_own_staging(tmp_path):
+    root = book(tmp_path, {"a": "PROFILE = 'cpu'"})
+    nb = nbformat.read(root / "notebooks" / "a.ipynb", as_version=4)
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.cells.append(nbformat.v4.new_code_cell("print('profile', PROFILE)"))
+    nbformat.write(nb, root / "notebooks" / "a.ipynb")
+    (root / "_book-colab-offline").mkdir()  # another build's staging folder is never linked into this one
+    staged = tmp_path / "staged"
+    execute.stage(root, staged)
+    assert not (staged / "_book-colab-offline").exists()
+    outcomes = execute.run_chapters(["a"], root=root, staged=staged, jobs=1, profile=execute.COLAB_OFFLINE)
+    assert [o.status for o in outcomes] == ["ran"]
+    executed = nbformat.read(staged / "notebooks" / "a.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "profile cpu\n"  # nothing injected: Colab's cell decides
+    library = execute.library_key(root)
+    keys = {p: execute.chapter_key("a", library, root, p) for p in (None, "colab", execute.COLAB_OFFLINE)}
+    assert len(set(keys.values())) == 3

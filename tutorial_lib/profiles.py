@@ -42,6 +42,12 @@ class Profile:
     named_pitches: tuple[int, ...] = (45, 57, 69)  # `run` plays each, or the nearest held pitch
     guidance: float = 1.0  # classifier-free guidance scale of those notes and of the conditional evaluation
     eval_samples: int = 0  # notes generated and scored by tutorial_lib.evaluation in `run` (0: no evaluation)
+    # The chapters' own measures (chapters 5, 6 and 6a): notes generated per setting, notes decoded and listened
+    # to (the real notes' reference too), and chapter 6a's reflow: pairs made and training steps on them.
+    eval_notes: int = 64
+    eval_audio: int = 48
+    reflow_pairs: int = 1024
+    reflow_steps: int = 400
 
 
 # The colab profile trains what 10 minutes of 2 CPU cores buy on the offline data (the cpu-10min recipe below):

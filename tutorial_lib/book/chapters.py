@@ -88,8 +88,8 @@ CHAPTERS = {c.name: c for c in (
             # samples, a 48-note evaluation, your 3 players (the real notes' decay times come from the
             # reference); the shipped model: samples, 3 players, exercise 5.3's 4
             work=lambda profile, train, valid: Work(
-                decodes=profile.num_samples + 48 + 3,
-                reference_decodes=_reference(48, train, valid), shipped_decodes=profile.num_samples + 3 + 4,
+                decodes=profile.num_samples + profile.eval_audio + 3,
+                reference_decodes=_reference(profile.eval_audio, train, valid), shipped_decodes=profile.num_samples + 3 + 4,
                 classifier_note_epochs=_classifier(train)),
             # trajectories, solver sweep, Frechet distances of 100 samples, players
             trains=("ours",), note_calls=40_000, after=("04_training",)),
@@ -97,15 +97,16 @@ CHAPTERS = {c.name: c for c in (
                            "sampling:invert", "sampling:slerp", "generation:NoteGenerator.generate"),
             # guidance 4 x 16 and one player per scale, inversion 2, edits 3 + 16, slerp 5, table 3 + 3, grid 6
             work=lambda profile, train, valid: Work(
-                decodes=64 + 4 + 2 + 3 + 16 + 5 + 3 + 3 + 6, reference_decodes=_reference(48, train, valid),
+                decodes=4 * min(16, profile.eval_audio) + 4 + 2 + 3 + 16 + 5 + 3 + 3 + 6,
+                reference_decodes=_reference(profile.eval_audio, train, valid),
                 shipped_decodes=3, classifier_note_epochs=_classifier(train)),
-            # guidance sweep (4 x 48 notes, doubled batches), inversions, edits, the listening table and the grid
+            # guidance sweep (4 x eval_audio notes, doubled batches), inversions, edits, the listening table and the grid
             trains=("ours",), note_calls=30_000, after=("04_training", "05_sampling")),  # chapter 5's reference
     Chapter("06a_straight_fast", ("reflow:make_pairs", "reflow:straightness", "reflow:UShapedFlow.sample_times",
                                   "reflow:train_reflow"),
             # the shipped pair: 2 models x 3 call counts x 12 notes, 4 timed decodes
             work=lambda profile, train, valid: Work(shipped_decodes=2 * 3 * 12 + 4),
-            # 1,024 reflow pairs of 25 calls, 400 reflow steps of 32 (a step is about 3 forward passes), two
+            # 1,024 reflow pairs of 25 calls, 400 reflow steps of 32 (the cpu profile's) (a step is about 3 forward passes), two
             # straightness curves of 64 x 50 calls
             trains=("ours",), note_calls=1024 * 25 + 3 * 400 * 32 + 2 * 64 * 50, after=("04_training",)),
 )}

@@ -5,11 +5,13 @@ no-GPU message) and then the chapter with the real NSynth download and Music2Lat
 (notebook kernels too, through ``colab_offline_site/sitecustomize.py``):
 
 * ``google.colab`` is an importable module, so the Colab cell runs its Colab branch;
-* profile ``colab`` is shrunk to :data:`TINY` (a few notes, 4 frames, a few training steps; its name stays);
+* profile ``colab`` is shrunk to :data:`TINY` (a few notes, 32 frames, a few training steps; its name stays);
 * the NSynth guitar archive comes from a local HTTP server, in NSynth's layout, with its own checksum;
-* Music2Latent is the package's real network with random weights, from a file (no download).
+* Music2Latent is the package's own network class with random weights, from a file (no download), built at
+  :data:`TINY_M2L` (0.4 % of its parameters: its full size decodes a note in several seconds on a CPU).
 
-Everything else is the library's and the chapter's own code. Usage::
+Everything else is the library's and the chapter's own code. ``bash scripts/book.sh --profile colab-offline``
+(run by ``scripts/test.sh``) builds the whole book this way; for a chapter at a time::
 
     python -m tutorial_lib.book.colab_offline                     # every chapter; seconds per chapter
     python -m tutorial_lib.book.colab_offline 02_dataset --timeout 600
@@ -33,9 +35,14 @@ from pathlib import Path
 
 ENV = "TUTORIAL_LIB_COLAB_OFFLINE"  # JSON: {"url", "sha256", "weights"}, set by main() for its kernels
 SITE = Path(__file__).with_name("colab_offline_site")
-#: The colab profile, tiny: every served note (12 + 3 of 2 s), 4 frames, 4 training steps of 4.
-TINY = dict(num_frames=4, steps=4, batch_size=4, eval_every=2, checkpoint_every=2, warmup_steps=1, num_samples=2,
-            num_steps=2)
+#: The colab profile, tiny: every served note (12 + 3 of 4 s, as NSynth's), 32 frames (the original tutorial's U-Net
+#: needs a multiple of 32), 4 training steps of 4.
+TINY = dict(num_frames=32, steps=4, batch_size=4, eval_every=2, checkpoint_every=2, warmup_steps=1, num_samples=2,
+            num_steps=2, eval_notes=8, eval_audio=8, reflow_pairs=64, reflow_steps=8)
+#: Music2Latent's own hyperparameters (``music2latent.hparams``), shrunk: 0.23 M parameters instead of 58 M (a
+#: 3 s note decodes in 0.2 s on one thread instead of about 8 s).
+TINY_M2L = dict(base_channels=4, bottleneck_base_channels=32, cond_channels=32, heads=1, num_bottleneck_layers=1,
+                layers_list=[1, 1, 1, 1, 1])
 #: Served notes: one instrument per source and split; the labels the chapters look for (velocity 127, pitches
 #: above and below MIDI 52...).
 NOTES = {"train": [(source, i, pitch, velocity) for i, source in enumerate(("acoustic", "electronic", "synthetic"))
@@ -43,14 +50,24 @@ NOTES = {"train": [(source, i, pitch, velocity) for i, source in enumerate(("aco
          "valid": [(source, 5 + i, 57, 127) for i, source in enumerate(("acoustic", "electronic", "synthetic"))]}
 
 
+def shrink_music2latent() -> None:
+    """Builds every later ``music2latent.models.UNet()`` of this process at :data:`TINY_M2L`'s sizes."""
+    import music2latent.models
+
+    for name, value in TINY_M2L.items():
+        setattr(music2latent.models, name, value)
+
+
 def write_fixture(folder: Path) -> tuple[Path, dict[str, str], Path]:
-    """Writes the served archive (``NSYNTH_GUITAR_MP3.zip`` of 2 s plucked MP3 notes, and its parts list) and a
-    ``music2latent.pt`` of random weights under ``folder``; returns ``(served folder, sha256 per part, weights)``."""
+    """Writes the served archive (``NSYNTH_GUITAR_MP3.zip`` of 4 s plucked MP3 notes, and its parts list) and a
+    ``music2latent.pt`` of random weights (:data:`TINY_M2L`) under ``folder``; returns ``(served folder, sha256
+    per part, weights)``."""
     import numpy as np
     import soundfile as sf
     import torch
     from music2latent.models import UNet
 
+    shrink_music2latent()
     from ..data.synth import pluck, random_guitar
 
     served, weights = folder / "served", folder / "music2latent.pt"
@@ -62,7 +79,7 @@ def write_fixture(folder: Path) -> tuple[Path, dict[str, str], Path]:
             for split, notes in NOTES.items():
                 for source, instrument, pitch, velocity in notes:
                     name = f"guitar_{source}_{instrument:03d}-{pitch:03d}-{velocity:03d}"
-                    audio = pluck(random_guitar(name, source, rng), pitch, velocity, rng, duration=2.0)
+                    audio = pluck(random_guitar(name, source, rng), pitch, velocity, rng, duration=4.0)
                     path = folder / f"{name}.mp3"
                     sf.write(path, audio, 16_000, format="MP3")
                     zf.write(path, f"NSYNTH_GUITAR_MP3/nsynth-guitar-{split}/{name}.mp3")
@@ -91,15 +108,26 @@ def install(settings: dict | None = None) -> None:
     """Makes this process Colab-like (see the module's docstring); ``settings`` default: ``$TUTORIAL_LIB_COLAB_OFFLINE``."""
     settings = settings or json.loads(os.environ[ENV])
     colab = types.ModuleType("google.colab")
-    sys.modules.setdefault("google", types.ModuleType("google"))
-    sys.modules["google.colab"] = colab
+    try:  # a namespace package where protobuf is installed (onnx needs it): add to it, never replace it
+        import google
+    except ImportError:
+        google = sys.modules["google"] = types.ModuleType("google")
+    sys.modules["google.colab"] = google.colab = colab
     os.environ["M2L_WEIGHTS"] = settings["weights"]
-    from .. import pipeline, profiles
+    shrink_music2latent()
+    from .. import codec, pipeline, profiles
     from ..data.download import download_nsynth_guitar
 
     profiles.PROFILES["colab"] = profiles.get_profile("colab", **TINY)
     pipeline.download_nsynth_guitar = functools.partial(download_nsynth_guitar, raw_url=settings["url"],
                                                         media_url=settings["url"], sha256=settings["sha256"])
+    # Every output says what made it: here, not NSynth's notes nor Music2Latent's trained weights.
+    resolve_data, describe = pipeline.resolve_data, codec.Music2LatentCodec.describe
+    pipeline.resolve_data = lambda *args, **kwargs: (
+        resolve_data(*args, **kwargs)[0], "synthetic plucked notes in NSynth's layout, downloaded as NSynth's "
+                                          "archive from a server on this machine (an offline test of the Colab path)")
+    codec.Music2LatentCodec.describe = lambda self: (
+        f"{describe(self)}, its network at 0.4 % of its size with random weights (an offline test: it makes no music)")
 
 
 def run_chapter(path: Path, timeout: int) -> tuple[float, str]:
@@ -124,6 +152,16 @@ def run_chapter(path: Path, timeout: int) -> tuple[float, str]:
     return time.perf_counter() - start, error
 
 
+def start(work: Path) -> tuple[http.server.ThreadingHTTPServer, dict[str, str]]:
+    """Writes the fixture under ``work``, serves it, and returns the server and the settings that make the
+    processes started with them Colab-like (``os.environ.update`` them; ``server.shutdown()`` when done)."""
+    served, sha256, weights = write_fixture(work)
+    httpd, url = serve(served)
+    return httpd, {ENV: json.dumps({"url": url, "sha256": sha256, "weights": str(weights)}),
+                   "TUTORIAL_LIB_CACHE": str(work / "cache"), "HF_HUB_OFFLINE": "1",
+                   "PYTHONPATH": os.pathsep.join(filter(None, [str(SITE), os.environ.get("PYTHONPATH")]))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", help="notebook names (default: every notebooks/*.ipynb)")
@@ -134,12 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = sorted(Path(args.notebooks).glob("*.ipynb"))
     if args.chapters:
         paths = [p for p in paths if p.stem in args.chapters]
-    work = Path(args.work or tempfile.mkdtemp(prefix="colab-offline-"))
-    served, sha256, weights = write_fixture(work)
-    httpd, url = serve(served)
-    os.environ.update({ENV: json.dumps({"url": url, "sha256": sha256, "weights": str(weights)}),
-                       "TUTORIAL_LIB_CACHE": str(work / "cache"), "HF_HUB_OFFLINE": "1",
-                       "PYTHONPATH": os.pathsep.join(filter(None, [str(SITE), os.environ.get("PYTHONPATH")]))})
+    httpd, settings = start(Path(args.work or tempfile.mkdtemp(prefix="colab-offline-")))
+    os.environ.update(settings)
     failed = 0
     try:
         for path in paths:

@@ -10,6 +10,11 @@ models, the ``TUTORIAL_LIB_*`` settings, the Python and its packages (``--force`
 keeps the log of its work beside it (``_book/work/``), which the test command checks against the estimates. Chapters run two at a time on a
 machine with two or more cores (``--jobs``), each after the chapters whose cached work it reuses
 (:attr:`tutorial_lib.book.chapters.Chapter.after`), so chapter 5 reloads the model chapter 4 trained.
+
+``--profile colab`` (or ``gpu``) runs every chapter with that profile: the real NSynth notes and Music2Latent, the
+book an author publishes (a GPU and internet). ``--profile colab-offline`` is that build's test, which
+``scripts/test.sh`` runs: every chapter as Colab runs it, offline and tiny (:mod:`tutorial_lib.book.colab_offline`),
+staged in ``_book-colab-offline/`` so that it never replaces the offline book. ``--build`` then renders the book.
 """
 
 from __future__ import annotations
@@ -30,10 +35,13 @@ from .chapters import CHAPTERS
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = ".made-by-tutorial_lib"  # a staging folder without it is someone else's: refused
-NOT_STAGED = {".git", ".venv", "_build", "_book", "notebooks", ".pytest_cache", "runs", "out"}
-# Settings that change what a chapter prints; the rest (threads, work logs) change only how fast it runs.
+NOT_STAGED = {".git", ".venv", "_build", "notebooks", ".pytest_cache", "runs", "out"}  # and every _book*
+# Settings that change what a chapter prints; the rest (threads, work logs, the test server's port) change only
+# how fast it runs, or nothing.
 IGNORED_SETTINGS = {"TUTORIAL_LIB_THREADS", "TUTORIAL_LIB_WORK_LOG", "TUTORIAL_LIB_WORK_DIR",
-                    "TUTORIAL_LIB_CHAPTER_JOBS"}
+                    "TUTORIAL_LIB_CHAPTER_JOBS", "TUTORIAL_LIB_COLAB_OFFLINE"}
+#: The Colab path's test (the chapters' own Colab branch picks the profile: none is injected).
+COLAB_OFFLINE = "colab-offline"
 
 
 @dataclass
@@ -94,7 +102,8 @@ def stage(root: Path, staged: Path) -> None:
     for link in [*staged.iterdir(), *(staged / "notebooks").iterdir()]:
         if link.is_symlink() and not link.exists():  # its file was deleted or renamed since the last build
             link.unlink()
-    for source, target in [*((p, staged / p.name) for p in root.iterdir() if p.name not in NOT_STAGED),
+    for source, target in [*((p, staged / p.name) for p in root.iterdir()
+                              if p.name not in NOT_STAGED and not p.name.startswith("_book")),
                            *((p, staged / "notebooks" / p.name) for p in (root / "notebooks").iterdir()
                              if p.suffix != ".ipynb" and p.name != "__pycache__")]:
         if source.name == "_config.yml":
@@ -143,7 +152,7 @@ def run_chapter(name: str, root: Path, staged: Path, threads: str | None,
     ``work_dir(staged)/<name>.json`` (tutorial_lib.runtime.work), which tests/test_chapter_work.py checks."""
     copy = staged / "notebooks" / f"{name}.ipynb"
     shutil.copyfile(root / "notebooks" / f"{name}.ipynb", copy)
-    if profile:
+    if profile and profile != COLAB_OFFLINE:
         set_profile(copy, profile)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
     if threads and "TUTORIAL_LIB_THREADS" not in os.environ:  # torch's threads, and numpy's BLAS (the decoder)
@@ -215,37 +224,65 @@ def run_chapters(names: list[str], *, root: Path = ROOT, staged: Path, jobs: int
     return [outcomes[name] for name in names]
 
 
+def build_html(staged: Path) -> Path:
+    """Renders the executed book in ``staged`` with Jupyter Book (warnings are errors); returns its HTML folder:
+    ``_build/html`` for the default ``_book``, else ``<staged>/_build/html``."""
+    out = ROOT if staged.resolve() == (ROOT / "_book").resolve() else staged
+    subprocess.run(["jupyter-book", "build", "-W", "-n", "--keep-going", str(staged), "--path-output", str(out)],
+                   check=True)
+    return out / "_build" / "html"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tutorial_lib.book.execute", description=__doc__.split("\n")[0])
-    parser.add_argument("--staged", type=Path, default=ROOT / "_book",
-                        help="where the book is staged and its chapters executed (default: _book)")
+    parser.add_argument("--staged", type=Path,
+                        help="where the book is staged and its chapters executed (default: _book, or "
+                             "_book-colab-offline for that profile)")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("TUTORIAL_LIB_CHAPTER_JOBS") or
                                                            min(2, os.cpu_count() or 1)),
                         help="chapters run at once (default: 2 on a machine with 2 or more cores)")
     parser.add_argument("--force", action="store_true", help="run every chapter, even those unchanged")
-    parser.add_argument("--profile", help="run the chapters with this profile instead of their own (e.g. colab: "
-                                          "the real data and Music2Latent, for the published book; needs internet)")
+    parser.add_argument("--profile", help="run the chapters with this profile instead of their own (colab: the real "
+                                          "data and Music2Latent, the published book, needs internet; colab-offline: "
+                                          "its offline test)")
+    parser.add_argument("--build", action="store_true", help="then render the book with Jupyter Book")
     parser.add_argument("chapters", nargs="*", help="only these chapters (default: every chapter of _toc.yml)")
     args = parser.parse_args(argv)
     names = book_chapters()
     from ..profiles import PROFILES
 
-    if args.profile and args.profile not in PROFILES:
-        parser.error(f"no profile {args.profile!r}; choose from {', '.join(PROFILES)}")
+    if args.profile and args.profile not in [*PROFILES, COLAB_OFFLINE]:
+        parser.error(f"no profile {args.profile!r}; choose from {', '.join([*PROFILES, COLAB_OFFLINE])}")
     unknown = set(args.chapters) - set(names)
     if unknown:
         parser.error(f"no chapter {', '.join(sorted(unknown))} in _toc.yml; choose from {', '.join(names)}")
-    stage(ROOT, args.staged)
-    clock = time.perf_counter()
-    outcomes = run_chapters(args.chapters or names, staged=args.staged, jobs=max(1, args.jobs), force=args.force,
-                            profile=args.profile)
+    staged = args.staged or ROOT / ("_book-colab-offline" if args.profile == COLAB_OFFLINE else "_book")
+    stage(ROOT, staged)
+    server, saved = None, dict(os.environ)
+    if args.profile == COLAB_OFFLINE:
+        from .colab_offline import start
+
+        server, settings = start(staged / "colab-offline")
+        os.environ.update(settings)  # the chapters' kernels inherit them
+    try:
+        clock = time.perf_counter()
+        outcomes = run_chapters(args.chapters or names, staged=staged, jobs=max(1, args.jobs), force=args.force,
+                                profile=args.profile)
+    finally:
+        if server:
+            server.shutdown()
+            os.environ.clear()
+            os.environ.update(saved)  # the book is rendered as any other
     times = {o.chapter: {"seconds": o.seconds, "cpu_seconds": o.cpu_seconds} for o in outcomes if o.status == "ran"}
-    write_text_atomically(args.staged / "chapter_times.json", json.dumps(
+    write_text_atomically(staged / "chapter_times.json", json.dumps(
         {"jobs": args.jobs, "wall_seconds": round(time.perf_counter() - clock, 1), "chapters": times}, indent=1))
     failed = [o.chapter for o in outcomes if o.status in ("failed", "not run")]
     if failed:
         print(f"Chapters that failed or could not run: {', '.join(failed)}", file=sys.stderr)
         return 1
+    if args.build:
+        html = build_html(staged)
+        print(f"Book built: open {html.relative_to(ROOT) if html.is_relative_to(ROOT) else html}/index.html")
     return 0
 
 

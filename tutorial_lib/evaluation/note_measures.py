@@ -5,7 +5,7 @@
   torchcrepe is missing. Only confident frames of the held part count.
 * :func:`pitch_figures`: pitch accuracy (within 50 cents of the requested pitch, or 25 cents of the nearest
   semitone when no pitch was requested) and the entropy of the rounded pitches over a batch.
-* :func:`heard_pitch` and :func:`pitch_label`: the pitch a listener would name, or "no clear pitch": the
+* :func:`heard_pitch`, :func:`pitch_label` and :func:`shown_pitch`: the pitch a listener would name, or "no clear pitch": the
   tracker's reading checked against the note's harmonics (the lowest fundamental whose harmonic series the
   spectrum shows), and refused for noise, clicks and notes whose frames are not steadily pitched.
 * :func:`note_shape`: decay time (peak to 30 dB below it, for good), onset time, peak level and share of
@@ -347,6 +347,11 @@ def pitch_label(audio, rate: int, **kwargs) -> str:
     """What a page prints under a player: ``"MIDI 46.1"``, or ``"no clear pitch"`` (:func:`heard_pitch`)."""
     heard = heard_pitch(audio, rate, **kwargs)
     return f"MIDI {heard.midi:.1f}" if heard.clear else "no clear pitch"
+
+
+def shown_pitch(midi: float) -> str:
+    """A :func:`note_pitch` reading as a table prints it: ``"57.03"``, or ``"no clear pitch"`` for NaN."""
+    return f"{midi:.2f}" if np.isfinite(midi) else "no clear pitch"
 
 
 def pitch_entropy(midi) -> float:
