@@ -116,6 +116,7 @@ def _read(path: Path, device) -> dict:
     if not isinstance(state.get("model_config"), dict):
         raise CheckpointError(f"{path} is not a tutorial_lib checkpoint (it does not describe its model: "
                               "another project's file?).")
+    state["model_key"] = {"seed": "plain"}.get(state.get("model_key"), state.get("model_key"))  # PlainUNet's old key
     return state
 
 

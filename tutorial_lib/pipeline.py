@@ -159,7 +159,7 @@ def training_plan(profile: Profile, name: str, kwargs: dict, checkpoint_path: Pa
     return text
 
 
-SOLVER = "euler"  # the seed's sampler, used by run and reported as such
+SOLVER = "euler"  # the original tutorial's sampler, used by run and reported as such
 
 
 def write_samples(generator: NoteGenerator, folder: Path, *, num: int, num_steps: int, solver: str = SOLVER,

@@ -30,7 +30,7 @@ from .flow import RectifiedFlow
 
 @dataclass
 class TrainConfig:
-    """Hyperparameters (the seed: Adam, lr 1e-4, batch 500)."""
+    """Hyperparameters (the original tutorial: Adam, lr 1e-4, batch 500)."""
 
     steps: int = 1000
     batch_size: int = 64

@@ -26,7 +26,7 @@ ANSWERS = {
     "ex-listen-codec": (), "ex-listen-sources": (), "ex-listen-noise": (),  # listening: heard, then measured
     "ex-parse-name": ("parse_note_name",), "ex-split": (),
     "ex-conv-params": (),  # a number (the exercise says the layer table shows it: work it out first)
-    # A subclass of the seed's U-Net; ours (ResBlock, UNet.forward) adds time per block too, shown as the idea.
+    # A subclass of the original tutorial's U-Net; ours (ResBlock, UNet.forward) adds time per block too, shown as the idea.
     "ex-time-everywhere": (),
     "ex-add-noise": ("RectifiedFlow.add_noise",),
     "ex-times": ("RectifiedFlow.sample_times",),

@@ -1,6 +1,6 @@
-"""Download of the real NSynth guitar subset the seed uses (chapter 2; needs internet, e.g. in Colab).
+"""Download of the real NSynth guitar subset the original tutorial uses (chapter 2; needs internet, e.g. in Colab).
 
-The seed fetches ``NSYNTH_GUITAR_MP3`` from the ``SonyCSLParis/test-lfs`` repository: a text file lists
+The original tutorial fetches ``NSYNTH_GUITAR_MP3`` from the ``SonyCSLParis/test-lfs`` repository: a text file lists
 the archive's parts, each served from GitHub's LFS media host. We do the same in Python: resumable
 (HTTP ``Range``), size-checked, checked against the sha256 the repository publishes for each part,
 unpacked, and marked done so that a second call returns at once.
@@ -204,7 +204,7 @@ def _unpack(dest: Path, target: Path, files: list[Path], dataset: str) -> list[P
     """Unpacks the archive (joined first, if split) into a fresh hidden folder, marks it done and renames its
     ``dataset/`` onto ``target``, so ``target`` exists only whole; returns the files it made, to delete."""
     archive, made = dest / f"{dataset}.zip", []
-    if len(files) > 1:  # a split archive (.z01, .z02, ..., .zip): `zip -F` joins it, as the seed's script does
+    if len(files) > 1:  # a split archive (.z01, .z02, ..., .zip): `zip -F` joins it, as the original tutorial's script does
         if shutil.which("zip") is None:
             raise OSError(f"{dataset} comes in {len(files)} parts; joining them needs the `zip` tool "
                           "(apt install zip), then run the download again.")
