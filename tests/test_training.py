@@ -109,7 +109,7 @@ def test_resume_refuses_a_checkpoint_of_another_run_and_says_what_to_do(latents,
     with pytest.raises(CheckpointMismatch) as error:
         tiny_run(data, path, model=model, flow=change.get("flow"), steps=4, **change.get("settings", {}))
     message = str(error.value)
-    assert named in message and str(path) in message and "--out" in message and "--restart" in message
+    assert named in message and str(path) in message and "`checkpoint_path`" in message and "`restart=True`" in message
     assert message.count("(checkpoint: ") == 1  # only the setting that changed is named
     assert path.read_bytes() == before  # the old run is left as it was
 
@@ -177,7 +177,7 @@ def test_a_damaged_checkpoint_is_named_with_what_to_do(latents, tmp_path, damage
     good = path.read_bytes()
     path.write_bytes({"garbage": b"not a checkpoint" * 10, "truncated": good[: len(good) // 2], "empty": b""}[damage])
     for attempt in (lambda: load_checkpoint(path), lambda: tiny_run(latents, path, steps=4)):
-        with pytest.raises(CheckpointError, match=f"The checkpoint {path} is damaged.*--restart"):
+        with pytest.raises(CheckpointError, match=f"The checkpoint {path} is damaged.*`restart=True`"):
             attempt()
     assert tiny_run(latents, path, restart=True).history.train_steps == [1, 2]
 

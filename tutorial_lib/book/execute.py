@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..runtime.files import write_text_atomically
+from ..runtime.flags import as_flags
 from .chapters import CHAPTERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +88,7 @@ def stage(root: Path, staged: Path) -> None:
     marker = staged / MARKER
     if staged.exists() and any(staged.iterdir()) and not marker.is_file():
         raise RuntimeError(f"{staged} holds files this build did not make: it stages the book there and writes over "
-                           "what it finds. Move them, or give another folder (--staged).")
+                           "what it finds. Move them, or give another folder (`staged`).")
     staged.mkdir(parents=True, exist_ok=True)
     marker.write_text("Made by python -m tutorial_lib.book.execute: the staged book, rewritten by each build.\n")
     (staged / "notebooks").mkdir(exist_ok=True)
@@ -235,7 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.chapters) - set(names)
     if unknown:
         parser.error(f"no chapter {', '.join(sorted(unknown))} in _toc.yml; choose from {', '.join(names)}")
-    stage(ROOT, args.staged)
+    try:
+        stage(ROOT, args.staged)
+    except RuntimeError as error:  # a folder it did not make: say which option chooses another
+        parser.error(as_flags(str(error), parser))
     clock = time.perf_counter()
     outcomes = run_chapters(args.chapters or names, staged=args.staged, jobs=max(1, args.jobs), force=args.force,
                             profile=args.profile)
