@@ -2,7 +2,7 @@
 
 One trained model (the profile's, as chapters 4-6 train it), the same noise for every setting. Quality is
 the evaluation classifier's Frechet distance to the training notes (tutorial_lib.evaluation), with the real
-held-out notes' own figure beside it; the seed's setting (Euler, 100 steps) is also measured from three
+held-out notes' own figure beside it; the original tutorial's setting (Euler, 100 steps) is also measured from three
 noise seeds, which shows how much the figure moves by chance.
 
     python benchmarks/bench_samplers.py            # writes to benchmarks/results/scratch/
@@ -43,7 +43,7 @@ for grid in ("uniform", "data", "noise"):
         for calls in (2, 4, 8, 16, 32):
             if calls >= spec.calls_per_step:
                 table[(solver, grid, calls)] = fd(solver, calls // spec.calls_per_step, grid)[0]
-rows = [["euler (the seed's)", "uniform", 100, f"{baseline:.0f}", "+0 %"]]
+rows = [["euler (the original tutorial's)", "uniform", 100, f"{baseline:.0f}", "+0 %"]]
 rows += [[s, g, c, f"{v:.0f}", f"{100 * (v - baseline) / baseline:+.0f} %"] for (s, g, c), v in table.items()]
 rows.append(["real held-out notes", "-", "-", f"{real[0]:.0f} +- {real[1]:.0f}", ""])
 best = min((v, k) for k, v in table.items() if k[2] <= 8)

@@ -12,7 +12,7 @@ import torch
 from common import write
 from tutorial_lib.flow import RectifiedFlow
 from tutorial_lib.sampling import sample
-from tutorial_lib.unet import SeedUNet, UNet, count_parameters
+from tutorial_lib.unet import PlainUNet, UNet, count_parameters
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -29,7 +29,7 @@ def sync():
 
 
 results, rows = {}, []
-for label, build in (("seed (35 M)", lambda: SeedUNet()), ("ours, cpu profile", lambda: UNet(channels=(64, 128, 128))),
+for label, build in (("plain (35 M)", lambda: PlainUNet()), ("ours, cpu profile", lambda: UNet(channels=(64, 128, 128))),
                      ("ours, wide", lambda: UNet(channels=(256, 512, 512)))):
     for precision in precisions:
         torch.manual_seed(0)

@@ -1,11 +1,11 @@
-"""The seed's U-Net against ours: same data, batches, noise, optimizer and steps (profile cpu, offline).
+"""The original tutorial's U-Net against ours: same data, batches, noise, optimizer and steps (profile cpu, offline).
 
 Loss curves, valid/train gap, and the Frechet distance of 100 samples (Euler, 100 steps) to the held-out
-latents. On a CPU the seed's U-Net is built at the profile's reduced size unless `--seed-size full`.
+latents. On a CPU the original tutorial's U-Net is built at the profile's reduced size unless `--plain-size full`.
 
-    python benchmarks/bench_unets.py [--profile cpu] [--seed-size full|profile] [--device cuda]
+    python benchmarks/bench_unets.py [--profile cpu] [--plain-size full|profile] [--device cuda]
     python benchmarks/bench_unets.py --save-latents benchmarks/results/latents_cpu.pt   # for a GPU machine
-    python benchmarks/bench_unets.py --latents benchmarks/results/latents_cpu.pt --seed-size full --device cuda
+    python benchmarks/bench_unets.py --latents benchmarks/results/latents_cpu.pt --plain-size full --device cuda
     python benchmarks/bench_unets.py --lrs 1e-3 3e-3   # each model at its own best learning rate of a small sweep
 
 With ``--lrs``, each model trains once per learning rate and is reported at the one with the lowest final
@@ -29,7 +29,7 @@ from tutorial_lib.unet import build_model, count_parameters
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--profile", default="cpu")
-parser.add_argument("--seed-size", choices=["full", "profile"], default="profile")
+parser.add_argument("--plain-size", choices=["full", "profile"], default="profile")
 parser.add_argument("--device", default="auto")
 parser.add_argument("--latents", help="a file from --save-latents (skips data preparation)")
 parser.add_argument("--save-latents", help="write the prepared latents there and stop")
@@ -54,7 +54,7 @@ train_latents, valid_latents = saved["train"], saved["valid"]
 reference = latent_features(valid_latents)
 config = replace(profile.train, device=args.device, **({"steps": args.steps} if args.steps else {}))
 runs = {"ours (UNet)": ("unet", profile.model_kwargs),
-        "seed (SeedUNet)": ("seed", {} if args.seed_size == "full" else profile.seed_model_kwargs)}
+        "plain (PlainUNet)": ("plain", {} if args.plain_size == "full" else profile.plain_model_kwargs)}
 lrs = args.lrs or [config.lr]
 results, rows, sweep = {}, [], {}
 for label, (name, kwargs) in runs.items():
@@ -89,7 +89,7 @@ if len(lrs) > 1:
     sweep_note = " Learning rates tried (train loss last 50 / valid loss): " + "; ".join(
         f"{label}: " + ", ".join(f"{lr:g} -> {v['train_loss_last50']:.3f} / {v['valid_loss']:.3f}" for lr, v in s.items())
         for label, s in sweep.items()) + ". Each model is reported at the rate with the lowest training loss."
-write(f"unets_{args.profile}_seed-{args.seed_size}{'_lr-sweep' if len(lrs) > 1 else ''}_{device}",
+write(f"unets_{args.profile}_plain-{args.plain_size}{'_lr-sweep' if len(lrs) > 1 else ''}_{device}",
       {"profile": args.profile, "data": saved["data"], "codec": saved["codec"], "fd_train_vs_valid": fd_train,
        "median_nn_distance_valid_to_train": nn_valid, "train_config": vars(config), "lr_sweep": sweep,
        "note": args.note, "runs": results},

@@ -31,7 +31,7 @@ GITHUB = re.compile(r"^https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 COLAB_CELL = """\
 import {imports}; USE_DRIVE = False  # in Google Colab, True keeps latents and trained models on your Google Drive
 {install}
-if "google.colab" in sys.modules: PROFILE = "colab"; from tutorial_lib.book.colab import start; start("{chapter}", PROFILE, USE_DRIVE)  # "gpu": the seed's full scale"""
+if "google.colab" in sys.modules: PROFILE = "colab"; from tutorial_lib.book.colab import start; start("{chapter}", PROFILE, USE_DRIVE)  # "gpu": the original tutorial's full scale"""
 INSTALL = """if "google.colab" in sys.modules: get_ipython().run_line_magic("pip", 'install -q "git+{url}@{branch}"')  # this project"""
 INSTALL_BY_HAND = ("""if "google.colab" in sys.modules and not importlib.util.find_spec("tutorial_lib"): raise RuntimeError('This """
                    """copy of the book names no repository to install tutorial_lib from: run %pip install -q """

@@ -97,7 +97,7 @@ def test_run_refuses_to_resume_another_runs_checkpoint_until_told_to_restart(tmp
     assert main(["run", "--out", out, "--data", other, *common]) == 1
     error = capsys.readouterr().err
     assert "training latents" in error and f"{out}/checkpoint.pt" in error
-    assert "--out" in error and "--restart" in error
+    assert "Choose another --out to keep that run, or start over with --restart, which overwrites it." in error
     assert main(["run", "--out", out, "--data", other, "--restart", *common]) == 0
     assert json.loads((tmp_path / "run" / "report.json").read_text())["data"]["folder"] == other
 
@@ -306,7 +306,8 @@ def test_fewer_steps_than_the_checkpoint_holds_are_refused_not_reported(tiny_nsy
     capsys.readouterr()
     assert _quick_run(out, tiny_nsynth, cache, "2") == 1
     err = capsys.readouterr().err
-    assert "was trained for 3 steps, more than the 2 asked" in err and "--restart" in err
+    assert "was trained for 3 steps, more than the 2 asked" in err
+    assert "choose another --out, or pass --restart to train from scratch" in err
     assert json.loads((out / "report.json").read_text())["training"]["steps"] == 3
 
 

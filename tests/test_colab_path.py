@@ -33,7 +33,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def nsynth_server(tmp_path_factory):
-    """NSYNTH_GUITAR_MP3.zip and its parts list, served over HTTP as the seed's host serves them."""
+    """NSYNTH_GUITAR_MP3.zip and its parts list, served over HTTP as the original tutorial's host serves them."""
     root = tmp_path_factory.mktemp("served")
     dataset = root / "build" / "NSYNTH_GUITAR_MP3"
     for split, notes in NOTES.items():

@@ -17,7 +17,7 @@ import torch  # noqa: E402
 
 from tutorial_lib.conditioning import Conditions  # noqa: E402
 from tutorial_lib.flow import RectifiedFlow  # noqa: E402
-from tutorial_lib.unet import SeedUNet, UNet, shape_table  # noqa: E402
+from tutorial_lib.unet import PlainUNet, UNet, shape_table  # noqa: E402
 
 META = torch.device("meta")
 NO_VALUES = ("Cannot copy out of meta tensor", "cannot be called on meta tensors")  # reading a meta tensor
@@ -68,8 +68,8 @@ def test_unet_forward_moves_x_t_and_conditions_to_its_device():
     model = UNet(channels=(8, 8), emb_dim=16, conditioned=True).to(META)
     out = model(torch.randn(2, 64, 12), torch.rand(2), labels(2))
     assert out.device == META and out.shape == (2, 64, 12)
-    seed_model = SeedUNet(channels=(8, 8, 8, 8, 8)).to(META)
-    out = seed_model(torch.randn(2, 64, 32), torch.rand(2))
+    plain_model = PlainUNet(channels=(8, 8, 8, 8, 8)).to(META)
+    out = plain_model(torch.randn(2, 64, 32), torch.rand(2))
     assert out.device == META and out.shape == (2, 64, 32)
 
 

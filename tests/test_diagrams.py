@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from torch import nn  # noqa: E402
 
 from tutorial_lib.book import diagrams  # noqa: E402
-from tutorial_lib.unet import ResBlock, SeedUNet, UNet  # noqa: E402
+from tutorial_lib.unet import ResBlock, PlainUNet, UNet  # noqa: E402
 
 
 def texts(ax):
@@ -33,8 +33,8 @@ def test_pipeline_shows_the_codec_and_latent_shape_it_is_given():
     assert "[64 × 20]" not in text
 
 
-def test_seed_unet_layout_is_measured_from_the_model():
-    model = SeedUNet(channels=(8, 16, 32))
+def test_plain_unet_layout_is_measured_from_the_model():
+    model = PlainUNet(channels=(8, 16, 32))
     layout = diagrams.unet_layout(model, frames=16)
     downs = [b for b in layout.blocks if b.name.startswith("downs.")]
     assert [(b.channels, b.frames, b.level) for b in downs] == [(8, 8, 1), (16, 4, 2), (32, 2, 3)]
@@ -61,7 +61,7 @@ def test_unet_layout_concatenates_skips_and_takes_time_in_every_resblock():
 
 
 def test_drawing_labels_every_block_skip_and_time_entry():
-    layout = diagrams.unet_layout(SeedUNet(channels=(8, 16, 32)), frames=16)
+    layout = diagrams.unet_layout(PlainUNet(channels=(8, 16, 32)), frames=16)
     ax = diagrams.draw_unet(layout)
     text = texts(ax)
     for b in layout.blocks:
@@ -75,7 +75,7 @@ def test_drawing_labels_every_block_skip_and_time_entry():
 
 
 def test_a_model_that_is_not_a_unet_is_refused():
-    with pytest.raises(TypeError, match="SeedUNet or UNet"):
+    with pytest.raises(TypeError, match="PlainUNet or UNet"):
         diagrams.unet_layout(nn.Conv1d(64, 64, 3))
 
 

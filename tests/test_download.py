@@ -100,7 +100,7 @@ def test_offline_download_says_it_needs_internet_and_how_to_use_a_copy(tmp_path)
     with pytest.raises(OfflineError, match="needs internet, and 127.0.0.1:9 cannot be reached") as error:
         download_nsynth_guitar(tmp_path / "data", raw_url="http://127.0.0.1:9", media_url="http://127.0.0.1:9",
                                progress=False)
-    assert "--data /path/to/NSYNTH_GUITAR_MP3" in str(error.value)
+    assert "`data=\"/path/to/NSYNTH_GUITAR_MP3\"`" in str(error.value)
 
 
 def test_a_part_of_the_right_size_but_other_content_is_refused_and_only_it_deleted(server, tmp_path):

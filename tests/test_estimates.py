@@ -19,23 +19,23 @@ CHAPTERS = sorted(p.stem for p in (RESULTS.parent.parent / "notebooks").glob("*.
 
 def test_h100_figures_are_the_measured_ones():
     measured = json.loads((RESULTS / "throughput_cuda.json").read_text())["results"]
-    names = {"seed (35 M)": ("seed", estimates.SEED_CHANNELS), "ours, cpu profile": ("unet", (64, 128, 128)),
+    names = {"plain (35 M)": ("plain", estimates.PLAIN_CHANNELS), "ours, cpu profile": ("unet", (64, 128, 128)),
              "ours, wide": ("unet", (256, 512, 512))}
     for label, run in measured.items():
         model, precision = label.rsplit(" ", 1)
         figure = estimates.H100_TRAIN_SAMPLES_PER_S[(*names[model], precision)]
         assert figure == round(run["train_samples_per_s"])
-    cpu = json.loads((RESULTS / "unets_cpu_seed-profile_cpu.json").read_text())
-    config, seed = cpu["train_config"], cpu["runs"]["seed (SeedUNet)"]
-    rate = config["steps"] * config["batch_size"] / seed["train_seconds"]
-    assert estimates.CPU_TRAIN_SAMPLES_PER_S[("seed", (32, 64, 128, 256, 512))] == pytest.approx(rate, rel=0.05)
+    cpu = json.loads((RESULTS / "unets_cpu_plain-profile_cpu.json").read_text())
+    config, plain = cpu["train_config"], cpu["runs"]["plain (PlainUNet)"]
+    rate = config["steps"] * config["batch_size"] / plain["train_seconds"]
+    assert estimates.CPU_TRAIN_SAMPLES_PER_S[("plain", (32, 64, 128, 256, 512))] == pytest.approx(rate, rel=0.05)
 
 
 def test_every_chapter_is_estimated():
     assert set(CHAPTERS) == set(chapters.CHAPTERS)
 
 
-# Chapter 4 trains two models (ours and the seed's) with the measured recipe: longer than the others.
+# Chapter 4 trains two models (ours and the original tutorial's) with the measured recipe: longer than the others.
 COLAB_MINUTES = {"04_training": 20.0, "05_sampling": 13.5}  # the intro rounds to the minute
 
 
@@ -72,15 +72,15 @@ def test_the_full_scale_does_not_fit_and_says_how_long():
     plan = chapters.colab_plan("04_training", colab, full_scale=gpu)
     print(plan)
     assert 'PROFILE = "gpu"' in plan and " h on a T4" in plan and "USE_DRIVE" in plan
-    assert "estimate" in estimates.describe_training(gpu, "seed", {}).lower()
+    assert "estimate" in estimates.describe_training(gpu, "plain", {}).lower()
 
 
 def test_unmeasured_model_is_refused_and_a_narrower_one_borrows_a_wider_figure():
     with pytest.raises(ValueError, match="bench_throughput"):
         estimates.train_samples_per_s("unet", {"channels": (512, 1024, 1024)})
-    narrow, _ = estimates.train_samples_per_s("seed", {"channels": (32, 64, 128, 256, 512)}, card="H100",
+    narrow, _ = estimates.train_samples_per_s("plain", {"channels": (32, 64, 128, 256, 512)}, card="H100",
                                               precision="fp32")
-    assert narrow == estimates.H100_TRAIN_SAMPLES_PER_S[("seed", estimates.SEED_CHANNELS, "fp32")]
+    assert narrow == estimates.H100_TRAIN_SAMPLES_PER_S[("plain", estimates.PLAIN_CHANNELS, "fp32")]
 
 
 def test_t4_is_slower_than_h100_by_the_published_ratio():

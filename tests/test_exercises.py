@@ -16,7 +16,7 @@ from tutorial_lib.book import exercises as ex
 from tutorial_lib.flow import RectifiedFlow
 from tutorial_lib.profiles import get_profile
 from tutorial_lib.sampling import sample
-from tutorial_lib.unet import SeedUNet
+from tutorial_lib.unet import PlainUNet
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -35,7 +35,7 @@ SOLUTIONS = solution_cells()
 
 
 def run(source, name, **context):
-    namespace = {"torch": torch, "nn": nn, "F": F, "np": np, "math": math, "SeedUNet": SeedUNet, **context}
+    namespace = {"torch": torch, "nn": nn, "F": F, "np": np, "math": math, "PlainUNet": PlainUNet, **context}
     exec(source, namespace)
     return namespace[name]
 
@@ -82,10 +82,10 @@ def test_time_at_every_level():
     profile = get_profile("cpu")
     source, stub = SOLUTIONS["03_unet"][1]
     class_only = source.split("config = TrainConfig")[0]  # the solution also trains; the check needs the class
-    good = run(class_only, "SeedUNetTimeEverywhere", profile=profile)
+    good = run(class_only, "PlainUNetTimeEverywhere", profile=profile)
     assert ex.check_time_at_every_level(good)
-    assert "still the stub" in repr(ex.check_time_at_every_level(run(stub, "SeedUNetTimeEverywhere")))
-    plain = lambda: SeedUNet(**profile.seed_model_kwargs)  # the seed's own: time only at the bottleneck
+    assert "still the stub" in repr(ex.check_time_at_every_level(run(stub, "PlainUNetTimeEverywhere")))
+    plain = lambda: PlainUNet(**profile.plain_model_kwargs)  # the original tutorial's own: time only at the bottleneck
     assert "same input for t = 0.1 and t = 0.9" in repr(ex.check_time_at_every_level(plain))
 
 

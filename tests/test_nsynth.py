@@ -205,7 +205,7 @@ def test_empty_or_missing_folder_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         list_notes(tmp_path / "nope", "train")
     note = write_note(tmp_path / "guitar_acoustic_001-060-100.wav")
-    with pytest.raises(NotADirectoryError, match=f"is a file, not a folder of notes.*--data {tmp_path}"):
+    with pytest.raises(NotADirectoryError, match=f'is a file, not a folder of notes.*`data="{tmp_path}"`'):
         list_notes(note, "train")
 
 

@@ -22,7 +22,7 @@ def test_bf16_autocast_runs_close_to_fp32_but_not_the_same():
 
 
 def test_unknown_precision_is_refused_and_the_gpu_profile_uses_bf16():
-    with pytest.raises(ValueError, match="--precision"):
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
         resolve_precision("fp16", torch.device("cpu"))
     assert get_profile("gpu").train.precision == "bf16" and get_profile("cpu").train.precision == "fp32"
 

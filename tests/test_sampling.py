@@ -28,7 +28,7 @@ def test_constant_velocity_is_integrated_exactly(solver):
     assert torch.allclose(out.samples, noise + 0.7, atol=1e-6)
 
 
-def test_seed_sampler_one_euler_step_lands_on_a_single_data_point():
+def test_euler_sampler_one_step_lands_on_a_single_data_point():
     """Rectified-flow paths are straight: for one data point a, f = (a - x) / t, and Euler is exact."""
     a = torch.randn(1, 64, 8)
     out = sample(lambda x, t: (a - x) / t[:, None, None], torch.randn(1, 64, 8), num_steps=1)

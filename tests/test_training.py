@@ -4,7 +4,7 @@ import torch
 from tutorial_lib.checkpoints import CheckpointError, CheckpointMismatch, data_fingerprint
 from tutorial_lib.flow import RectifiedFlow
 from tutorial_lib.training import (TrainConfig, TrainingDiverged, batch_indices, load_checkpoint, train)
-from tutorial_lib.unet import SeedUNet, UNet
+from tutorial_lib.unet import PlainUNet, UNet
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def tiny_run(latents, path, *, model=None, flow=None, restart=False, **settings)
     ({"settings": {"batch_size": 4}}, "training setting batch_size"),
     ({"settings": {"seed": 1}}, "training setting seed"),
     ({"model": "other size"}, "model setting channels"),
-    ({"model": "other class"}, "the model (checkpoint: 'unet', this run: 'seed')"),
+    ({"model": "other class"}, "the model (checkpoint: 'unet', this run: 'plain')"),
     ({"flow": RectifiedFlow(sigma_data=0.5)}, "flow setting sigma_data"),
     ({"data": "other notes"}, "training latents"),
 ])
@@ -103,13 +103,13 @@ def test_resume_refuses_a_checkpoint_of_another_run_and_says_what_to_do(latents,
     path = tmp_path / "run" / "checkpoint.pt"
     tiny_run(latents, path)
     before = path.read_bytes()
-    model = {"other size": UNet(channels=(16, 16)), "other class": SeedUNet(channels=(8, 8, 8, 8, 8))}.get(
+    model = {"other size": UNet(channels=(16, 16)), "other class": PlainUNet(channels=(8, 8, 8, 8, 8))}.get(
         change.get("model"))
     data = latents.flip(0) if "data" in change else latents
     with pytest.raises(CheckpointMismatch) as error:
         tiny_run(data, path, model=model, flow=change.get("flow"), steps=4, **change.get("settings", {}))
     message = str(error.value)
-    assert named in message and str(path) in message and "--out" in message and "--restart" in message
+    assert named in message and str(path) in message and "`checkpoint_path`" in message and "`restart=True`" in message
     assert message.count("(checkpoint: ") == 1  # only the setting that changed is named
     assert path.read_bytes() == before  # the old run is left as it was
 
@@ -136,15 +136,29 @@ def test_steps_may_not_change_when_the_learning_rate_schedule_depends_on_them(la
 
 def test_a_checkpoint_describes_its_run_and_rebuilds_its_model(latents, tmp_path):
     path = tmp_path / "checkpoint.pt"
-    seed_latents = torch.randn(16, 64, 32, generator=torch.Generator().manual_seed(0))
-    result = tiny_run(seed_latents, path, model=SeedUNet(channels=(8, 8, 16, 16, 16)),
+    some_latents = torch.randn(16, 64, 32, generator=torch.Generator().manual_seed(0))
+    result = tiny_run(some_latents, path, model=PlainUNet(channels=(8, 8, 16, 16, 16)),
                       flow=RectifiedFlow(sigma_data=0.5))
     model, ema, state = load_checkpoint(path)
-    assert state["model_key"] == "seed" and isinstance(model, SeedUNet)
+    assert state["model_key"] == "plain" and isinstance(model, PlainUNet)
     assert model.config == {"in_channels": 64, "channels": (8, 8, 16, 16, 16)}
     assert state["flow"]["sigma_data"] == 0.5 and state["train_config"]["lr"] == 1e-3
-    assert state["data"] == data_fingerprint(seed_latents) and state["data"]["shape"] == [16, 64, 32]
+    assert state["data"] == data_fingerprint(some_latents) and state["data"]["shape"] == [16, 64, 32]
     assert all(torch.equal(a, b) for a, b in zip(ema.parameters(), result.ema_model.parameters()))
+
+
+
+def test_a_checkpoint_of_the_old_key_seed_loads_and_resumes_as_plain_unet(tmp_path):
+    """PlainUNet was once called SeedUNet, and checkpoints stored its key as "seed": users have such files."""
+    some_latents = torch.randn(16, 64, 32, generator=torch.Generator().manual_seed(0))
+    path = tmp_path / "checkpoint.pt"
+    tiny_run(some_latents, path, model=PlainUNet(channels=(8, 8, 16, 16, 16)))
+    state = torch.load(path, weights_only=True)
+    torch.save({**state, "model_key": "seed"}, path)  # as an older version wrote it
+    model, _, loaded = load_checkpoint(path)
+    assert isinstance(model, PlainUNet) and loaded["model_key"] == "plain"
+    resumed = tiny_run(some_latents, path, model=PlainUNet(channels=(8, 8, 16, 16, 16)), steps=3)
+    assert resumed.history.train_steps == [1, 2, 3]  # the same run, continued
 
 
 def test_the_data_fingerprint_tells_data_sets_apart():
@@ -163,7 +177,7 @@ def test_a_damaged_checkpoint_is_named_with_what_to_do(latents, tmp_path, damage
     good = path.read_bytes()
     path.write_bytes({"garbage": b"not a checkpoint" * 10, "truncated": good[: len(good) // 2], "empty": b""}[damage])
     for attempt in (lambda: load_checkpoint(path), lambda: tiny_run(latents, path, steps=4)):
-        with pytest.raises(CheckpointError, match=f"The checkpoint {path} is damaged.*--restart"):
+        with pytest.raises(CheckpointError, match=f"The checkpoint {path} is damaged.*`restart=True`"):
             attempt()
     assert tiny_run(latents, path, restart=True).history.train_steps == [1, 2]
 

@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from tutorial_lib.unet import SeedUNet, UNet, build_model, count_parameters
+from tutorial_lib.unet import PlainUNet, UNet, build_model, count_parameters
 
 # The reference notebook's DiffusionUnet(64, 64, num_layers=5), written out layer by layer:
 # (name, type, in, out, kernel, stride, padding) for convolutions, (name, type, in, out) for linear layers.
-REFERENCE_SEED_UNET = [
+REFERENCE_PLAIN_UNET = [
     *[(f"downs.{i}", "Conv1d", a, b, 4, 2, 1)
       for i, (a, b) in enumerate([(64, 128), (128, 256), (256, 512), (512, 1024), (1024, 2048)])],
     ("bottleneck", "Conv1d", 2048, 2048, 3, 1, 1),
@@ -40,18 +40,18 @@ def reference_forward(model, x, t):
     return model.final_layer(h)
 
 
-def test_seed_unet_matches_the_reference_layer_by_layer():
-    model = SeedUNet()
+def test_plain_unet_matches_the_reference_layer_by_layer():
+    model = PlainUNet()
     layers = [describe(name, m) for name, m in model.named_modules()
               if name and not isinstance(m, (torch.nn.ModuleList, torch.nn.Sequential))]
-    assert layers == REFERENCE_SEED_UNET
+    assert layers == REFERENCE_PLAIN_UNET
     assert count_parameters(model) == 35_207_296
     assert not any(isinstance(m, (torch.nn.GroupNorm, torch.nn.BatchNorm1d)) for m in model.modules())
 
 
-def test_seed_unet_computes_what_the_reference_computes():
+def test_plain_unet_computes_what_the_reference_computes():
     torch.manual_seed(0)
-    model = SeedUNet(channels=(16, 32, 32, 32, 32))  # the same design at a reduced size (profiles' seed_model_kwargs)
+    model = PlainUNet(channels=(16, 32, 32, 32, 32))  # the same design at a reduced size (profiles' plain_model_kwargs)
     x, t = torch.randn(3, 64, 64), torch.rand(3)
     out = model(x, t)
     assert out.shape == x.shape
@@ -62,9 +62,9 @@ def test_seed_unet_computes_what_the_reference_computes():
     assert (seen["decoder_input"] < 0).any()  # no ReLU after the bottleneck: the decoder sees negative values
 
 
-def test_seed_unet_time_enters_only_at_the_bottleneck():
+def test_plain_unet_time_enters_only_at_the_bottleneck():
     torch.manual_seed(0)
-    model = SeedUNet(channels=(16, 32, 32, 32, 32))
+    model = PlainUNet(channels=(16, 32, 32, 32, 32))
     x = torch.randn(1, 64, 32)
     captured = {}
     model.bottleneck.register_forward_hook(lambda m, i, o: captured.setdefault("bottleneck", []).append(o))
@@ -75,9 +75,9 @@ def test_seed_unet_time_enters_only_at_the_bottleneck():
     assert not torch.allclose(out0, out1)  # ...and yet the output depends on t
 
 
-def test_seed_unet_refuses_lengths_it_cannot_halve_five_times():
+def test_plain_unet_refuses_lengths_it_cannot_halve_five_times():
     with pytest.raises(ValueError, match="divisible by 32"):
-        SeedUNet(channels=(8, 8, 8, 8, 8))(torch.randn(1, 64, 43), torch.rand(1))
+        PlainUNet(channels=(8, 8, 8, 8, 8))(torch.randn(1, 64, 43), torch.rand(1))
 
 
 @pytest.mark.parametrize("frames", [32, 43, 7, 1])
@@ -107,5 +107,5 @@ def test_our_unet_uses_time_at_every_level_and_conditions_when_built_for_them():
 
 def test_build_model_by_name():
     assert isinstance(build_model("unet", channels=(16, 16)), UNet)
-    with pytest.raises(ValueError, match="choose one of seed, unet"):
+    with pytest.raises(ValueError, match="choose one of plain, unet"):
         build_model("transformer")

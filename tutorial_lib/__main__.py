@@ -14,6 +14,10 @@ from .data.labels import SOURCES
 from .sampling import SOLVERS
 from .profiles import PROFILES
 from .runtime.files import default_cache_dir
+from .runtime.flags import as_flags
+
+#: Library arguments the command line names otherwise: a command's checkpoint is ``OUT/checkpoint.pt``.
+LIBRARY_NAMES = {"checkpoint_path": "out"}
 
 
 def _training_steps(text: str) -> int:
@@ -126,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         with _writer_lock(args):
             COMMANDS[args.command](args, parser)
     except (FileNotFoundError, ValueError, OSError, FloatingPointError) as error:  # incl. TrainingDiverged
-        print(f"error: {error}", file=sys.stderr)
+        # the library names its arguments (`out`, `restart=True`): say them as this command's flags
+        print(f"error: {as_flags(str(error), commands.choices[args.command], LIBRARY_NAMES)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(_interrupted(args), file=sys.stderr)

@@ -27,12 +27,11 @@ FORMAT = 2  # 1: model named by class, nothing checked on resume; 2: self-descri
 # of processes is not recorded at all: a checkpoint written by N ranks resumes on M.
 MAY_CHANGE_ON_RESUME = ("steps", "eval_every", "checkpoint_every", "device", "precision")
 
-WHAT_TO_DO = ("Choose a new output folder (--out, or another checkpoint_path) to keep that run, or start over "
-              "with --restart (train(..., restart=True)), which overwrites it.")
+WHAT_TO_DO = "Choose another `checkpoint_path` to keep that run, or start over with `restart=True`, which overwrites it."
 
 
 #: What to do about a checkpoint that cannot be used, for training (which can start over) ...
-RESUME_ADVICE = "Move it aside and run again, or start over with --restart (train(..., restart=True))."
+RESUME_ADVICE = "Move it aside and run again, or start over with `restart=True`."
 #: ... and for sampling (which cannot).
 SAMPLE_ADVICE = "Copy it again from where it was made, or train a new one with `python -m tutorial_lib run`."
 
@@ -116,6 +115,7 @@ def _read(path: Path, device) -> dict:
     if not isinstance(state.get("model_config"), dict):
         raise CheckpointError(f"{path} is not a tutorial_lib checkpoint (it does not describe its model: "
                               "another project's file?).")
+    state["model_key"] = {"seed": "plain"}.get(state.get("model_key"), state.get("model_key"))  # PlainUNet's old key
     return state
 
 
@@ -167,7 +167,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", *,
     except (TypeError, RuntimeError, ValueError) as error:
         raise CheckpointError(f"The checkpoint {path} (format {state.get('format')}) no longer fits the "
                               f"model {key!r} of this version of tutorial_lib ({str(error).splitlines()[0]}).",
-                              "Retrain: start over with --restart (train(..., restart=True)).") from error
+                              "Retrain: start over with `restart=True`.") from error
     ema_model = copy.deepcopy(model)
     ema_model.load_state_dict(state["ema"])
     return model.to(device), ema_model.to(device), state

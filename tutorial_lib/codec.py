@@ -31,9 +31,8 @@ M2L_WEIGHTS_ENV = "M2L_WEIGHTS"
 M2L_HOW_TO_GET = (
     f"Get the Music2Latent weights ({M2L_FILENAME}, about 400 MB, licence CC BY-NC 4.0) on a machine "
     f"with internet, e.g. `huggingface-cli download {M2L_REPO_ID} {M2L_FILENAME}` or "
-    f"https://huggingface.co/{M2L_REPO_ID}, then pass its path (checkpoint=... or --m2l-weights) or set "
-    f"{M2L_WEIGHTS_ENV}=/path/to/{M2L_FILENAME}. Or use the offline codec: `--codec mel` on the command "
-    "line, load_codec('mel') in Python."
+    f"https://huggingface.co/{M2L_REPO_ID}, then pass its path (`m2l_weights`, or the codec's `checkpoint`) "
+    f"or set {M2L_WEIGHTS_ENV}=/path/to/{M2L_FILENAME}. Or use the offline codec: `codec=\"mel\"` (load_codec('mel'))."
 )
 
 

@@ -1,6 +1,6 @@
 """Rectified flow: the noising path, the training times and the loss (chapter 4, "Training").
 
-Time runs from data to noise, as in the seed:
+Time runs from data to noise, as in the original tutorial:
 
     x_t = (1 - t) x_0 + t z,   t in [0, 1],   t = 0 clean, t = 1 pure noise,   z ~ N(0, I).
 
@@ -22,7 +22,7 @@ from .runtime.devices import on_model_device
 
 @dataclass
 class RectifiedFlow:
-    """The seed's rectified flow. ``p_mean``/``p_std`` set the logit-normal times (the seed: 0 and 1)."""
+    """The original tutorial's rectified flow. ``p_mean``/``p_std`` set the logit-normal times (the original tutorial: 0 and 1)."""
 
     sigma_data: float = 1.0
     p_mean: float = 0.0

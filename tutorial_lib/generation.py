@@ -145,8 +145,8 @@ class NoteGenerator:
                                  "velocity (the same for every note), not both.")
             conditions = Conditions.make(num, **labels)
         if conditions is not None and not self.conditioned:
-            raise ValueError("This model was trained without labels, so it cannot take --pitch, --source or "
-                             "--velocity; train a conditioned model (the ci and cpu profiles are).")
+            raise ValueError("This model was trained without labels, so it cannot take `pitch`, `source` or "
+                             "`velocity`; train a conditioned model (the ci and cpu profiles are).")
         if noise is None:
             return sample_seeded(self.model, num, self.space.num_frames, seed=seed, num_steps=num_steps,
                                  solver=solver, flow=self.flow, conditions=conditions, guidance=guidance).samples.cpu()
@@ -166,7 +166,7 @@ class NoteGenerator:
         except FloatingPointError as error:
             raise FloatingPointError(f"Cannot decode the sampled notes ({error}; guidance "
                                      f"{how.get('guidance', 1.0):g}). Guidance far above the usual 1-3 overshoots: "
-                                     "lower --guidance.") from error
+                                     "lower `guidance`.") from error
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, m2l_weights: str | None = None,
@@ -176,7 +176,7 @@ class NoteGenerator:
 
         try:
             _, ema_model, state = load_checkpoint(path, device)
-        except CheckpointError as error:  # sampling cannot --restart: say what it can do
+        except CheckpointError as error:  # sampling cannot restart: say what it can do
             raise error.with_advice(SAMPLE_ADVICE) from error
         space = (state.get("extra") or {}).get("latent_space")
         if space is None:
@@ -237,7 +237,7 @@ def check_writable(folder: str | Path, names: list[str] = ()) -> Path:
     work is done."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"--out {folder} is a file, not a folder; choose a folder for the notes.")
+        raise NotADirectoryError(f"`out` {folder} is a file, not a folder; choose a folder for the notes.")
     longest = max([*names, *(temporary_name(name) for name in names)], key=len, default="")
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -247,9 +247,9 @@ def check_writable(folder: str | Path, names: list[str] = ()) -> Path:
     except OSError as error:
         if error.errno == errno.ENAMETOOLONG and longest:
             raise OSError(f"Cannot write into {folder}: its files would be named like {longest} ({len(longest)} "
-                          "characters), too long for this file system. Choose a shorter --out, or rename the "
+                          "characters), too long for this file system. Choose a shorter `out`, or rename the "
                           "checkpoint to a shorter name.") from error
-        raise OSError(f"Cannot write into {folder} ({error.strerror or error}); choose another --out.") from error
+        raise OSError(f"Cannot write into {folder} ({error.strerror or error}); choose another `out`.") from error
     return folder
 
 

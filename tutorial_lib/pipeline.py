@@ -159,7 +159,7 @@ def training_plan(profile: Profile, name: str, kwargs: dict, checkpoint_path: Pa
     return text
 
 
-SOLVER = "euler"  # the seed's sampler, used by run and reported as such
+SOLVER = "euler"  # the original tutorial's sampler, used by run and reported as such
 
 
 def write_samples(generator: NoteGenerator, folder: Path, *, num: int, num_steps: int, solver: str = SOLVER,
@@ -260,14 +260,14 @@ def check_run_folder(out: Path) -> None:
     ``checkpoint.pt``: they were not made by a run this command can continue, so they are not replaced. Then
     makes sure the run's files can be written there, under their full names, before any work."""
     if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} is a file, not a folder; choose a folder for the run.")
-    # no checkpoint.pt: not a run's folder (else resumed, reloaded or, with --restart, redone, checked by train())
+        raise NotADirectoryError(f"`out` {out} is a file, not a folder; choose a folder for the run.")
+    # no checkpoint.pt: not a run's folder (else resumed, reloaded or, with restart=True, redone, checked by train())
     theirs = [p for p in (out / "report.json", *sorted((out / "samples").glob("*.wav"))) if p.exists()]
     if theirs and not (out / "checkpoint.pt").exists():
         raise FileExistsError(f"{out} holds {', '.join(str(p) for p in theirs[:3])}"
                               f"{f' and {len(theirs) - 3} more' if len(theirs) > 3 else ''} but no checkpoint.pt: "
-                              "not a run this command can continue, so it will not write over them. Choose a new "
-                              "--out, or move them aside.")
+                              "not a run this command can continue, so it will not write over them. Choose another "
+                              "`out`, or move them aside.")
     check_writable(out, names=["checkpoint.pt", "report.json"])  # a path too long fails now, not after training
     check_writable(out / "samples", names=["pitch127_acoustic_velocity127_g10.25.wav"])
 
@@ -301,7 +301,7 @@ def run_pipeline(out: str | Path, *, data: str | Path | None = None, profile: st
     if steps is not None and steps < 1:
         raise ValueError(f"steps={steps}: training needs at least 1 step (leave it out for the profile's own).")
     if eval_samples is not None and (eval_samples < 0 or eval_samples == 1):
-        raise ValueError(f"eval_samples={eval_samples}: give 0 (no evaluation) or 2 notes or more (--eval-samples): "
+        raise ValueError(f"eval_samples={eval_samples}: give 0 (no evaluation) or 2 notes or more: "
                          "the evaluation compares spreads, which one note does not have.")
     check_run_folder(out)
     (out / "samples").mkdir(parents=True, exist_ok=True)

@@ -3,13 +3,13 @@
 * ``ci``: the smallest run that still tells the story; the command line finishes it in a few minutes
   on 2 CPU cores.
 * ``cpu``: the offline default of the notebooks, a minute or two per chapter on a laptop. Where a chapter
-  trains the seed's U-Net beside ours, it uses the seed's design at 1/16 of its parameters.
+  trains the original tutorial's U-Net beside ours, it uses the original tutorial's design at 1/16 of its parameters.
 * ``colab``: the real NSynth guitar notes and Music2Latent on a free Colab GPU (a T4): a random 5,000 of the
   32,690 training notes and 1,000 of the 2,081 validation notes, and the training recipe measured best on the
   offline data (the cpu-10min recipe); ``tutorial_lib.runtime.estimates`` works each chapter's time out (5-20 minutes).
 * ``cpu-10min`` and ``long``: the cpu data and model trained for 10 minutes of 2 CPU cores (the best recipe
   measured for that budget: 19,000 steps), and 36,000 steps (the model the book ships).
-* ``gpu``: the seed's full scale on the real NSynth guitar subset with Music2Latent (a large GPU; hours on a T4).
+* ``gpu``: the original tutorial's full scale on the real NSynth guitar subset with Music2Latent (a large GPU; hours on a T4).
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ class Profile:
     pitches: range
     velocities: tuple[int, ...]
     real_data: bool  # download NSynth when no data folder is given
-    model: str  # "seed" or "unet"
+    model: str  # "plain" or "unet"
     model_kwargs: dict
     train: TrainConfig
     num_frames: int = 32
     num_steps: int = 100  # of the sampler (its solver steps), as sampling.sample names them
     num_samples: int = 5
     codec: str = "auto"
-    # Sizes of the seed's U-Net when a chapter trains it beside ours ({} = the seed's own 35 M parameters).
-    seed_model_kwargs: dict = field(default_factory=dict)
+    # Sizes of the original tutorial's U-Net when a chapter trains it beside ours ({} = the original tutorial's own 35 M parameters).
+    plain_model_kwargs: dict = field(default_factory=dict)
     # Real data only: at most this many notes per split ({"train": 5000}), a fixed random choice (seed 0).
     max_notes: dict = field(default_factory=dict)
     named_pitches: tuple[int, ...] = (45, 57, 69)  # `run` plays each, or the nearest held pitch
@@ -53,7 +53,7 @@ class Profile:
 # The colab profile trains what 10 minutes of 2 CPU cores buy on the offline data (the cpu-10min recipe below):
 # chosen by measuring quality against compute (benchmarks/results/recipe_colab.md), not by a time budget alone.
 # On a T4 it is estimated at a few minutes (tutorial_lib.runtime.estimates).
-COLAB_OURS, COLAB_SEED = {"channels": (64, 128, 128), "conditioned": True}, {"channels": (32, 64, 128, 256, 512)}
+COLAB_OURS, COLAB_PLAIN = {"channels": (64, 128, 128), "conditioned": True}, {"channels": (32, 64, 128, 256, 512)}
 
 
 CPU = Profile(
@@ -62,11 +62,11 @@ CPU = Profile(
     model_kwargs={"channels": (64, 128, 128), "conditioned": True},
     train=TrainConfig(steps=800, batch_size=32, lr=3e-3, ema_decay=0.99, eval_every=50, checkpoint_every=200,
                       warmup_steps=50, lr_schedule="cosine"),
-    num_steps=50, num_samples=5, seed_model_kwargs={"channels": (32, 64, 128, 256, 512)}, eval_samples=100,
+    num_steps=50, num_samples=5, plain_model_kwargs={"channels": (32, 64, 128, 256, 512)}, eval_samples=100,
 )
 # The most quality that 10 minutes of training on 2 CPU cores buy for the cpu data and model
 # (benchmarks/results/recipe_cpu.md): 19,000 steps, about 35 per second on 2 quiet threads (9 minutes).
-CPU_10MIN = replace(CPU, name="cpu-10min", seed_model_kwargs={}, eval_samples=200,
+CPU_10MIN = replace(CPU, name="cpu-10min", plain_model_kwargs={}, eval_samples=200,
                     train=replace(CPU.train, steps=19_000, ema_decay=0.999, eval_every=500, checkpoint_every=500,
                                   warmup_steps=200))
 
@@ -86,7 +86,7 @@ PROFILES = {
                                                            eval_every=1000, checkpoint_every=1000)),
     "colab": Profile(
         name="colab", instruments_per_source={}, pitches=range(21, 109), velocities=(25, 50, 75, 100, 127),
-        real_data=True, model="unet", model_kwargs=COLAB_OURS, seed_model_kwargs=COLAB_SEED,
+        real_data=True, model="unet", model_kwargs=COLAB_OURS, plain_model_kwargs=COLAB_PLAIN,
         max_notes={"train": 5000, "valid": 1000},
         # The cpu-10min recipe (19,000 steps of 32, cosine), bf16 where the card has it (a T4 has not: fp32).
         train=replace(CPU_10MIN.train, precision="bf16", eval_every=1000, checkpoint_every=1000),
@@ -94,9 +94,9 @@ PROFILES = {
     ),
     "gpu": Profile(
         name="gpu", instruments_per_source={}, pitches=range(21, 109), velocities=(25, 50, 75, 100, 127),
-        real_data=True, model="seed", model_kwargs={},
-        # The seed: 1000 epochs of 32,690 notes in batches of 500 = 66 steps per epoch.
-        # bf16 autocast: about 3x faster than fp32 for the seed's U-Net on an H100 (benchmarks/results).
+        real_data=True, model="plain", model_kwargs={},
+        # The original tutorial: 1000 epochs of 32,690 notes in batches of 500 = 66 steps per epoch.
+        # bf16 autocast: about 3x faster than fp32 for the original tutorial's U-Net on an H100 (benchmarks/results).
         train=TrainConfig(steps=66_000, batch_size=500, lr=1e-4, ema_decay=0.9999, eval_every=660,
                           checkpoint_every=2000, precision="bf16"),
         num_steps=100, num_samples=5, codec="m2l", eval_samples=200,

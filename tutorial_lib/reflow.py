@@ -221,7 +221,7 @@ def reflow_run(checkpoint, out, *, num_pairs: int = 8192, pair_steps: int = 50, 
         saved = torch.load(pairs_path, weights_only=True)
         if {k: saved["made_with"].get(k) for k in settings} != settings:
             raise ValueError(f"{pairs_path} holds pairs made with other settings ({saved['made_with']}); choose another "
-                             "--out, or pass --restart to make them again (it overwrites them and the checkpoint).")
+                             "`out`, or pass `restart=True` to make them again (it overwrites them and the checkpoint).")
         conditions = Conditions(*saved["conditions"]) if saved["conditions"] is not None else None
         pairs = ReflowPairs(saved["noise"], saved["latents"], conditions, saved["made_with"])
     if pairs is None:
@@ -256,16 +256,16 @@ def reflow_run(checkpoint, out, *, num_pairs: int = 8192, pair_steps: int = 50, 
 
 
 def check_reflow_folder(checkpoint, out) -> None:
-    """Refuses an ``out`` that holds the first model (reflow writes ``checkpoint.pt`` there: even ``--restart``
+    """Refuses an ``out`` that holds the first model (reflow writes ``checkpoint.pt`` there: even ``restart=True``
     must never replace the model it reads), or a ``report.json`` that ``reflow`` did not write."""
     import json
     from pathlib import Path
 
     checkpoint, out = Path(checkpoint), Path(out)
     if checkpoint.resolve().parent == out.resolve():
-        raise ValueError(f"--out {out} holds the first model {checkpoint.name} itself: reflow writes its own "
+        raise ValueError(f"`out` {out} holds the first model {checkpoint.name} itself: reflow writes its own "
                          f"checkpoint.pt, pairs.pt and report.json there, and could replace the model it reads (with "
-                         "--restart too). Choose another --out, e.g. a folder beside it (nothing was changed).")
+                         "`restart=True` too). Choose another `out`, e.g. a folder beside it (nothing was changed).")
     report_path = out / "report.json"
     if not report_path.is_file():
         return
@@ -274,12 +274,12 @@ def check_reflow_folder(checkpoint, out) -> None:
     except ValueError:
         report = None
     if not isinstance(report, dict) or "reflowed_from" not in report:
-        raise ValueError(f"{report_path} was not written by `reflow`; choose another --out (nothing was changed).")
+        raise ValueError(f"{report_path} was not written by `reflow`; choose another `out` (nothing was changed).")
 
 
 def check_reflowed_checkpoint(path, first_id: str) -> None:
     """Refuses, before any pairs are made, an ``out/checkpoint.pt`` that is not a reflow of the model ``first_id``
-    (:func:`tutorial_lib.generation.checkpoint_id`): resuming could not use it and ``--restart`` alone replaces it."""
+    (:func:`tutorial_lib.generation.checkpoint_id`): resuming could not use it and ``restart=True`` alone replaces it."""
     from pathlib import Path
 
     from .checkpoints import CheckpointMismatch, _read
@@ -290,4 +290,4 @@ def check_reflowed_checkpoint(path, first_id: str) -> None:
     if made_from != first_id:
         what = f"a reflow of {made_from}" if made_from else "not a reflowed model"
         raise CheckpointMismatch(f"{path} is {what}, not of the first model asked for ({first_id}). Choose another "
-                                 "--out, or pass --restart to replace it (nothing was changed).")
+                                 "`out`, or pass `restart=True` to replace it (nothing was changed).")

@@ -1,7 +1,7 @@
 """ODE samplers: from noise at t = 1 to data at t = 0, and back (chapters 5, "ODE sampling", and 6, "Control").
 
 Along the path ``x_t = (1 - t) x_0 + t z`` the model predicts ``f(x_t, t) ~ x_0 - z``, so going from
-``t`` down to ``t - h`` moves ``x`` by about ``h f(x, t)``. The seed's sampler is Euler with
+``t`` down to ``t - h`` moves ``x`` by about ``h f(x, t)``. The original tutorial's sampler is Euler with
 ``h = 1 / num_steps``; Heun and the midpoint rule use two model calls per step for a second-order step.
 Given the starting noise, every solver here is deterministic, and the same steps run backwards in time
 turn a note into the noise it comes from (:func:`invert`).
@@ -32,7 +32,7 @@ Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # f(x [B, ...],
 def time_grid(num_steps: int, schedule: str = "uniform", rho: float = 2.0) -> torch.Tensor:
     """``[num_steps + 1]`` times from 1 down to 0.
 
-    ``"uniform"``: equal steps (the seed). ``"data"``: ``t_i = (1 - i / K)^rho``, smaller steps near
+    ``"uniform"``: equal steps (the original tutorial's). ``"data"``: ``t_i = (1 - i / K)^rho``, smaller steps near
     the data (t = 0), where the fine detail is decided. ``"noise"``: ``t_i = 1 - (i / K)^rho``, smaller
     steps near the noise (t = 1), where the coarse shape of the sample is decided.
     """
@@ -49,7 +49,7 @@ def time_grid(num_steps: int, schedule: str = "uniform", rho: float = 2.0) -> to
 
 
 def euler_step(f: Velocity, x: torch.Tensor, t: float, t_next: float) -> torch.Tensor:
-    """One step of the seed's sampler: ``x + h f(x, t)`` with ``h = t - t_next``."""
+    """One step of the original tutorial's sampler: ``x + h f(x, t)`` with ``h = t - t_next``."""
     return x + (t - t_next) * f(x, _times(x, t))
 
 
@@ -145,7 +145,7 @@ def sample(model: torch.nn.Module | Velocity, noise: torch.Tensor, *, num_steps:
         model: the velocity network (or any ``f(x, t)``).
         noise: ``[B, 64, frames]`` standard normal starting point.
         num_steps: steps of the solver (ignored when ``times`` is given).
-        solver: ``"euler"`` (the seed), ``"heun"`` or ``"midpoint"``.
+        solver: ``"euler"`` (the original tutorial's), ``"heun"`` or ``"midpoint"``.
         times: a decreasing grid from 1 to 0 (see :func:`time_grid`); uniform by default.
         flow: the flow the model was trained with; its ``sigma_data`` is undone at the end.
         conditions, guidance: labels ``[B]`` each and the guidance scale (see :func:`guided`).

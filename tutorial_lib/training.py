@@ -30,7 +30,7 @@ from .flow import RectifiedFlow
 
 @dataclass
 class TrainConfig:
-    """Hyperparameters (the seed: Adam, lr 1e-4, batch 500)."""
+    """Hyperparameters (the original tutorial: Adam, lr 1e-4, batch 500)."""
 
     steps: int = 1000
     batch_size: int = 64
@@ -118,15 +118,15 @@ PRECISIONS = ("fp32", "bf16")
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``precision`` if ``device`` can run it, else ``"fp32"`` with a message saying why."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r} (--precision).")
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
     # A T4 (free Colab) only emulates bfloat16, slower than fp32: ask for the GPU's own support.
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
         print(f"This GPU ({torch.cuda.get_device_name(device)}) has no bfloat16: training in fp32 instead "
-              "(--precision fp32 says so and silences this).")
+              "(ask for precision fp32 to say so and silence this).")
         return "fp32"
     if precision == "bf16" and device.type not in ("cuda", "cpu"):
         print(f"bfloat16 autocast is not supported on {device.type} here: training in fp32 instead "
-              "(--precision fp32 says so and silences this).")
+              "(ask for precision fp32 to say so and silence this).")
         return "fp32"
     return precision
 
@@ -320,7 +320,7 @@ def resume(checkpoint_path, run: dict, model: nn.Module, ema_model: nn.Module, o
         raise CheckpointMismatch(
             f"{checkpoint_path} was trained for {state['step']} steps, more than the {steps} asked: reloading it "
             f"would report a {steps}-step model. Ask for {state['step']} steps (or more, to train on) to reload it, "
-            "choose another --out, or pass --restart to train from scratch (it overwrites the checkpoint).")
+            "choose another `checkpoint_path`, or pass `restart=True` to train from scratch (it overwrites the checkpoint).")
     return LossHistory.from_saved(state["history"]), state["step"]
 
 

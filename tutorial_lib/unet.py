@@ -2,7 +2,7 @@
 
 Both map ``x [batch, 64, frames]`` and ``t [batch]`` to a tensor of the shape of ``x``.
 
-* :class:`SeedUNet`: the seed's design at the seed's sizes: five stride-2 ``Conv1d`` levels
+* :class:`PlainUNet`: the original tutorial's plain convolutional U-Net, at its sizes: five stride-2 ``Conv1d`` levels
   (kernel 4, channels 128 -> 2048), additive skips, no normalisation, and a time MLP
   (``Linear(1, 128) - ReLU - Linear - ReLU``) added only at the bottleneck, then a ReLU and a 1x1
   ``final_layer``: the reference ``DiffusionUnet(64, 64, num_layers=5)``, 35,207,296 parameters.
@@ -24,10 +24,11 @@ from .conditioning import ConditionEmbedding, Conditions
 from .runtime.devices import model_device, move_inputs_to_weights
 
 
-class SeedUNet(nn.Module):
-    """The seed's U-Net, layer for layer as the reference. ``channels`` are the five levels' widths."""
+class PlainUNet(nn.Module):
+    """The original tutorial's U-Net, layer for layer: strided convolutions down, transposed convolutions up,
+    additive skips and the time MLP at the bottleneck. ``channels`` are the five levels' widths."""
 
-    registry_key = "seed"
+    registry_key = "plain"
 
     def __init__(self, in_channels: int = 64, channels: tuple[int, ...] = (128, 256, 512, 1024, 2048)):
         super().__init__()
@@ -49,7 +50,7 @@ class SeedUNet(nn.Module):
         Returns ``[B, in_channels, frames]`` (a pre-hook has moved ``x`` and ``t`` to the model's device).
         """
         if x.shape[-1] % self.factor:
-            raise ValueError(f"SeedUNet needs a number of frames divisible by {self.factor}, got {x.shape[-1]}; "
+            raise ValueError(f"PlainUNet needs a number of frames divisible by {self.factor}, got {x.shape[-1]}; "
                              "cut the latents (num_frames=32) or use UNet, which takes any length.")
         skips = []
         h = x
@@ -164,12 +165,12 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))[..., :frames]
 
 
-UNet.registry_key = "unet"  # the name checkpoints store (SeedUNet's is "seed")
-MODELS = {cls.registry_key: cls for cls in (SeedUNet, UNet)}
+UNet.registry_key = "unet"  # the name checkpoints store (PlainUNet's is "plain")
+MODELS = {cls.registry_key: cls for cls in (PlainUNet, UNet)}
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
-    """``"seed"`` -> :class:`SeedUNet`, ``"unet"`` -> :class:`UNet`, with the given sizes."""
+    """``"plain"`` -> :class:`PlainUNet`, ``"unet"`` -> :class:`UNet`, with the given sizes."""
     if name not in MODELS:
         raise ValueError(f"Unknown model {name!r}: choose one of {', '.join(MODELS)}.")
     return MODELS[name](**kwargs)

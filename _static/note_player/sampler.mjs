@@ -1,4 +1,4 @@
-// The ODE samplers of tutorial_lib.sampling, step for step in float32: Euler (the seed's), Heun and the
+// The ODE samplers of tutorial_lib.sampling, step for step in float32: Euler (the original tutorial's), Heun and the
 // midpoint rule, from noise at t = 1 down to a note at t = 0 (chapter 5).
 
 /** [steps + 1] times from 1 down to 0 (sampling.time_grid, "uniform"), as float32 like torch's. */

@@ -49,7 +49,7 @@ class Chapter:
 
     ``shows``: library code the page displays with ``show_source``, as ``"module:qualified name"`` under
     ``tutorial_lib``; ``work(profile, train, valid)``: the :class:`Work` it does on data of ``train`` and
-    ``valid`` notes; ``trains``: the models it trains (or reloads): ``"ours"`` (the profile's) and ``"seed"``;
+    ``valid`` notes; ``trains``: the models it trains (or reloads): ``"ours"`` (the profile's) and ``"plain"``;
     ``note_calls``: network calls it samples, in notes' worth; ``cpu_training``: an exercise's ``(model,
     samples)`` trained on the CPU; ``no_data``: it needs no notes or codec; ``other_seconds``: its other cells;
     ``after``: the chapters whose cached work (data, latents, chapter 4's model) it reuses, which the book build
@@ -73,13 +73,13 @@ CHAPTERS = {c.name: c for c in (
             work=lambda profile, train, valid: Work(encodes=1 + 1 + 6, decodes=1 + 6)),
     Chapter("02_dataset", ("data:parse_note_name", "data.synth:string_filter", "data:encode_note",
                            "training:batch_indices"), after=("01_codec",)),
-    Chapter("03_unet", ("unet:SeedUNet.forward", "unet:ResBlock", "unet:UNet.forward"),
-            cpu_training=("seed", 2 * 200 * 32), after=("01_codec",)),  # the time-everywhere exercise: 2 runs of 200 x 32
+    Chapter("03_unet", ("unet:PlainUNet.forward", "unet:ResBlock", "unet:UNet.forward"),
+            cpu_training=("plain", 2 * 200 * 32), after=("01_codec",)),  # the time-everywhere exercise: 2 runs of 200 x 32
     Chapter("04_training", ("flow:RectifiedFlow.add_noise", "flow:RectifiedFlow.sample_times",
                             "flow:RectifiedFlow.loss", "training:batch_indices", "training:training_step",
                             "training:update_ema", "training:fit"),
             # noisy latents played: t = 0, 0.5, 1; the listening exercise's five times
-            work=lambda profile, train, valid: Work(decodes=3 + 5), trains=("ours", "seed"), after=("01_codec",)),
+            work=lambda profile, train, valid: Work(decodes=3 + 5), trains=("ours", "plain"), after=("01_codec",)),
     Chapter("04a_toy_flow", ("flow:RectifiedFlow.add_noise", "toy_flow:train_toy",
                              "toy_flow:GaussianMixture.velocity"),
             no_data=True, other_seconds=25.0),  # a 2-D toy, 23 s on a laptop CPU
@@ -156,8 +156,8 @@ def chapter_estimate(profile, chapter: str, *, card: str = "T4", drive_cache: bo
             est.parts["evaluation classifier"] = counts.classifier_note_epochs / CLASSIFIER_NOTE_EPOCHS_PER_S
     if page.cpu_training:
         name, samples = page.cpu_training
-        est.parts["exercise training (CPU)"] = samples / cpu_train_samples_per_s(name, profile.seed_model_kwargs)
-    models = {"ours": (profile.model, profile.model_kwargs), "seed": ("seed", profile.seed_model_kwargs)}
+        est.parts["exercise training (CPU)"] = samples / cpu_train_samples_per_s(name, profile.plain_model_kwargs)
+    models = {"ours": (profile.model, profile.model_kwargs), "plain": ("plain", profile.plain_model_kwargs)}
     trained = []
     for which in page.trains:
         if models[which] in trained or (drive_cache and chapter in ("05_sampling", "06_control", "06a_straight_fast")):
@@ -187,9 +187,9 @@ def cpu_chapter_estimate(profile, chapter: str) -> Estimate:
         est.parts["decoding"] = ((counts.decodes + counts.reference_decodes) * M2L_CPU_DECODE_SECONDS
                                  + counts.shipped_decodes * MEL_DECODE_SECONDS)
         est.parts["evaluation classifier"] = counts.classifier_note_epochs / CLASSIFIER_NOTE_EPOCHS_PER_S
-    models = {"ours": (profile.model, profile.model_kwargs), "seed": ("seed", profile.seed_model_kwargs)}
+    models = {"ours": (profile.model, profile.model_kwargs), "plain": ("plain", profile.plain_model_kwargs)}
     if page.cpu_training:
-        models["exercise"] = (page.cpu_training[0], profile.seed_model_kwargs)
+        models["exercise"] = (page.cpu_training[0], profile.plain_model_kwargs)
     for which in dict.fromkeys(page.trains + (("exercise",) if page.cpu_training else ())):
         name, kwargs = models[which]
         samples = page.cpu_training[1] if which == "exercise" else profile.train.steps * profile.train.batch_size
@@ -231,7 +231,7 @@ def colab_plan(chapter: str, profile, full_scale=None, *, gpu: bool | None = Non
     if full_scale is not None and full_scale.name != profile.name:
         t4 = chapter_estimate(full_scale, chapter)
         h100 = chapter_estimate(full_scale, chapter, card="H100")
-        lines.append(f'The seed\'s full scale (PROFILE = "{full_scale.name}" in this cell): this chapter about '
+        lines.append(f'The original tutorial\'s full scale (PROFILE = "{full_scale.name}" in this cell): this chapter about '
                      f"{duration_text(60 * t4.minutes)} on a T4, {duration_text(60 * h100.minutes)} on an H100 "
                      "(estimates).")
     return "\n".join(first + lines)
@@ -277,5 +277,5 @@ def colab_note(chapter: str, profile, full_scale, *, student_url: str | None) ->
         return (f"**In Colab:** {opens} in about {minutes_text(est.minutes)} with the installation, no GPU needed "
                 f"({how}).{students}")
     return (f"**In Colab:** {opens} in about {minutes_text(est.minutes)} on a free T4 GPU by our estimate, with the "
-            f"real NSynth notes and Music2Latent (profile `{profile.name}`; `{full_scale.name}`, the seed's full "
+            f"real NSynth notes and Music2Latent (profile `{profile.name}`; `{full_scale.name}`, the original tutorial's full "
             f"scale, takes hours); {how}.{students}")

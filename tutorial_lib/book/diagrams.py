@@ -2,7 +2,7 @@
 
 * :func:`pipeline`: audio -> codec encoder -> latents -> rectified flow + U-Net -> ODE sampler ->
   codec decoder -> audio, with the sizes read from the codec in use.
-* :func:`unet_layout` measures a U-Net (``SeedUNet`` or ``UNet``) with one forward pass: every block's
+* :func:`unet_layout` measures a U-Net (``PlainUNet`` or ``UNet``) with one forward pass: every block's
   output channels and frames, which blocks feed which skips (added or concatenated) and where the time
   enters. :func:`draw_unet` draws that layout, so the drawing cannot drift from the model.
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..unet import ResBlock, SeedUNet, UNet
+from ..unet import ResBlock, PlainUNet, UNet
 
 BOX = {"codec": "#cfe3f5", "latent": "#fbe3b8", "model": "#d7eccf", "sampler": "#ead6f0", "audio": "#eeeeee"}
 
@@ -137,15 +137,15 @@ def _in_channels(module: nn.Module) -> int:
 
 @torch.no_grad()
 def unet_layout(model: nn.Module, *, frames: int = 32) -> UNetLayout:
-    """Measures ``model`` (a :class:`SeedUNet` or :class:`UNet`) on one input ``[1, in_channels, frames]``."""
-    if isinstance(model, SeedUNet):
+    """Measures ``model`` (a :class:`PlainUNet` or :class:`UNet`) on one input ``[1, in_channels, frames]``."""
+    if isinstance(model, PlainUNet):
         sources, targets = "downs", "ups"
-        timed = {"bottleneck"}  # the seed adds the time MLP's output right after its bottleneck
+        timed = {"bottleneck"}  # the original tutorial adds the time MLP's output right after its bottleneck
     elif isinstance(model, UNet):
         sources, targets = "down_blocks", "up_blocks"
         timed = {n for n, m in model.named_modules() if isinstance(m, ResBlock)}
     else:
-        raise TypeError(f"unet_layout draws SeedUNet or UNet from tutorial_lib.unet, got {type(model).__name__}")
+        raise TypeError(f"unet_layout draws PlainUNet or UNet from tutorial_lib.unet, got {type(model).__name__}")
     in_channels = model.config["in_channels"]
     order, shapes, hooks = [], {}, []
     for name, module in model.named_children():

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..runtime.files import write_text_atomically
+from ..runtime.flags import as_flags
 from .chapters import CHAPTERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +96,7 @@ def stage(root: Path, staged: Path) -> None:
     marker = staged / MARKER
     if staged.exists() and any(staged.iterdir()) and not marker.is_file():
         raise RuntimeError(f"{staged} holds files this build did not make: it stages the book there and writes over "
-                           "what it finds. Move them, or give another folder (--staged).")
+                           "what it finds. Move them, or give another folder (`staged`).")
     staged.mkdir(parents=True, exist_ok=True)
     marker.write_text("Made by python -m tutorial_lib.book.execute: the staged book, rewritten by each build.\n")
     (staged / "notebooks").mkdir(exist_ok=True)
@@ -257,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no chapter {', '.join(sorted(unknown))} in _toc.yml; choose from {', '.join(names)}")
     staged = args.staged or ROOT / ("_book-colab-offline" if args.profile == COLAB_OFFLINE else "_book")
-    stage(ROOT, staged)
+    try:
+        stage(ROOT, staged)
+    except RuntimeError as error:  # a folder it did not make: say which option chooses another
+        parser.error(as_flags(str(error), parser))
     server, saved = None, dict(os.environ)
     if args.profile == COLAB_OFFLINE:
         from .colab_offline import start

@@ -83,7 +83,7 @@ def check_note_name_parser(parse) -> Feedback:
 # Chapter 3 --------------------------------------------------------------------------------------------
 
 def check_conv_parameters(count) -> Feedback:
-    """Parameters of the seed's first level, ``Conv1d(64, 128, kernel_size=4)``."""
+    """Parameters of the original tutorial's first level, ``Conv1d(64, 128, kernel_size=4)``."""
     if count is None or count is ...:
         return Feedback(False, "set `count` to a number.")
     weights, biases = 64 * 128 * 4, 128
@@ -97,14 +97,14 @@ def check_conv_parameters(count) -> Feedback:
 
 
 def check_time_at_every_level(model_class) -> Feedback:
-    """A seed-style U-Net class whose second encoder level already depends on t (the seed's: only the bottleneck)."""
+    """A PlainUNet-style class whose second encoder level already depends on t (the original tutorial's: only the bottleneck)."""
     torch.manual_seed(0)
     model, problem = _run(model_class)
     if problem is not None:
         return problem
     downs = getattr(model, "downs", None)
     if downs is None or len(downs) < 2:
-        return Feedback(False, "keep the seed's layout (a `downs` list of levels) so the check can look inside.")
+        return Feedback(False, "keep the original tutorial's layout (a `downs` list of levels) so the check can look inside.")
     x = torch.randn(2, 64, 32, generator=torch.Generator().manual_seed(0))
     level_inputs = []
     hook = downs[1].register_forward_hook(lambda m, i, o: level_inputs.append(i[0].detach().clone()))
@@ -225,7 +225,7 @@ def check_euler_step(step) -> Feedback:
 
 
 def check_sampler(sampler) -> Feedback:
-    """``sampler(model, noise, num_steps)`` must integrate from t = 1 to 0 with Euler steps (the seed's)."""
+    """``sampler(model, noise, num_steps)`` must integrate from t = 1 to 0 with Euler steps (the original tutorial's)."""
     g = torch.Generator().manual_seed(0)
     noise, target = torch.randn(2, 4, 3, generator=g), torch.randn(2, 4, 3, generator=g)
     times_seen = []

@@ -26,7 +26,7 @@ ANSWERS = {
     "ex-listen-codec": (), "ex-listen-sources": (), "ex-listen-noise": (),  # listening: heard, then measured
     "ex-parse-name": ("parse_note_name",), "ex-split": (),
     "ex-conv-params": (),  # a number (the exercise says the layer table shows it: work it out first)
-    # A subclass of the seed's U-Net; ours (ResBlock, UNet.forward) adds time per block too, shown as the idea.
+    # A subclass of the original tutorial's U-Net; ours (ResBlock, UNet.forward) adds time per block too, shown as the idea.
     "ex-time-everywhere": (),
     "ex-add-noise": ("RectifiedFlow.add_noise",),
     "ex-times": ("RectifiedFlow.sample_times",),
@@ -177,21 +177,21 @@ def write_student_edition(out: str | Path, notebooks: str | Path = "notebooks", 
     out, notebooks = Path(out), Path(notebooks)
     sources = sorted(notebooks.glob("*.ipynb"))
     if not sources:
-        raise FileNotFoundError(f"No notebooks in {notebooks}; run this from the repository root or pass --notebooks.")
+        raise FileNotFoundError(f"No notebooks in {notebooks}; run this from the repository root or pass `notebooks`.")
     if out.resolve() == notebooks.resolve():
-        raise WouldOverwrite(f"--out {out} is the teacher's folder {notebooks} itself: writing there would replace "
-                             "every chapter's solutions with stubs. Choose another folder, e.g. --out student/.")
+        raise WouldOverwrite(f"`out` {out} is the teacher's folder {notebooks} itself: writing there would replace "
+                             "every chapter's solutions with stubs. Choose another folder, e.g. `out=\"student/\"`.")
     editions = {out / path.name: _edition_text(path) for path in sources}
     never = [f"{t} ({why})" for t in editions if (why := _never_replace(t, notebooks))]
     if never:
         raise WouldOverwrite(f"Not writing the student edition: {len(never)} file(s) in {out} must never be replaced, "
-                             f"--force or not: {'; '.join(never)}. Choose an --out of plain files, e.g. a new folder.")
+                             f"`force=True` or not: {'; '.join(never)}. Choose an `out` of plain files, e.g. a new folder.")
     changed = [str(target) for target, text in editions.items() if target.is_file() and target.read_text() != text]
     if changed and not force:
         raise WouldOverwrite(f"Not writing the student edition: {len(changed)} notebook(s) in {out} differ from what "
                              f"this command writes (a student's work, or an older edition): {', '.join(changed)}. "
-                             f"--force would replace these {len(changed)} file(s), and whatever is written in them "
-                             "now would be lost. Move them aside, or choose another --out.")
+                             f"`force=True` would replace these {len(changed)} file(s), and whatever is written in them "
+                             "now would be lost. Move them aside, or choose another `out`.")
     out.mkdir(parents=True, exist_ok=True)
     for target, text in editions.items():
         write_text_atomically(target, text)
@@ -206,14 +206,14 @@ def _edition_text(path: Path) -> str:
             raise ValueError("not a notebook: no list of cells")
         if any(cell.get("id") == "student-edition" for cell in notebook["cells"]):
             raise ValueError("it is a student edition already, not the teacher's notebook; pass the teacher's folder "
-                             "with --notebooks")
+                             "as `notebooks`")
         return json.dumps(student_notebook(notebook), indent=1, ensure_ascii=False) + "\n"
     except ValueError as error:
         raise ValueError(f"{path}: {error} (nothing was written).") from None
 
 
 def _never_replace(target: Path, notebooks: Path) -> str:
-    """Why ``target`` may not be written even with ``--force`` (a link, a file inside the teacher's folder, a
+    """Why ``target`` may not be written even with ``force=True`` (a link, a file inside the teacher's folder, a
     notebook with solutions), or ``""``."""
     if target.is_symlink():
         return f"a link to {target.resolve()}"

@@ -1,6 +1,6 @@
-"""Download of the real NSynth guitar subset the seed uses (chapter 2; needs internet, e.g. in Colab).
+"""Download of the real NSynth guitar subset the original tutorial uses (chapter 2; needs internet, e.g. in Colab).
 
-The seed fetches ``NSYNTH_GUITAR_MP3`` from the ``SonyCSLParis/test-lfs`` repository: a text file lists
+The original tutorial fetches ``NSYNTH_GUITAR_MP3`` from the ``SonyCSLParis/test-lfs`` repository: a text file lists
 the archive's parts, each served from GitHub's LFS media host. We do the same in Python: resumable
 (HTTP ``Range``), size-checked, checked against the sha256 the repository publishes for each part,
 unpacked, and marked done so that a second call returns at once.
@@ -43,8 +43,8 @@ def _offline_message(url: str, error: Exception) -> str:
     host = urllib.parse.urlparse(url).netloc
     return (f"Downloading NSynth's guitar notes needs internet, and {host} cannot be reached "
             f"({getattr(error, 'reason', error)}). Download them on a machine with internet "
-            "(`python -m tutorial_lib download --out DIR`, about 335 MB), copy DIR/NSYNTH_GUITAR_MP3 here and "
-            "pass it with --data /path/to/NSYNTH_GUITAR_MP3; or leave the gpu profile for ci or cpu, which "
+            "(download_nsynth_guitar(DIR), or the command `download`; about 335 MB), copy DIR/NSYNTH_GUITAR_MP3 here "
+            "and pass it as `data=\"/path/to/NSYNTH_GUITAR_MP3\"`; or leave the gpu profile for ci or cpu, which "
             "make their notes offline.")
 
 
@@ -81,7 +81,7 @@ def _check_sha256(path: Path, sha256: str | None, *, downloaded: bool) -> None:
         action = f"Delete {path} and run the download again."
     raise ChecksumError(f"{path.name}: its sha256 is {found}, but the published one is {sha256} (the file is "
                         f"damaged or not the published archive). {action} If it fails again, the repository's "
-                        "copy may have changed: download it elsewhere and pass its folder with --data.")
+                        "copy may have changed: download it elsewhere and pass its folder as `data`.")
 
 
 def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = True,
@@ -150,8 +150,8 @@ def download_nsynth_guitar(dest: str | Path, raw_url: str = RAW_URL, media_url: 
         return target
     if target.exists():
         raise FileExistsError(f"{target} is there but was not made by a finished download (no {DONE_MARKER} in it): "
-                              "not unpacking over it, so nothing in it is replaced. Move it aside (or pass it with "
-                              "--data if it holds the notes), then run the download again.")
+                              "not unpacking over it, so nothing in it is replaced. Move it aside (or pass it as "
+                              "`data` if it holds the notes), then run the download again.")
     dest.mkdir(parents=True, exist_ok=True)
     try:
         return _download_and_unpack(dest, target, raw_url, media_url, dataset, progress,
@@ -204,7 +204,7 @@ def _unpack(dest: Path, target: Path, files: list[Path], dataset: str) -> list[P
     """Unpacks the archive (joined first, if split) into a fresh hidden folder, marks it done and renames its
     ``dataset/`` onto ``target``, so ``target`` exists only whole; returns the files it made, to delete."""
     archive, made = dest / f"{dataset}.zip", []
-    if len(files) > 1:  # a split archive (.z01, .z02, ..., .zip): `zip -F` joins it, as the seed's script does
+    if len(files) > 1:  # a split archive (.z01, .z02, ..., .zip): `zip -F` joins it, as the original tutorial's script does
         if shutil.which("zip") is None:
             raise OSError(f"{dataset} comes in {len(files)} parts; joining them needs the `zip` tool "
                           "(apt install zip), then run the download again.")

@@ -261,7 +261,7 @@ class LatentDataset(Dataset):
     Args:
         latents: ``[N, 64, frames_total]`` raw codec latents.
         notes: the N notes they come from.
-        num_frames: frames kept from the start of each note (the seed keeps 32, about 3 s).
+        num_frames: frames kept from the start of each note (the original tutorial keeps 32, about 3 s).
         mean, std: ``[64]`` per-channel statistics; computed from these latents when not given
             (pass the training set's to a validation set).
     """

@@ -94,10 +94,10 @@ def find_split_folders(root: str | Path) -> dict[str, Path]:
     root = Path(root)
     if root.is_file():
         raise NotADirectoryError(f"{root} is a file, not a folder of notes: pass the folder that holds it "
-                                 f"(--data {root.parent}).")
+                                 f"(`data=\"{root.parent}\"`).")
     if not root.is_dir():
         raise FileNotFoundError(f"Data folder {root} does not exist. Pass a folder of NSynth notes, "
-                                "or leave --data out to generate the synthetic set.")
+                                "or leave `data` out to generate the synthetic set.")
     found = {}
     for child in sorted(p for p in root.iterdir() if p.is_dir()):
         for split in SPLITS:
@@ -172,7 +172,7 @@ def _read_folder(folder: Path, split: str, outside: Path | None = None) -> NoteL
     result = NoteList()
     if outside is not None and outside.is_file() and not examples:
         result.fixed("examples.json outside the data folder ignored, labels from the file names",
-                     f"{outside}; to use it, pass its folder as --data")
+                     f"{outside}; to use it, pass its folder as `data`")
     for path in _audio_files(folder):
         name_labels = parse_note_name(path.stem)
         labels = name_labels
@@ -235,7 +235,7 @@ def list_flat_folder(root: Path) -> NoteList:
     everything = _read_folder(root, "train", outside=root.resolve().parent / "examples.json")
     if not everything.notes and not everything.skipped:
         raise FileNotFoundError(f"No audio files ({', '.join(AUDIO_EXTENSIONS)}) in {root}. "
-                                "Point --data at a folder of NSynth notes.")
+                                "Point `data` at a folder of NSynth notes.")
     return everything
 
 

@@ -57,7 +57,7 @@ def my_share(global_batch: torch.Tensor, rank: int, size: int) -> torch.Tensor:
     """Rank ``rank``'s consecutive slice of ``global_batch [B, ...]`` (sizes differ by at most one)."""
     if len(global_batch) < size:
         raise ValueError(f"A global batch of {len(global_batch)} cannot be split among {size} processes: "
-                         f"raise batch_size to at least {size}, or start fewer processes (--nproc_per_node).")
+                         f"raise batch_size to at least {size}, or start fewer processes (torchrun's nproc_per_node).")
     return torch.tensor_split(global_batch, size)[rank]
 
 

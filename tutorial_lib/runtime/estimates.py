@@ -35,11 +35,11 @@ CARDS = {
     "H100": Card("NVIDIA H100 SXM5 80GB", 67.0, 989.0, 3350.0, True),
 }
 
-SEED_CHANNELS = (128, 256, 512, 1024, 2048)
+PLAIN_CHANNELS = (128, 256, 512, 1024, 2048)
 # Measured: benchmarks/results/throughput_cuda.json (NVIDIA H100 80GB HBM3, batch 500), training samples/s.
 # Keyed by (model, channels, precision); tests/test_estimates.py checks them against that file.
 H100_TRAIN_SAMPLES_PER_S = {
-    ("seed", SEED_CHANNELS, "fp32"): 12781, ("seed", SEED_CHANNELS, "bf16"): 39018,
+    ("plain", PLAIN_CHANNELS, "fp32"): 12781, ("plain", PLAIN_CHANNELS, "bf16"): 39018,
     ("unet", (64, 128, 128), "fp32"): 17528, ("unet", (64, 128, 128), "bf16"): 18448,
     ("unet", (256, 512, 512), "fp32"): 15557, ("unet", (256, 512, 512), "bf16"): 17429,
 }
@@ -48,12 +48,12 @@ H100_TRAIN_SAMPLES_PER_S = {
 # (throughput_cuda.md: 61.4 ms per note for Euler 100); assumed: a training step costs four such calls
 # (forward, a backward twice as long, optimizer and EMA), doubled for Colab's slower host CPU.
 STEP_FLOOR_S = 4 * 0.614e-3 * 2
-# Measured: the seed's U-Net at the cpu profile's sizes trained 800 steps of batch 32 in 31.9 s on 2 CPU cores
-# (benchmarks/results/unets_cpu_seed-profile_cpu.json); at full size 52 samples/s (throughput_cpu.json).
+# Measured: the original tutorial's U-Net at the cpu profile's sizes trained 800 steps of batch 32 in 31.9 s on 2 CPU cores
+# (benchmarks/results/unets_cpu_plain-profile_cpu.json); at full size 52 samples/s (throughput_cpu.json).
 # Colab's free machine has 2 vCPUs: assumed as fast. Chapter 3's exercise trains on the CPU.
 # Ours at the cpu profile's size: the cpu-10min recipe's 19,000 steps of 32 took 8.9 min of wall time on 2 quiet
 # threads (benchmarks/results/cpu10min_run.md): 1,139 samples/s. The colab profile trains the same model and recipe.
-CPU_TRAIN_SAMPLES_PER_S = {("seed", (32, 64, 128, 256, 512)): 800, ("seed", SEED_CHANNELS): 52,
+CPU_TRAIN_SAMPLES_PER_S = {("plain", (32, 64, 128, 256, 512)): 800, ("plain", PLAIN_CHANNELS): 52,
                            ("unet", (64, 128, 128)): 19_000 * 32 / (8.9 * 60)}
 # Music2Latent on the CPU (a Colab runtime without a GPU): measured here with the real network, per 4 s note, on
 # 2 quiet threads: encode about 2 s, decode about 12 s (1 denoising step); on one busy thread 6-9 s and 27-56 s.
@@ -69,7 +69,7 @@ NSYNTH_MB, M2L_WEIGHTS_MB = 335.0, 233.0
 UNPACK_SECONDS = 30.0  # assumed: unzipping 35,000 MP3 files
 INSTALL_SECONDS = 60.0  # assumed: pip install of the project and its dependencies (Colab keeps its torch)
 OTHER_SECONDS = 30.0  # assumed: the chapter's other cells (plots, pitch tracking on the CPU)
-NSYNTH_NOTES = {"train": 32_690, "valid": 2_081}  # the seed's guitar subset
+NSYNTH_NOTES = {"train": 32_690, "valid": 2_081}  # the original tutorial's guitar subset
 
 # The evaluation classifier (tutorial_lib.evaluation.classifier, 40 epochs) trained on the cpu data's 573 notes in
 # 5.1 s on the CPU here (benchmarks/results/evaluation_sanity_cpu.json); it trains on the GPU when there is one,
@@ -81,7 +81,7 @@ MEL_DECODE_SECONDS = 1.5
 
 # What each chapter does beyond its encodes and decodes (those: chapter_work).
 def _channels(name: str, kwargs: dict) -> tuple[int, ...]:
-    return tuple(kwargs.get("channels", SEED_CHANNELS if name == "seed" else ()))
+    return tuple(kwargs.get("channels", PLAIN_CHANNELS if name == "plain" else ()))
 
 
 def cpu_train_samples_per_s(name: str, kwargs: dict) -> float:

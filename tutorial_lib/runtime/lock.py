@@ -39,7 +39,7 @@ def _open_locked(path: Path) -> tuple[int, dict]:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except PermissionError as error:
-            raise PermissionError(f"Cannot write into {path.parent} ({error.strerror}); choose another --out.") from None
+            raise PermissionError(f"Cannot write into {path.parent} ({error.strerror}); choose another `out`.") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -48,7 +48,7 @@ def _open_locked(path: Path) -> tuple[int, dict]:
             raise FolderLocked(
                 f"{path.parent} is in use by process {held.get('pid', '(unknown)')} "
                 f"(`{held.get('command', 'another command')}`, started {held.get('started', 'earlier')}): one "
-                "command writes into a folder at a time. Wait for it to finish, or choose another --out.") from None
+                "command writes into a folder at a time. Wait for it to finish, or choose another `out`.") from None
         try:  # the holder may have let go and removed the file between our open and our lock: lock the new one
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:
@@ -67,7 +67,7 @@ def folder_lock(folder: str | Path, command: str):
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"--out {folder} is a file, not a folder; choose a folder.")
+        raise NotADirectoryError(f"`out` {folder} is a file, not a folder; choose a folder.")
     made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
