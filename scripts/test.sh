@@ -2,7 +2,8 @@
 # The test command: unit tests of tutorial_lib (on every core), then the main job, which runs every chapter as a
 # test (nbmake; a failing cell fails it) and builds the book from those runs, then the chapters' counted work
 # checked against the estimates and the built book checked page by page in headless Chromium (Debian's
-# `chromium`, or CHROMIUM=/path/to/chromium). A chapter unchanged since it last passed (same notebook, library,
+# `chromium`, or CHROMIUM=/path/to/chromium), then the book built the way Colab runs it, offline and tiny
+# (--profile colab-offline). A chapter unchanged since it last passed (same notebook, library,
 # settings and packages) is not run again: pass --force to run them all.
 # Chromium is never installed behind your back: install it once with `sudo bash scripts/install_browser.sh`,
 # or pass --install-browser to let this script run that for you. Other arguments go to pytest (unit tests).
@@ -34,3 +35,7 @@ python -m pytest -q -n "${TUTORIAL_LIB_TEST_JOBS:-auto}" tests/ ${pytest_args[@]
 bash scripts/book.sh ${book_args[@]+"${book_args[@]}"}
 TUTORIAL_LIB_WORK_DIR=_book/work python -m pytest -q tests/test_chapter_work.py
 CHROMIUM="$CHROMIUM" python -m pytest -q -n "${TUTORIAL_LIB_TEST_JOBS:-auto}" browser_tests/
+# The published book's build, tested: every chapter as Colab runs it (Music2Latent, the NSynth download), offline
+# and tiny, into _book-colab-offline/ (bash scripts/book.sh --profile colab builds the real one).
+bash scripts/book.sh --profile colab-offline ${book_args[@]+"${book_args[@]}"}
+TUTORIAL_LIB_COLAB_BOOK=_book-colab-offline python -m pytest -q tests/test_colab_book.py

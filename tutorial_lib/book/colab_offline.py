@@ -70,7 +70,8 @@ def write_fixture(folder: Path) -> tuple[Path, dict[str, str], Path]:
     shrink_music2latent()
     from ..data.synth import pluck, random_guitar
 
-    served, weights = folder / "served", folder / "music2latent.pt"
+    sizes = hashlib.sha256(json.dumps(TINY_M2L, sort_keys=True).encode()).hexdigest()[:8]
+    served, weights = folder / "served", folder / f"music2latent-tiny-{sizes}.pt"  # new sizes, a new file
     served.mkdir(parents=True, exist_ok=True)
     archive = served / "NSYNTH_GUITAR_MP3.zip"
     if not archive.is_file():
