@@ -155,6 +155,9 @@ def read_page(html: str, page: str) -> PageLabels:
                 names = _name_cells([c for i, c in enumerate(row[:column]) if i not in asked])
                 if not names and column > 0:  # a row named by a number alone: "t = 0.25"
                     names = [row[0].strip().lower()]
+                if not names:
+                    found.problems.append(f"{page} {where}: the row has no name to find its player by")
+                    continue
                 here = order[id(table)]
                 before = [(here - p, c) for p, c in positions if p < here and _mentions(c.title, names)]
                 after = [(p - here, c) for p, c in positions if p > here and _mentions(c.title, names)]
