@@ -38,4 +38,5 @@ CHROMIUM="$CHROMIUM" python -m pytest -q -n "${TUTORIAL_LIB_TEST_JOBS:-auto}" br
 # The published book's build, tested: every chapter as Colab runs it (Music2Latent, the NSynth download), offline
 # and tiny, into _book-colab-offline/ (bash scripts/book.sh --profile colab builds the real one).
 bash scripts/book.sh --profile colab-offline ${book_args[@]+"${book_args[@]}"}
-TUTORIAL_LIB_COLAB_BOOK=_book-colab-offline python -m pytest -q tests/test_colab_book.py
+TUTORIAL_LIB_COLAB_BOOK=_book-colab-offline TUTORIAL_LIB_WORK_DIR=_book-colab-offline/work \
+  TUTORIAL_LIB_WORK_PROFILE=colab-offline python -m pytest -q tests/test_colab_book.py tests/test_chapter_work.py
