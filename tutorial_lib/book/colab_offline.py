@@ -58,6 +58,11 @@ def shrink_music2latent() -> None:
         setattr(music2latent.models, name, value)
 
 
+#: What the pages say of the served notes.
+SERVED = ("synthetic plucked notes in NSynth's layout, downloaded as NSynth's archive from a server on this machine "
+          "(an offline test of the Colab path)")
+
+
 def write_fixture(folder: Path) -> tuple[Path, dict[str, str], Path]:
     """Writes the served archive (``NSYNTH_GUITAR_MP3.zip`` of 4 s plucked MP3 notes, and its parts list) and a
     ``music2latent.pt`` of random weights (:data:`TINY_M2L`) under ``folder``; returns ``(served folder, sha256
@@ -124,9 +129,12 @@ def install(settings: dict | None = None) -> None:
                                                         media_url=settings["url"], sha256=settings["sha256"])
     # Every output says what made it: here, not NSynth's notes nor Music2Latent's trained weights.
     resolve_data, describe = pipeline.resolve_data, codec.Music2LatentCodec.describe
-    pipeline.resolve_data = lambda *args, **kwargs: (
-        resolve_data(*args, **kwargs)[0], "synthetic plucked notes in NSynth's layout, downloaded as NSynth's "
-                                          "archive from a server on this machine (an offline test of the Colab path)")
+
+    def resolve_served(profile, data, *args, **kwargs):
+        folder, said = resolve_data(profile, data, *args, **kwargs)
+        return folder, (SERVED if profile.real_data and data is None else said)
+
+    pipeline.resolve_data = resolve_served
     codec.Music2LatentCodec.describe = lambda self: (
         f"{describe(self)}, its network at 0.4 % of its size with random weights (an offline test: it makes no music)")
 
