@@ -4,7 +4,8 @@
 
 Clones the committed HEAD into a temporary folder, links this checkout's installed ``.venv`` into it (the
 set-up's install is timed apart, by CI), and with an empty ``TUTORIAL_LIB_CACHE`` times
-``bash scripts/book.sh`` (cold), ``bash scripts/test.sh`` right after it (the chapters unchanged since the book
+``bash scripts/book.sh`` (cold), ``bash scripts/test.sh`` right after it (its steps' times too, and the chapters of
+the book built as Colab runs it) (the chapters unchanged since the book
 ran them are kept), ``bash scripts/book.sh`` again (warm: nothing to run), and ``bash scripts/test.sh`` as CI
 runs it after the install (no executed chapters, another empty cache). For each run: the wall time, each chapter's execution time and CPU
 seconds (``_book/chapter_times.json``), and for the test command the 10 slowest unit tests (``--durations``).
@@ -67,11 +68,15 @@ def main() -> None:
             shutil.rmtree(clone / "_book"), shutil.rmtree(clone / "_build")
             env["TUTORIAL_LIB_CACHE"] = str(work / "cache-2")
         log = work / f"{len(runs)}.log"
-        times = clone / "_book" / "chapter_times.json"
-        times.unlink(missing_ok=True)
+        times, colab_times = clone / "_book" / "chapter_times.json", clone / "_book-colab-offline" / "chapter_times.json"
+        times.unlink(missing_ok=True), colab_times.unlink(missing_ok=True)
         seconds = timed(command, clone, env, log)
-        chapters = json.loads(times.read_text()) if times.is_file() else {}
-        runs[name] = {"command": " ".join(command), "seconds": seconds, "chapters": chapters}
+        runs[name] = {"command": " ".join(command), "seconds": seconds,
+                      "chapters": json.loads(times.read_text()) if times.is_file() else {},
+                      "steps": [[step, int(s)] for step, s in re.findall(r"^\[test.sh\] (.+) done, (\d+) s since",
+                                                                       log.read_text(), flags=re.M)]}
+        if colab_times.is_file():
+            runs[name]["colab_chapters"] = json.loads(colab_times.read_text())
         if "--durations=10" in command:
             runs[name]["slowest_tests"] = slowest_tests(log)
         print(f"{name}: {seconds:.0f} s", flush=True)
@@ -96,13 +101,18 @@ def markdown(result: dict) -> str:
     for name, run in result["runs"].items():
         lines.append(f"| {name} | `{run['command']}` | {run['seconds'] / 60:.1f} min ({run['seconds']:.0f} s) |")
     for name, run in result["runs"].items():
-        chapters = run["chapters"].get("chapters", {})
-        if not chapters:
-            continue
-        lines += ["", f"## Chapters, {name}", "",
-                  f"{run['chapters']['jobs']} at a time; {run['chapters']['wall_seconds']:.0f} s from the first "
-                  "start to the last end.", "", "| chapter | wall (s) | CPU (s) |", "| --- | ---: | ---: |"]
-        lines += [f"| {c} | {t['seconds']:.0f} | {t['cpu_seconds']:.0f} |" for c, t in chapters.items()]
+        if run.get("steps"):
+            lines += ["", f"## Steps of the test command ({name})", "", "| step | done after (s) |", "| --- | ---: |"]
+            lines += [f"| {step} | {s} |" for step, s in run["steps"]]
+    for name, run in result["runs"].items():
+        for key, title in (("chapters", "Chapters"), ("colab_chapters", "Chapters as Colab runs them (offline, tiny)")):
+            chapters = run.get(key, {}).get("chapters", {})
+            if not chapters:
+                continue
+            lines += ["", f"## {title}, {name}", "",
+                      f"{run[key]['jobs']} at a time; {run[key]['wall_seconds']:.0f} s from the first "
+                      "start to the last end.", "", "| chapter | wall (s) | CPU (s) |", "| --- | ---: | ---: |"]
+            lines += [f"| {c} | {t['seconds']:.0f} | {t['cpu_seconds']:.0f} |" for c, t in chapters.items()]
     for name, run in result["runs"].items():
         if run.get("slowest_tests"):
             lines += ["", f"## The 10 slowest unit tests ({name})", "", "| seconds | test |", "| ---: | --- |"]

@@ -31,12 +31,17 @@ if [ ! -x "$CHROMIUM" ]; then  # checked first, not after ten minutes of tests
   fi
 fi
 source scripts/setup.sh
+step() { echo "[test.sh] $1 done, ${SECONDS} s since the start"; }
 python -m pytest -q -n "${TUTORIAL_LIB_TEST_JOBS:-auto}" tests/ ${pytest_args[@]+"${pytest_args[@]}"}
+step "unit tests"
 bash scripts/book.sh ${book_args[@]+"${book_args[@]}"}
+step "the book"
 TUTORIAL_LIB_WORK_DIR=_book/work python -m pytest -q tests/test_chapter_work.py
 CHROMIUM="$CHROMIUM" python -m pytest -q -n "${TUTORIAL_LIB_TEST_JOBS:-auto}" browser_tests/
+step "browser tests"
 # The published book's build, tested: every chapter as Colab runs it (Music2Latent, the NSynth download), offline
 # and tiny, into _book-colab-offline/ (bash scripts/book.sh --profile colab builds the real one).
 bash scripts/book.sh --profile colab-offline ${book_args[@]+"${book_args[@]}"}
 TUTORIAL_LIB_COLAB_BOOK=_book-colab-offline TUTORIAL_LIB_WORK_DIR=_book-colab-offline/work \
   TUTORIAL_LIB_WORK_PROFILE=colab-offline python -m pytest -q tests/test_colab_book.py tests/test_chapter_work.py
+step "the book as Colab runs it"
