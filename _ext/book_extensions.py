@@ -17,6 +17,7 @@
    - each audio clip a cell embedded (``data:audio/...;base64``, tutorial_lib.book.display) becomes a file in
      ``_build/html/_audio/`` (named by its hash), played with ``preload="none"``: nothing loads until played;
    - every image gets ``loading="lazy"``: figures below the fold load as the reader scrolls to them;
+   - in tables, long names may break after an underscore, a slash or a dot (``<wbr>``), as after a hyphen;
    - a figure with a phone layout (tutorial_lib.book.plots.book_figures stores it beside the figure in the
      executed notebook) becomes a ``<picture>`` that shows the phone layout on screens too narrow for the
      desktop figure's 9 pt text to show 8.5 px tall.
@@ -128,6 +129,10 @@ PHONE_MIME = "application/vnd.tutorial-lib.phone-figure.png"  # tutorial_lib.boo
 SMALLEST_TEXT_PX, READABLE_PX, COLUMN_MARGIN_PX, SIDEBAR_FROM_PX = 9 * 100 / 72, 8.5, 32, 960
 AUDIO = re.compile(r'(<audio\b[^>]*?)\ssrc="data:audio/([\w.+-]+);base64,([A-Za-z0-9+/=]+)"')
 IMAGE = re.compile(r'<img\b[^>]*>')
+# In tables, long names (guitar_acoustic_001-044-127, condition_emb.pitch, a/b) may break after an underscore, a
+# slash or a dot between letters, as after a hyphen: a phone's narrow cells then wrap between parts, never inside one.
+TABLE, TEXT = re.compile(r"<table\b.*?</table>", re.S), re.compile(r">([^<]+)<")
+SOFT_BREAK = re.compile(r"[_/](?=\w)|(?<=[A-Za-z])\.(?=[A-Za-z])")
 EXTENSIONS = {"mpeg": ".mp3", "mp3": ".mp3", "wav": ".wav", "x-wav": ".wav", "ogg": ".ogg"}
 
 
@@ -160,7 +165,7 @@ def phone_figures(app, pagename: str) -> dict[str, tuple[str, int, int]]:
 
 
 def light_pages(app, pagename, templatename, context, doctree):
-    """Audio to files played on demand, lazy images, phone layouts of figures (item 5 above)."""
+    """Audio to files played on demand, lazy images, phone layouts of figures, breaks in long names (item 5)."""
     body = context.get("body")
     if app.builder.format != "html" or not body:
         return
@@ -196,7 +201,9 @@ def light_pages(app, pagename, templatename, context, doctree):
         return (f'<picture><source media="(max-width: {below - 0.02:.2f}px)" srcset="{folder}/{name}" '
                 f'width="{w}" height="{h}">{tag}</picture>')
 
-    context["body"] = IMAGE.sub(image, body)
+    body = IMAGE.sub(image, body)
+    context["body"] = TABLE.sub(lambda m: TEXT.sub(lambda t: ">" + SOFT_BREAK.sub(r"\g<0><wbr>", t.group(1)) + "<",
+                                                   m.group(0)), body)
 
 
 def setup(app):

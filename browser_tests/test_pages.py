@@ -17,7 +17,8 @@ What a reader must never meet (one check per class of fault found by reading the
 - a figure cut at the side on a phone: wider than the window, or panning inside a box that scrolls sideways;
 - a word cut in two at the end of a table cell's line;
 - a heavy page: audio embedded in the HTML, audio loaded before it is played, or more than MAX_FIRST_LOAD_BYTES
-  of the page's own files (HTML, figures, audio) loaded before the reader scrolls;
+  of the page's own files (HTML, figures, audio), or MAX_FIRST_SHARED_BYTES of shared ones, loaded before the
+  reader scrolls;
 - sideways scrolling: a code or output block wider than the column (at 1280 px; on a phone, outputs), a
   page wider than the window (a long name in the prose), or a table wider than its column (it would scroll
   inside its box, its right-hand columns cut off at first sight);
@@ -41,7 +42,8 @@ HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 WIDTHS = {"desktop": 1280, "phone": 390}
-MAX_FIRST_LOAD_BYTES = 400 * 1024  # the page's HTML and what it loads before scrolling (shared files apart)
+MAX_FIRST_LOAD_BYTES = 512 * 1024  # the page's HTML and what it loads before scrolling (shared files apart)
+MAX_FIRST_SHARED_BYTES = 5 * 1024 * 1024  # styles, scripts, fonts (the theme, MathJax); not the note players' models
 MAX_OUTPUT_LINES = 30  # the longest printed output a reader should scroll past (code shown by show_source excepted)
 MAX_PROGRESS_LINES = 2
 ASPECT_TOLERANCE = 0.02
@@ -149,16 +151,21 @@ def layout_problems(page, width: int) -> dict[str, list]:
                 problems.tableCut.push(`${Math.round(table.getBoundingClientRect().width)} > ${room} px: ` +
                                        table.innerText.slice(0, 60));
         }
-        // a word of a table cell broken over two lines (its pieces sit on different lines)
+        // a word of a table cell broken over two lines (its letters sit on different lines); a long name may
+        // break after a hyphen, an underscore, a slash or a dot between letters (the build's <wbr>)
         for (const cell of document.querySelectorAll('main td, main th')) {
             if (!visible(cell)) continue;
             const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
             for (let node = walker.nextNode(); node; node = walker.nextNode())
                 for (const m of node.textContent.matchAll(/\\S+/g)) {
-                    const range = document.createRange();
-                    range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
-                    const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
-                    if (tops.size > 1) problems.wordCut.push(m[0].slice(0, 60));
+                    let at = m.index;
+                    for (const part of m[0].split(/(?<=[-_/])|(?<=[A-Za-z]\\.)(?=[A-Za-z])/)) {
+                        const range = document.createRange();
+                        range.setStart(node, at); range.setEnd(node, at + part.length);
+                        at += part.length;
+                        const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
+                        if (tops.size > 1) problems.wordCut.push(m[0].slice(0, 60));
+                    }
                 }
         }
         for (const img of document.querySelectorAll('main img')) {
@@ -249,8 +256,8 @@ def test_page_reads_well_offline(server, browser, path, width):
         problems["consoleErrors"] = visit.errors
     problems.update(audio_problems(visit.page, visit.first_load))
     first = loaded_bytes(visit.first_load)
-    if first["page"] > MAX_FIRST_LOAD_BYTES:
-        problems["heavy"] = [f"{first['page']:,} bytes of its own loaded before scrolling"]
+    if first["page"] > MAX_FIRST_LOAD_BYTES or first["shared"] > MAX_FIRST_SHARED_BYTES:
+        problems["heavy"] = [f"{first['page']:,} bytes of its own and {first['shared']:,} shared loaded before scrolling"]
     images = visit.page.evaluate("Array.from(document.images).map(i => [i.src.slice(0, 80), i.complete, i.naturalWidth])")
     if not all(done and w > 0 for _, done, w in images):
         problems["imagesNotLoaded"] = [src for src, done, w in images if not (done and w > 0)]
