@@ -1,4 +1,4 @@
-"""Four small Sphinx additions for this book (loaded through `local_extensions` in _config.yml).
+"""Five small Sphinx additions for this book (loaded through `local_extensions` in _config.yml).
 
 1. Exercises are numbered per chapter ("Exercise 3.2": chapter 3, second exercise) instead of running
    across the whole book. The chapter number is the one its title starts with ("3. The U-Net", "4a. ..."); a page
@@ -13,9 +13,22 @@
    ends, `tutorial_lib.book.web_model.build_web_assets` writes the models as ONNX graphs (exported once per
    checkpoint, then copied from the cache: about 0.1 s), what the page needs to know, and onnxruntime-web's
    files (fetched by scripts/setup.sh) into `_build/html/_static/note_player_assets/`.
+5. Light pages that a phone can read (issue 33), by rewriting each page's HTML as it is written:
+   - each audio clip a cell embedded (``data:audio/...;base64``, tutorial_lib.book.display) becomes a file in
+     ``_build/html/_audio/`` (named by its hash), played with ``preload="none"``: nothing loads until played;
+   - every image gets ``loading="lazy"``: figures below the fold load as the reader scrolls to them;
+   - in tables, long names may break after an underscore, a slash or a dot (``<wbr>``), as after a hyphen;
+   - a figure with a phone layout (tutorial_lib.book.plots.book_figures stores it beside the figure in the
+     executed notebook) becomes a ``<picture>`` that shows the phone layout on screens too narrow for the
+     desktop figure's 9 pt text to show 8.5 px tall.
 """
 
 from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
 
 import re
 import shutil
@@ -110,6 +123,89 @@ def drop_repeated_scripts(app, pagename, templatename, context, doctree):
     context.setdefault("default_mode", "auto")
 
 
+PHONE_MIME = "application/vnd.tutorial-lib.phone-figure.png"  # tutorial_lib.book.plots.PHONE_MIME
+# The smallest text a figure uses (9 pt, tests/test_book.py) at the figures' 100 dpi, in CSS px at natural size,
+# and the smallest size it may show at; the page's column is the window's width less 32 px below 960 px.
+SMALLEST_TEXT_PX, READABLE_PX, COLUMN_MARGIN_PX, SIDEBAR_FROM_PX = 9 * 100 / 72, 8.5, 32, 960
+AUDIO = re.compile(r'(<audio\b[^>]*?)\ssrc="data:audio/([\w.+-]+);base64,([A-Za-z0-9+/=]+)"')
+IMAGE = re.compile(r'<img\b[^>]*>')
+# In tables, long names (guitar_acoustic_001-044-127, condition_emb.pitch, a/b) may break after an underscore, a
+# slash or a dot between letters, as after a hyphen: a phone's narrow cells then wrap between parts, never inside one.
+TABLE, TEXT = re.compile(r"<table\b.*?</table>", re.S), re.compile(r">([^<]+)<")
+SOFT_BREAK = re.compile(r"[_/](?=\w)|(?<=[A-Za-z])\.(?=[A-Za-z])")
+EXTENSIONS = {"mpeg": ".mp3", "mp3": ".mp3", "wav": ".wav", "x-wav": ".wav", "ogg": ".ogg"}
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def phone_figures(app, pagename: str) -> dict[str, tuple[str, int, int]]:
+    """``{desktop image file: (phone image file, width, height in CSS px)}`` for the figures of a notebook page;
+    writes each phone image into ``_build/html/_images/`` (named by its hash, as myst-nb names the figures)."""
+    source = Path(app.env.doc2path(pagename))
+    if source.suffix != ".ipynb":
+        return {}
+    found = {}
+    for cell in json.loads(source.read_text(encoding="utf-8")).get("cells", []):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if PHONE_MIME not in data or "image/png" not in data:
+                continue
+            desktop = base64.b64decode("".join(data["image/png"]))
+            phone = base64.b64decode("".join(data[PHONE_MIME]))
+            name = hashlib.sha256(phone).hexdigest() + ".png"
+            target = Path(app.outdir) / "_images" / name
+            if not target.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(phone)
+            width, height = _png_size(phone)
+            found[hashlib.sha256(desktop).hexdigest() + ".png"] = (name, width // 2, height // 2)  # retina
+    return found
+
+
+def light_pages(app, pagename, templatename, context, doctree):
+    """Audio to files played on demand, lazy images, phone layouts of figures, breaks in long names (item 5)."""
+    body = context.get("body")
+    if app.builder.format != "html" or not body:
+        return
+    up = "../" * pagename.count("/")
+
+    def audio_file(match):
+        data = base64.b64decode(match.group(3))
+        name = hashlib.sha256(data).hexdigest()[:32] + EXTENSIONS.get(match.group(2), ".bin")
+        target = Path(app.outdir) / "_audio" / name
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        tag = re.sub(r'\spreload="[^"]*"', "", match.group(1))
+        return f'{tag} preload="none" src="{up}_audio/{name}"'
+
+    body = AUDIO.sub(audio_file, body)
+    phones = phone_figures(app, pagename)
+
+    def image(match):
+        tag = match.group(0)
+        if "loading=" not in tag:
+            tag = tag.replace("<img", '<img loading="lazy" decoding="async"', 1)
+        src = re.search(r'\ssrc="([^"]*)"', tag)
+        phone = phones.get(src.group(1).rsplit("/", 1)[-1]) if src else None
+        width = re.search(r"width:\s*([0-9.]+)px", tag)
+        if not phone or not width:
+            return tag
+        # the narrowest window where the desktop figure's smallest text still shows READABLE_PX tall
+        below = min(SIDEBAR_FROM_PX, math.ceil(float(width.group(1)) * READABLE_PX / SMALLEST_TEXT_PX)
+                    + COLUMN_MARGIN_PX)
+        name, w, h = phone
+        folder = src.group(1).rsplit("/", 1)[0]
+        return (f'<picture><source media="(max-width: {below - 0.02:.2f}px)" srcset="{folder}/{name}" '
+                f'width="{w}" height="{h}">{tag}</picture>')
+
+    body = IMAGE.sub(image, body)
+    context["body"] = TABLE.sub(lambda m: TEXT.sub(lambda t: ">" + SOFT_BREAK.sub(r"\g<0><wbr>", t.group(1)) + "<",
+                                                   m.group(0)), body)
+
+
 def setup(app):
     mathjax_source()  # fail at the start of the build, with the fix, if the package is missing
     from tutorial_lib.book.web_runtime import runtime_folder
@@ -120,4 +216,5 @@ def setup(app):
     app.connect("builder-inited", say_if_no_repository)
     app.connect("build-finished", write_note_player_assets)
     app.connect("html-page-context", drop_repeated_scripts)
+    app.connect("html-page-context", light_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

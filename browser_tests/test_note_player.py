@@ -60,6 +60,7 @@ class Player:
                             lambda route: route.fulfill(body=swap_first, content_type="application/octet-stream"))
         self.page.goto(url, wait_until="load")
         self.root = self.page.locator("[data-note-player]").first
+        self.root.scroll_into_view_if_needed()  # the player loads its models when the reader nears it
         self.root.locator("button").wait_for(timeout=60_000)
 
     def generate(self, **asked) -> dict:
@@ -184,3 +185,19 @@ def test_the_pages_latents_are_the_librarys(server, browser, library):
     assert player.page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1")
     assert not player.outside_requests(), player.outside_requests()
     player.page.close()
+
+
+def test_the_player_loads_its_models_only_when_a_reader_nears_it(server, browser):
+    """Chapter 5 opened at its top fetches none of the player's files (about 20 MB: the runtime and the models);
+    scrolled to the player, it fetches them and the player starts (_static/note_player.js)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{server}/notebooks/05_sampling.html", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    assert not [u for u in requests if "note_player_assets" in u], "the player's files load with the page"
+    root = page.locator("[data-note-player]").first
+    root.scroll_into_view_if_needed()
+    root.locator("button").wait_for(timeout=60_000)
+    assert [u for u in requests if u.endswith(".onnx")], requests[-5:]
+    page.close()

@@ -12,7 +12,13 @@ What a reader must never meet (one check per class of fault found by reading the
   (`$$`, `\\(`, `\\[`) left in the text (MathJax did not run);
 - an empty box: an output, or a widget view that needs a kernel, with nothing in it;
 - text too small to read in a figure: the smallest font a figure may use (MIN_FONT_PT, which
-  tests/test_book.py holds the sources to) shown under MIN_FIGURE_TEXT_PX at 1280 px;
+  tests/test_book.py holds the sources to) shown under MIN_FIGURE_TEXT_PX, at 1280 px and on a phone (390 px:
+  the figure's phone layout, one panel per row, which _ext/book_extensions.py shows there);
+- a figure cut at the side on a phone: wider than the window, or panning inside a box that scrolls sideways;
+- a word cut in two at the end of a table cell's line;
+- a heavy page: audio embedded in the HTML, audio loaded before it is played, or more than MAX_FIRST_LOAD_BYTES
+  of the page's own files (HTML, figures, audio), or MAX_FIRST_SHARED_BYTES of shared ones, loaded before the
+  reader scrolls;
 - sideways scrolling: a code or output block wider than the column (at 1280 px; on a phone, outputs), a
   page wider than the window (a long name in the prose), or a table wider than its column (it would scroll
   inside its box, its right-hand columns cut off at first sight);
@@ -22,10 +28,11 @@ What a reader must never meet (one check per class of fault found by reading the
 - errors in the browser's console (a script that throws, as a twice-declared ``const`` did on every page).
 """
 
+import hashlib
 import json
 import re
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import pytest
 import yaml
@@ -35,7 +42,8 @@ HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 WIDTHS = {"desktop": 1280, "phone": 390}
-MAX_PAGE_BYTES = 3 * 1024 * 1024  # audio is MP3 (display.audio_data_uri)
+MAX_FIRST_LOAD_BYTES = 512 * 1024  # the page's HTML and what it loads before scrolling (shared files apart)
+MAX_FIRST_SHARED_BYTES = 5 * 1024 * 1024  # styles, scripts, fonts (the theme, MathJax); not the note players' models
 MAX_OUTPUT_LINES = 30  # the longest printed output a reader should scroll past (code shown by show_source excepted)
 MAX_PROGRESS_LINES = 2
 ASPECT_TOLERANCE = 0.02
@@ -105,8 +113,19 @@ class Visit:
         # MathJax typesets after load; wait for it (it is absent on pages without maths).
         self.page.evaluate("""() => window.MathJax && MathJax.startup && MathJax.startup.promise
             ? Promise.race([MathJax.startup.promise, new Promise(r => setTimeout(r, 15000))]) : null""")
+        self.first_load = list(self.requests)  # what a reader's browser fetched before any scrolling
+        self.scroll_through()
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+
+    def scroll_through(self):
+        """Scrolls down a screen at a time, as a reader would, so that lazy figures load; then back to the top."""
+        self.page.evaluate("""async () => {
+            for (let y = 0; y < document.documentElement.scrollHeight; y += innerHeight / 2) {
+                scrollTo(0, y); await new Promise(r => setTimeout(r, 30)); }
+            await Promise.all(Array.from(document.images).filter(i => !i.complete).map(i => new Promise(r => {
+                i.addEventListener('load', r); i.addEventListener('error', r); setTimeout(r, 10000); })));
+            scrollTo(0, 0); }""")
 
     def outside_requests(self) -> list[str]:
         return [u for u in self.requests
@@ -118,7 +137,7 @@ def layout_problems(page, width: int) -> dict[str, list]:
     found = page.evaluate("""([tolerance, maxLines, maxBars, checkInputs]) => {
         const visible = e => e.getClientRects().length > 0 && e.getBoundingClientRect().width > 0;
         const problems = {squashed: [], tall: [], rawTable: [], empty: [], widget: [], sideways: [], progress: [],
-                          pageSideways: [], tableCut: []};
+                          pageSideways: [], tableCut: [], wordCut: []};
         const page = document.documentElement;
         if (page.scrollWidth > page.clientWidth + 1) {
             const wide = Array.from(document.querySelectorAll('main p *, main li *, main td *'))
@@ -132,12 +151,29 @@ def layout_problems(page, width: int) -> dict[str, list]:
                 problems.tableCut.push(`${Math.round(table.getBoundingClientRect().width)} > ${room} px: ` +
                                        table.innerText.slice(0, 60));
         }
+        // a word of a table cell broken over two lines (its letters sit on different lines); a long name may
+        // break after a hyphen, an underscore, a slash or a dot between letters (the build's <wbr>)
+        for (const cell of document.querySelectorAll('main td, main th')) {
+            if (!visible(cell)) continue;
+            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode())
+                for (const m of node.textContent.matchAll(/\\S+/g)) {
+                    let at = m.index;
+                    for (const part of m[0].split(/(?<=[-_/])|(?<=[A-Za-z]\\.)(?=[A-Za-z])/)) {
+                        const range = document.createRange();
+                        range.setStart(node, at); range.setEnd(node, at + part.length);
+                        at += part.length;
+                        const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
+                        if (tops.size > 1) problems.wordCut.push(m[0].slice(0, 60));
+                    }
+                }
+        }
         for (const img of document.querySelectorAll('main img')) {
             if (!visible(img) || !img.naturalWidth) continue;
             const r = img.getBoundingClientRect();
             const shown = r.width / r.height, natural = img.naturalWidth / img.naturalHeight;
             if (Math.abs(shown / natural - 1) > tolerance)
-                problems.squashed.push(`${img.getAttribute('src').slice(0, 60)}: ${Math.round(r.width)}x${Math.round(r.height)} shown, ` +
+                problems.squashed.push(`${img.currentSrc.slice(-60)}: ${Math.round(r.width)}x${Math.round(r.height)} shown, ` +
                                        `${img.naturalWidth}x${img.naturalHeight} natural`);
         }
         // Printed text: stream output and plain-text results (not code shown by show_source).
@@ -218,6 +254,10 @@ def test_page_reads_well_offline(server, browser, path, width):
         problems["outsideRequests"] = visit.outside_requests()
     if visit.errors:
         problems["consoleErrors"] = visit.errors
+    problems.update(audio_problems(visit.page, visit.first_load))
+    first = loaded_bytes(visit.first_load)
+    if first["page"] > MAX_FIRST_LOAD_BYTES or first["shared"] > MAX_FIRST_SHARED_BYTES:
+        problems["heavy"] = [f"{first['page']:,} bytes of its own and {first['shared']:,} shared loaded before scrolling"]
     images = visit.page.evaluate("Array.from(document.images).map(i => [i.src.slice(0, 80), i.complete, i.naturalWidth])")
     if not all(done and w > 0 for _, done, w in images):
         problems["imagesNotLoaded"] = [src for src, done, w in images if not (done and w > 0)]
@@ -225,21 +265,84 @@ def test_page_reads_well_offline(server, browser, path, width):
     visit.page.close()
 
 
-def small_figure_text(page) -> dict[str, float]:
-    """``{image: px}`` for every figure whose MIN_FONT_PT text shows under MIN_FIGURE_TEXT_PX as laid out."""
-    shown = page.evaluate("""Array.from(document.querySelectorAll('.cell_output img'))
-        .map(i => [i.getAttribute('src'), i.getBoundingClientRect().width])""")
-    return {Path(src).name: round(px, 1) for src, width in shown if not src.startswith("data:")
-            for px in [smallest_text_px(HTML / "_images" / Path(src).name, width)] if px < MIN_FIGURE_TEXT_PX}
+def png_dpi(src: str) -> float:
+    """The dpi a PNG shown by the page records (matplotlib writes it): a ``data:`` URI or a file of the book."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    parts = urlparse(src)
+    data = base64.b64decode(src.split(",", 1)[1]) if parts.scheme == "data" else \
+        Path(unquote(parts.path)).read_bytes() if parts.scheme == "file" else \
+        (HTML / unquote(parts.path).lstrip("/")).read_bytes()
+    with Image.open(io.BytesIO(data)) as png:
+        return png.info.get("dpi", (72, 72))[0]
+
+
+def figure_problems(page) -> dict[str, list]:
+    """Every figure as the reader sees it: ``small`` (its MIN_FONT_PT text shows under MIN_FIGURE_TEXT_PX: the
+    image it shows now, phone layout or desktop, at the width it is shown), ``cut`` (it reaches past the
+    window's sides), ``pans`` (a box around it scrolls sideways, as _static/figures.js once made them)."""
+    shown = page.evaluate("""() => Array.from(document.querySelectorAll('.cell_output img'))
+        .filter(i => i.getClientRects().length && i.naturalWidth).map(img => {
+            const r = img.getBoundingClientRect(), room = document.documentElement.clientWidth;
+            let pans = null;
+            for (let e = img.parentElement; e && e !== document.body; e = e.parentElement)
+                if (e.scrollWidth > e.clientWidth + 1 && /auto|scroll/.test(getComputedStyle(e).overflowX))
+                    pans = `${e.className}: ${e.scrollWidth} > ${e.clientWidth} px`;
+            return {src: img.currentSrc, width: r.width, natural: img.naturalWidth, pans: pans,
+                    cut: r.left < -1 || r.right > room + 1 ? `${Math.round(r.left)}..${Math.round(r.right)} of ${room} px` : null};
+        })""")
+    problems = {"small": [], "cut": [], "pans": []}
+    for f in shown:
+        name = f["src"].rsplit("/", 1)[-1][-40:]
+        px = MIN_FONT_PT * png_dpi(f["src"]) / 72 * f["width"] / f["natural"]
+        if px < MIN_FIGURE_TEXT_PX:
+            problems["small"].append(f"{name}: {px:.1f} px")
+        for kind in ("cut", "pans"):
+            if f[kind]:
+                problems[kind].append(f"{name}: {f[kind]}")
+    return {k: v for k, v in problems.items() if v}
+
+
+AUDIO_FILE = re.compile(r"\.(?:mp3|wav|ogg)$|/_audio/")
+
+
+def audio_problems(page, first_load: list[str]) -> dict[str, list]:
+    """``embedded`` (a clip inside the HTML), ``preloads`` (a player that loads before it is played) and
+    ``loaded`` (audio fetched before anything was played, from ``first_load``: the requests of the page's load)."""
+    found = page.evaluate("""() => ({
+        embedded: Array.from(document.querySelectorAll('audio[src^="data:"], audio source[src^="data:"]'))
+            .map(a => a.src.slice(0, 40)),
+        preloads: Array.from(document.querySelectorAll('audio'))
+            .filter(a => a.getAttribute('src') && a.preload !== 'none').map(a => `${a.preload}: ${a.src.slice(-40)}`)})""")
+    found["loaded"] = [u for u in first_load if AUDIO_FILE.search(urlparse(u).path)]
+    return {k: v for k, v in found.items() if v}
+
+
+def loaded_bytes(urls: list[str]) -> dict[str, int]:
+    """Bytes of the book's files behind ``urls`` (the local server sends them as they are): ``page`` (the HTML,
+    its figures and audio), ``shared`` (_static/: styles, scripts, fonts, cached across pages)."""
+    sizes = {"page": 0, "shared": 0}
+    for url in set(urls):
+        parts = urlparse(url)
+        if parts.scheme not in ("http", "https"):
+            continue
+        path = HTML / unquote(parts.path).lstrip("/")
+        path = path / "index.html" if path.is_dir() else path
+        if path.is_file():
+            sizes["shared" if "_static" in path.relative_to(HTML).parts else "page"] += path.stat().st_size
+    return sizes
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
 def test_figures_read_on_a_phone(server, browser, notebook):
-    """At 390 px a wide figure is shown at a readable size and pans inside its output box (_static/figures.js);
-    the page itself does not scroll sideways (test_page_reads_well_offline)."""
+    """At 390 px every figure is seen whole (no part past the window, no box panning sideways) with its smallest
+    text at MIN_FIGURE_TEXT_PX or more: the phone layout of each figure (plots.book_figures)."""
     visit = Visit(browser, f"{server}/notebooks/{notebook.stem}.html", notebook.stem, WIDTHS["phone"])
-    small = small_figure_text(visit.page)
-    assert not small, f"{MIN_FONT_PT} pt text shows smaller than {MIN_FIGURE_TEXT_PX} px on a phone: {small}"
+    problems = figure_problems(visit.page)
+    assert not problems, f"{notebook.stem} at {WIDTHS['phone']} px: {json.dumps(problems, indent=1)}"
     visit.page.close()
 
 
@@ -279,14 +382,16 @@ def test_chapter_page(server, browser, notebook):
     for alt in alts:
         assert len(alt.split()) >= 5 and not re.fullmatch(r"[0-9a-f]{16,}\.\w+", alt), alts
     # Text in every figure is readable at this width: a figure drawn too wide is shrunk, and its text with it.
-    small = small_figure_text(page)
+    small = figure_problems(page).get("small")
     assert not small, (f"{MIN_FONT_PT} pt text shows smaller than {MIN_FIGURE_TEXT_PX} px in these figures: draw "
                        f"them narrower (fewer panels in a row, or one figure per row): {small}")
 
-    # Every audio player has a source that plays about as long as a note (3 s generated, 4 s recorded).
+    # Every audio player has a source that plays about as long as a note (3 s generated, 4 s recorded); the
+    # players load nothing by themselves (preload none), so each is asked to.
     durations = page.evaluate("""() => Promise.all(Array.from(document.querySelectorAll('audio')).map(a =>
         new Promise(resolve => {
             if (a.readyState >= 1) return resolve(a.duration);
+            a.preload = 'metadata';
             a.addEventListener('loadedmetadata', () => resolve(a.duration));
             a.addEventListener('error', () => resolve(-1));
             a.load();
@@ -297,11 +402,6 @@ def test_chapter_page(server, browser, notebook):
     if "play(" in notebook.read_text():  # a chapter that plays sound has players on its page
         assert durations, "no audio player on the page"
 
-    # Page weight: the HTML and the images it shows.
-    weight = (HTML / "notebooks" / f"{notebook.stem}.html").stat().st_size + sum(
-        (HTML / "_images" / Path(src).name).stat().st_size
-        for src in page.evaluate("Array.from(document.querySelectorAll('.cell_output img')).map(i => i.getAttribute('src'))"))
-    assert weight < MAX_PAGE_BYTES, weight
     page.close()
 
 
@@ -354,6 +454,7 @@ def test_the_checks_catch_what_they_are_for(browser):
         <pre style="width:300px;white-space:pre">{long}</pre>
         <div style="width:300px;overflow-x:auto"><table style="width:600px"><tr><td>a</td><td>b</td></tr></table></div>
         <p><code style="white-space:nowrap">{long}</code></p>
+        <div style="width:80px"><table><tr><td style="overflow-wrap:anywhere">unbreakable</td></tr></table></div>
         <p>Measured at commit 807b265 into /home/alice/.cache (not re-measured yet).</p>
         <div class="cell_output"><div class="output stream"><pre>Using 1 CPU thread (from $TUTORIAL_LIB_THREADS).
 lr (checkpoint: 0.003, this run: 0.009000000000000001) in ~/.cache/a97dd868ae673a72.pt</pre></div></div></main>"""
@@ -363,13 +464,15 @@ lr (checkpoint: 0.003, this run: 0.009000000000000001) in ~/.cache/a97dd868ae673
     page.set_content(bad.format(png=png, bars=bars, long="x" * 200))
     found = layout_problems(page, 1280)
     assert set(found) == {"squashed", "tall", "progress", "rawTable", "rawTeX", "empty", "widget", "sideways",
-                          "pageSideways", "tableCut", "leftovers", "outputLeftovers"}, found
+                          "pageSideways", "tableCut", "wordCut", "leftovers", "outputLeftovers"}, found
+    assert found["wordCut"] == ["unbreakable"], found["wordCut"]
     assert len(found["leftovers"]) == 3, found["leftovers"]  # the hash, the home folder, the promise
     assert len(found["outputLeftovers"]) == 4, found["outputLeftovers"]  # notice, variable, repr, hashed name
     good = f"""<main><div class="cell_output"><img src="data:image/png;base64,{png}" style="width:200px;height:50px">
         <div class="output stream"><pre>Training UNet: 800/800 it in 01:02 (loss=0.471), lr 0.009, 1.0000 s</pre></div></div>
         <p>The loss <mjx-container>L</mjx-container>.</p><pre>short = 1</pre>
-        <div style="width:300px"><table><tr><td>a</td><td>b</td></tr></table></div></main>"""
+        <div style="width:300px"><table><tr><td>a</td><td>b</td></tr></table></div>
+        <div style="width:80px"><table><tr><td>two words</td></tr></table></div></main>"""
     page.set_content(good)
     assert layout_problems(page, 1280) == {}
     page.close()
@@ -385,3 +488,104 @@ def test_console_errors_are_caught(browser):
         page.wait_for_timeout(100)
         assert len(errors) == expected and all("THEBE_JS_URL" in e for e in errors), errors
         page.close()
+
+
+def built_page(tmp_path, body: str, outputs: list[dict]) -> Path:
+    """``body`` rewritten as the book's build rewrites a notebook page (_ext/book_extensions.py: audio to files,
+    lazy images, phone layouts) for a notebook whose outputs are ``outputs``, written to tmp_path/page.html."""
+    import sys
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from book_extensions import light_pages
+
+    notebook = tmp_path / "page.ipynb"
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": outputs}]}))
+    app = SimpleNamespace(outdir=str(tmp_path), builder=SimpleNamespace(format="html"),
+                          env=SimpleNamespace(doc2path=lambda name: str(notebook)))
+    context = {"body": body}
+    light_pages(app, "page", "page.html", context, None)
+    page = tmp_path / "page.html"
+    page.write_text(f"<html><body style='margin:16px'><main>{context['body']}</main></body></html>")
+    return page
+
+
+def test_the_figure_checks_catch_a_figure_cut_panning_or_too_small(browser, tmp_path):
+    """A 10.5-inch figure on a phone: shrunk to the column its text is too small; widened until readable, panning
+    in its box (the old _static/figures.js), it is cut; its phone layout, shown by the <picture> the build
+    makes, passes."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tutorial_lib.book.plots import PHONE_MIME, phone_png
+
+    fig, axes = plt.subplots(1, 4, figsize=(10.5, 3), layout="constrained", sharey=True)
+    for ax in axes:
+        ax.plot([0, 1], [1, 0])
+        ax.set(title="a panel", xlabel="time (s)", ylabel="value")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=200, bbox_inches="tight")  # as the notebooks' retina figures
+    desktop, phone = base64.b64encode(buffer.getvalue()).decode(), phone_png(fig)
+    plt.close(fig)
+    (tmp_path / "_images").mkdir()
+    name = hashlib.sha256(base64.b64decode(desktop)).hexdigest() + ".png"
+    (tmp_path / "_images" / name).write_bytes(base64.b64decode(desktop))
+    figure = f'<div class="cell_output"><img alt="a figure" src="_images/{name}" style="width: 1050px; height: 300px; max-width: 100%; height: auto">'
+    old_figures_js = """<script>const img = document.querySelector('img'), box = img.closest('.cell_output');
+        img.style.setProperty('min-width', '745px', 'important');
+        Object.assign(box.style, {overflowX: 'auto', maxWidth: '100%', minWidth: '0'});</script>"""
+    cases = {"shrunk": ("", {"small"}), "panning": (old_figures_js, {"cut", "pans"})}
+    for case, (script, expected) in cases.items():
+        page = browser.new_page(viewport={"width": 390, "height": 900})
+        page.goto((tmp_path / "plain.html").as_uri() if (tmp_path / "plain.html").write_text(
+            f"<html><body style='margin:16px'><main>{figure}</div>{script}</main></body></html>") else "")
+        found = figure_problems(page)
+        assert set(found) == expected, (case, found)
+        page.close()
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    page.goto(built_page(tmp_path, figure + "</div>", [{"data": {"image/png": desktop, PHONE_MIME: phone}}]).as_uri())
+    page.wait_for_function("() => document.querySelector('img').naturalWidth > 0")  # a lazy image, in view
+    phone_name = hashlib.sha256(base64.b64decode(phone)).hexdigest() + ".png"
+    assert page.evaluate("document.querySelector('img').currentSrc").endswith(phone_name)  # the phone layout
+    assert figure_problems(page) == {}
+    page.set_viewport_size({"width": 1280, "height": 900})  # the desktop keeps its figure, readable there
+    page.wait_for_function("n => document.querySelector('img').currentSrc.endsWith(n)", arg=name)
+    assert figure_problems(page) == {}
+    page.close()
+
+
+def test_the_audio_checks_catch_audio_in_the_page_or_loaded_before_it_is_played(browser, tmp_path):
+    """A player as a cell writes it (tutorial_lib.book.display.audio_html) embeds its clip; one with
+    preload="auto" loads it with the page; the build's rewrite (a file, preload none) loads nothing."""
+    import numpy as np
+
+    from tutorial_lib.book.display import audio_html
+
+    note = np.sin(2 * np.pi * 220 * np.arange(16000 * 3) / 16000)
+    player = audio_html(note, 16000)
+    (tmp_path / "clip.mp3").write_bytes(b"")
+    for html, expected in ((player, {"embedded"}), ('<audio controls preload="auto" src="clip.mp3"></audio>',
+                                                   {"preloads", "loaded"})):
+        page = browser.new_page()
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        (tmp_path / "bad.html").write_text(f"<main>{html}</main>")
+        page.goto((tmp_path / "bad.html").as_uri(), wait_until="load")
+        page.wait_for_timeout(300)
+        assert set(audio_problems(page, requests)) == expected, html[:80]
+        page.close()
+    page = browser.new_page()
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(built_page(tmp_path, player, []).as_uri(), wait_until="load")
+    page.wait_for_timeout(300)
+    assert audio_problems(page, requests) == {}
+    duration = page.evaluate("""() => new Promise(resolve => { const a = document.querySelector('audio');
+        a.addEventListener('loadedmetadata', () => resolve(a.duration)); a.preload = 'metadata'; a.load(); })""")
+    assert 2.9 <= duration <= 3.2, duration  # the clip, now a file beside the page, still plays
+    page.close()

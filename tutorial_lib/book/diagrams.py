@@ -49,7 +49,8 @@ def pipeline(*, codec, frames: int, ax=None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(10, 3.3), layout="constrained")
+        fig, ax = plt.subplots(figsize=(10, 3.3), layout="constrained")
+        fig.phone_layout = lambda width: _pipeline_vertical(codec=codec, frames=frames, width=width).figure
     shape = f"[{codec.channels} × {frames}]"
     seconds = frames / codec.frame_rate
     name = codec.name.split(" (")[0]
@@ -81,6 +82,47 @@ def pipeline(*, codec, frames: int, ax=None):
     ax.set_axis_off()
     ax.set_title(f"Latent diffusion for music: {codec.describe() if hasattr(codec, 'describe') else name}",
                  fontsize=10)
+    return ax
+
+
+def _pipeline_vertical(*, codec, frames: int, width: float):
+    """:func:`pipeline` for a phone (plots.phone_layout): training runs down the left column, generation up
+    the right one; the same boxes and texts, ``width`` inches wide."""
+    import matplotlib.pyplot as plt
+
+    shape = f"[{codec.channels} × {frames}]"
+    name = codec.name.split(" (")[0]
+    w, step, left, right = 1.75, 1.25, 0.0, 2.3
+    ys = [-step * i for i in range(5)]
+    _, ax = plt.subplots(figsize=(width, width * 7.9 / 5.3), layout="constrained")
+    train = [(f"audio note\n{codec.sample_rate:,} Hz", "audio", 0.8), (f"codec encoder\n({name})", "codec", 0.8),
+             (f"latents {shape}\n{codec.frame_rate:.2f} frames/s\nstandardised", "latent", 0.95),
+             ("rectified flow\n$x_t = (1-t)\\,x_0 + t\\,z$\ntrain U-Net $f(x_t, t)$", "model", 0.95),
+             ("target\n$v = x_0 - z$\nloss MSE$(v, f)$", "model", 0.95)]
+    generate = [(f"new audio\n{frames / codec.frame_rate:.1f} s", "audio", 0.8), (f"codec decoder\n({name})", "codec", 0.8),
+                (f"new latents {shape}\n$t = 0$", "latent", 0.8),
+                ("ODE sampler\n$x \\leftarrow x + h\\,f(x, t)$\n$t$: 1 → 0", "sampler", 0.95),
+                (f"noise $z$ {shape}\n$\\sim \\mathcal{{N}}(0, I)$, $t = 1$", "latent", 0.8)]
+    for x, boxes in ((left, train), (right, generate)):
+        for y, (text, kind, h) in zip(ys, boxes):
+            _box(ax, x, y, text, BOX[kind], w, h)
+    for a in range(4):  # training runs down, generation up; x_0 labels the latents' arrows
+        label = "$x_0$" if a == 2 else None
+        _arrow(ax, (left, ys[a] - train[a][2] / 2), (left, ys[a + 1] + train[a + 1][2] / 2), label,
+               text_offset=(0.2, -0.1))
+        _arrow(ax, (right, ys[a + 1] + generate[a + 1][2] / 2), (right, ys[a] - generate[a][2] / 2),
+               "$x_0$" if a == 1 else None, text_offset=(0.2, -0.1))
+    _arrow(ax, (left + w / 2, ys[3]), (right - w / 2, ys[3]), color="tab:green")
+    ax.text((left + right) / 2, ys[3] + 0.52, "trained $f$", ha="center", va="bottom", fontsize=9, color="tab:green")
+    for y, label in zip(ys[1:4], ("chapter 1", "chapter 2", "chapters 3-4")):
+        ax.text(left - w / 2 - 0.08, y, label, ha="right", va="center", fontsize=9, color="0.4", rotation=90)
+    ax.text(right + w / 2 + 0.08, ys[3], "chapter 5", ha="left", va="center", fontsize=9, color="0.4", rotation=90)
+    for x, label in ((left, "training"), (right, "generation")):
+        ax.text(x, ys[0] + 0.62, label, ha="center", fontsize=9, weight="bold")
+    ax.set(xlim=(left - w / 2 - 0.35, right + w / 2 + 0.35), ylim=(ys[-1] - 0.6, 1.0), aspect="equal")
+    ax.set_axis_off()
+    ax.set_title(f"Latent diffusion for music: {codec.describe() if hasattr(codec, 'describe') else name}",
+                 fontsize=10, wrap=True)
     return ax
 
 
@@ -205,7 +247,8 @@ def draw_unet(layout: UNetLayout, *, ax=None):
     for before, b in zip(entries, entries[1:]):
         xs.append(xs[-1] + (0.85 if b.level == before.level else 0.5))
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(6.0, 0.85 * (xs[-1] + 2.2)), 0.85 * depth + 3.0), layout="constrained")
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.85 * (xs[-1] + 2.2)), 0.85 * depth + 3.0), layout="constrained")
+        fig.phone_layout = lambda width: _draw_unet_vertical(layout, width=width).figure
     smallest = min(b.channels for b in entries)
     position = {}
     for i, b in enumerate(entries):
@@ -253,4 +296,72 @@ def draw_unet(layout: UNetLayout, *, ax=None):
     ax.set(xlim=(-1.7, xs[-1] + 0.5), ylim=(bus - 0.6, 0.8))
     ax.set_axis_off()
     ax.set_title(f"{layout.title} ({layout.parameters / 1e6:.2f} M parameters)", fontsize=10)
+    return ax
+
+
+def _draw_unet_vertical(layout: UNetLayout, *, width: float):
+    """:func:`draw_unet` for a phone (plots.phone_layout): the same boxes, running down the page, one column per
+    level; skips are brackets on a column's left, the time enters from a line on the right. ``width`` inches."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    entries = [Block("input", "input", layout.in_channels, layout.in_channels, layout.frames, 0, False)]
+    entries += layout.blocks
+    depth = max(b.level for b in entries)
+    units = width / 0.85  # the desktop drawing's 0.85 inches a unit, so that the 9 pt text fits its boxes
+    spacing = min(1.0, (units - 2.3) / max(depth, 1))  # between columns; boxes are 0.7 wide
+    ys = [0.0]
+    for before, b in zip(entries, entries[1:]):  # columns closer than a box: rows must not overlap either
+        ys.append(ys[-1] - (0.85 if b.level == before.level or spacing < 0.75 else 0.55))
+    bus = depth * spacing + 0.8
+    _, ax = plt.subplots(figsize=(width, 0.85 * (-ys[-1] + 3.4)), layout="constrained")
+    smallest = min(b.channels for b in entries)
+    position = {}
+    for i, b in enumerate(entries):
+        x, y = spacing * b.level, ys[i]
+        h = 0.55 + 0.05 * math.log2(b.channels / smallest)
+        position[b.name] = (x, y, h)
+        color = BOX["latent"] if b.name == "input" else BOX["sampler"] if b.time else BOX["model"]
+        ax.add_patch(FancyBboxPatch((x - 0.35, y - h / 2), 0.7, h, boxstyle="round,pad=0.02,rounding_size=0.05",
+                                    facecolor=color, edgecolor="0.3", linewidth=1, zorder=2))
+        op = "$x_t$" if b.name == "input" else b.op.replace(" ", "\n", 1)
+        ax.text(x, y, f"{op}\n{b.channels} × {b.frames}", ha="center", va="center", fontsize=9, zorder=3)
+        if i:  # from the block before: from its bottom when above (the same or a close column), else its side
+            px, py, ph = position[entries[i - 1].name]
+            start, end = ((px, py - ph / 2), (x, y + h / 2)) if abs(px - x) < 0.75 else \
+                ((px + 0.37, py), (x - 0.37, y)) if x > px else ((px - 0.37, py), (x + 0.37, y))
+            ax.annotate("", xy=end, xytext=start, zorder=1,
+                        arrowprops=dict(arrowstyle="-|>", color="0.3", lw=1, shrinkA=0, shrinkB=0))
+    names = [b.name for b in entries]
+    for s in layout.skips:
+        (x0, y0, h0), (x1, y1, h1) = position[s.source], position[s.target]
+        end = x1 - 0.37
+        if x1 != x0:  # the skip joins the target's input: the output of the block before it, in the source's column
+            x1, y1, _ = position[names[names.index(s.target) - 1]]
+            end = x1 - 0.37
+        side = x0 - 0.5
+        ax.plot([x0 - 0.35, side, side], [y0, y0, y1], color="0.55", lw=1, zorder=1)
+        ax.annotate("", xy=(end, y1), xytext=(side, y1), zorder=1,
+                    arrowprops=dict(arrowstyle="-|>", color="0.55", lw=1, shrinkA=0, shrinkB=0))
+        ax.text(side, (y0 + y1) / 2, "+" if s.mode == "add" else "cat", ha="center", va="center", fontsize=9,
+                color="0.3", zorder=3, rotation=90,
+                bbox=dict(facecolor="white", edgecolor="0.55", boxstyle="round,pad=0.15"))
+    timed = [b for b in layout.blocks if b.time]
+    if timed:
+        at = [position[b.name][1] for b in timed]
+        low = ys[-1] - 0.9
+        ax.plot([bus, bus], [max(at), low], color="tab:orange", lw=1.2)
+        for b in timed:
+            x, y, h = position[b.name]
+            ax.annotate("", xy=(x + 0.37, y), xytext=(bus, y), zorder=1,
+                        arrowprops=dict(arrowstyle="-|>", color="tab:orange", lw=1, shrinkA=0, shrinkB=0))
+        ax.text(units / 2 - 0.95, low, layout.time_mlp, ha="center", va="top", fontsize=9, color="tab:orange",
+                bbox=dict(facecolor="white", edgecolor="tab:orange", boxstyle="round"))
+    for level in range(depth + 1):
+        frames = layout.frames // 2 ** level
+        ax.text(spacing * level, 0.5, f"{frames} frame{'s' * (frames > 1)}", ha="center", va="bottom", fontsize=9,
+                color="0.4", rotation=90)
+    ax.set(xlim=(-0.95, units - 0.95), ylim=(ys[-1] - 1.6, 1.6), aspect="equal")
+    ax.set_axis_off()
+    ax.set_title(f"{layout.title} ({layout.parameters / 1e6:.2f} M parameters)", fontsize=10, wrap=True)
     return ax

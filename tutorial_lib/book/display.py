@@ -35,9 +35,10 @@ def audio_data_uri(waveform, sample_rate: int) -> str:
 
 
 def audio_html(waveform, sample_rate: int, style: str = "") -> str:
-    """An ``<audio>`` player of ``waveform`` (see :func:`audio_data_uri`)."""
+    """An ``<audio>`` player of ``waveform`` (see :func:`audio_data_uri`) that loads nothing until it is played
+    (``preload="none"``); the web book moves each clip to a file of its own (_ext/book_extensions.py)."""
     style = f' style="{style}"' if style else ""
-    return f'<audio controls preload="metadata"{style} src="{audio_data_uri(waveform, sample_rate)}"></audio>'
+    return f'<audio controls preload="none"{style} src="{audio_data_uri(waveform, sample_rate)}"></audio>'
 
 
 def play(waveform, sample_rate: int, title: str | None = None) -> None:
