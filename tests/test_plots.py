@@ -12,7 +12,7 @@ from PIL import Image  # noqa: E402
 
 from tutorial_lib.book import diagrams, plots  # noqa: E402
 from tutorial_lib.codec import MelCodec  # noqa: E402
-from tutorial_lib.unet import SeedUNet, UNet  # noqa: E402
+from tutorial_lib.unet import PlainUNet, UNet  # noqa: E402
 
 
 def grid(ax) -> tuple[int, int]:
@@ -47,7 +47,7 @@ def test_a_narrow_figure_needs_no_phone_layout():
 
 def test_diagrams_draw_their_own_phone_layout_one_column_per_stage_or_level():
     figures = [diagrams.pipeline(codec=MelCodec(), frames=32).figure,
-               *(diagrams.draw_unet(diagrams.unet_layout(m, frames=32)).figure for m in (UNet(), SeedUNet()))]
+               *(diagrams.draw_unet(diagrams.unet_layout(m, frames=32)).figure for m in (UNet(), PlainUNet()))]
     for fig in figures:
         phone = plots.phone_layout(fig)
         assert phone is not fig and phone.get_figwidth() == plots.PHONE_WIDTH_IN
