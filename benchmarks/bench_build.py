@@ -65,7 +65,8 @@ def main() -> None:
                           ("book, warm", ["bash", "scripts/book.sh"]),
                           ("test command, empty cache (what CI runs after the install)", ["bash", "scripts/test.sh"])):
         if name.startswith("test command, empty cache"):  # as a fresh clone: no executed chapters, no cache
-            shutil.rmtree(clone / "_book"), shutil.rmtree(clone / "_build")
+            for folder in ("_book", "_build", "_book-colab-offline"):
+                shutil.rmtree(clone / folder, ignore_errors=True)
             env["TUTORIAL_LIB_CACHE"] = str(work / "cache-2")
         log = work / f"{len(runs)}.log"
         times, colab_times = clone / "_book" / "chapter_times.json", clone / "_book-colab-offline" / "chapter_times.json"
