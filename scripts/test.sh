@@ -37,11 +37,25 @@ step "unit tests"
 bash scripts/book.sh ${book_args[@]+"${book_args[@]}"}
 step "the book"
 TUTORIAL_LIB_WORK_DIR=_book/work python -m pytest -q tests/test_chapter_work.py
+# The published book's build, tested: every chapter as Colab runs it (Music2Latent, the NSynth download), offline
+# and tiny, into _book-colab-offline/ (bash scripts/book.sh --profile colab builds the real one). It runs while the
+# browser tests check the offline book: they mostly wait on Chromium (about a third of two cores).
+colab_log="$(mktemp)"
+set -m  # the Colab-path build in a process group of its own, stopped whole if the browser tests fail
+bash scripts/book.sh --profile colab-offline ${book_args[@]+"${book_args[@]}"} >"$colab_log" 2>&1 &
+colab_pid=$!
+set +m
+trap 'kill -- -"$colab_pid" 2>/dev/null || true' EXIT
 CHROMIUM="$CHROMIUM" python -m pytest -q -n "${TUTORIAL_LIB_TEST_JOBS:-auto}" browser_tests/
 step "browser tests"
-# The published book's build, tested: every chapter as Colab runs it (Music2Latent, the NSynth download), offline
-# and tiny, into _book-colab-offline/ (bash scripts/book.sh --profile colab builds the real one).
-bash scripts/book.sh --profile colab-offline ${book_args[@]+"${book_args[@]}"}
+colab_status=0
+wait "$colab_pid" || colab_status=$?
+trap - EXIT
+cat "$colab_log"
+if [ "$colab_status" != 0 ]; then
+  echo "The book as Colab runs it failed (bash scripts/book.sh --profile colab-offline; its output is above)." >&2
+  exit "$colab_status"
+fi
 TUTORIAL_LIB_COLAB_BOOK=_book-colab-offline TUTORIAL_LIB_WORK_DIR=_book-colab-offline/work \
   TUTORIAL_LIB_WORK_PROFILE=colab-offline python -m pytest -q tests/test_colab_book.py tests/test_chapter_work.py
 step "the book as Colab runs it"
