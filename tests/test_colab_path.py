@@ -5,8 +5,6 @@ its own layout. Everything else is the real code: download and checksum, encode,
 
 import functools
 import hashlib
-import http.server
-import threading
 import zipfile
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 
 from tutorial_lib import pipeline
 from tutorial_lib.__main__ import main
+from tutorial_lib.book.colab_offline import serve
 from tutorial_lib.codec import Music2LatentCodec, load_codec
 from tutorial_lib.data.download import download_nsynth_guitar
 from tutorial_lib.generation import NoteGenerator, load_pretrained
@@ -24,11 +23,6 @@ from .test_nsynth import write_note
 
 NOTES = {"train": [("acoustic", 0, 48), ("electronic", 1, 55), ("synthetic", 2, 62)],
          "valid": [("acoustic", 5, 50), ("electronic", 6, 57)]}
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +41,8 @@ def nsynth_server(tmp_path_factory):
             zf.write(f, f.relative_to(dataset.parent))
     (served / "NSYNTH_GUITAR_MP3.txt").write_text("NSYNTH_GUITAR_MP3.zip\n")
     sha256 = {"NSYNTH_GUITAR_MP3.zip": hashlib.sha256((served / "NSYNTH_GUITAR_MP3.zip").read_bytes()).hexdigest()}
-    handler = functools.partial(QuietHandler, directory=str(served))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", sha256
+    httpd, url = serve(served)
+    yield url, sha256
     httpd.shutdown()
 
 
