@@ -77,12 +77,18 @@ def test_failing_cell_fails_its_chapter_and_those_after_it_while_the_rest_run_on
     assert [o.status for o in outcomes] == ["ran"]
 
 
-def test_a_profile_given_to_the_build_reaches_every_chapter_and_changes_its_key(tmp_path):
+def book_printing_its_profile(tmp_path: Path) -> Path:
+    """A repository with one chapter: a parameters cell (``PROFILE = 'cpu'``), then one that prints it."""
     root = book(tmp_path, {"a": "PROFILE = 'cpu'"})
     nb = nbformat.read(root / "notebooks" / "a.ipynb", as_version=4)
     nb.cells[0].metadata["tags"] = ["parameters"]
     nb.cells.append(nbformat.v4.new_code_cell("print('profile', PROFILE)"))
     nbformat.write(nb, root / "notebooks" / "a.ipynb")
+    return root
+
+
+def test_a_profile_given_to_the_build_reaches_every_chapter_and_changes_its_key(tmp_path):
+    root = book_printing_its_profile(tmp_path)
     staged = tmp_path / "staged"
     execute.stage(root, staged)
     outcomes = execute.run_chapters(["a"], root=root, staged=staged, jobs=1, profile="colab")
@@ -123,11 +129,7 @@ def test_settings_that_change_what_a_chapter_prints_change_its_key(monkeypatch):
 
 
 def test_the_colab_path_test_leaves_the_profile_to_each_chapter_s_colab_cell_and_its_own_staging(tmp_path):
-    root = book(tmp_path, {"a": "PROFILE = 'cpu'"})
-    nb = nbformat.read(root / "notebooks" / "a.ipynb", as_version=4)
-    nb.cells[0].metadata["tags"] = ["parameters"]
-    nb.cells.append(nbformat.v4.new_code_cell("print('profile', PROFILE)"))
-    nbformat.write(nb, root / "notebooks" / "a.ipynb")
+    root = book_printing_its_profile(tmp_path)
     (root / "_book-colab-offline").mkdir()  # another build's staging folder is never linked into this one
     staged = tmp_path / "staged"
     execute.stage(root, staged)
